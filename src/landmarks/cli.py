@@ -1,0 +1,139 @@
+"""The ``landmarks`` command line: parse → config → call. No logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from landmarks import __version__
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from landmarks.config import load_config
+    from landmarks.engine.trainer import resume_config, train
+
+    if args.resume:
+        if args.config:
+            print(f"--resume: using the config saved in {args.out}; {args.config} is ignored "
+                  f"(pass changes as dotted overrides)", file=sys.stderr)
+        cfg = resume_config(args.out, args.overrides)
+    else:
+        cfg = load_config(args.config, args.overrides)
+    result = train(cfg, args.out, resume=args.resume, init=args.init)
+    if result.run_dir.exists():
+        print(f"trained to step {result.step}; loss {result.final_loss:.4f}; "
+              f"{result.images_per_second:.1f} img/s; skipped inputs: {result.skipped}")
+        print(f"run folder: {result.run_dir}")
+        if result.last_checkpoint:
+            print(f"checkpoint: {result.last_checkpoint}")
+    return 0
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from landmarks.inference import Detector, detect_paths, expand_inputs, write_json
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} already exists; pass --force to overwrite it")
+    overlay = Path(args.overlay) if args.overlay else None
+    if overlay is not None and overlay.is_dir() and any(overlay.iterdir()) and not args.force:
+        raise FileExistsError(f"overlay folder {overlay} is not empty; pass --force to write "
+                              f"into it")
+    paths = expand_inputs(args.inputs)
+    detector = Detector.from_checkpoint(args.checkpoint, device=args.device)
+    records, skipped = detect_paths(detector, paths, overlay, batch_size=args.batch_size)
+    write_json(records, out, force=args.force)
+    for s in skipped:
+        print(f"skipped {s}", file=sys.stderr)
+    print(f"{len(records)} detections from {len(paths) - len(skipped)} inputs "
+          f"({len(skipped)} skipped) → {out}")
+    if overlay is not None:
+        print(f"overlays: {overlay}")
+    return 0 if records or not skipped else 1
+
+
+def _cmd_weights_fetch(args: argparse.Namespace) -> int:
+    from landmarks.weights import fetch_vgg19
+
+    if args.name != "vgg19":
+        raise ValueError(f"unknown weights {args.name!r}; available: vgg19")
+    print(f"VGG-19 weights: {fetch_vgg19(force=args.force)}")
+    return 0
+
+
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from landmarks.data.fetch import fetch_face_videos
+
+    if args.name != "faces":
+        raise ValueError(f"unknown data {args.name!r}; available: faces")
+    root = fetch_face_videos(Path(args.root) if args.root else None, force=args.force)
+    print(f"face videos and stills: {root}")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from landmarks.registry import list_models
+
+    print("\n".join(list_models()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="landmarks", description=(
+        "Learn object landmark detectors from unlabelled images and videos."))
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model (writes config, checkpoints, logs, pictures)")
+    t.add_argument("--config", help="YAML file holding changes to the defaults")
+    t.add_argument("--out", required=True, help="run folder (must be new unless --resume)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument("--init", help="initialise the model weights from this checkpoint")
+    t.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="dotted config overrides, e.g. model.num_keypoints=30")
+    t.set_defaults(func=_cmd_train)
+
+    d = sub.add_parser("detect", help="keypoints for images, folders and videos")
+    d.add_argument("checkpoint")
+    d.add_argument("inputs", nargs="+", help="images, videos or folders of them")
+    d.add_argument("--out", required=True, help="JSON file to write")
+    d.add_argument("--overlay", help="folder for pictures / mp4s with the points drawn")
+    d.add_argument("--device", default="auto")
+    d.add_argument("--batch-size", type=int, default=32)
+    d.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    d.set_defaults(func=_cmd_detect)
+
+    w = sub.add_parser("weights", help="model weights").add_subparsers(dest="action",
+                                                                       required=True)
+    wf = w.add_parser("fetch", help="fetch weights into the cache (offline-capable)")
+    wf.add_argument("name", choices=["vgg19"])
+    wf.add_argument("--force", action="store_true")
+    wf.set_defaults(func=_cmd_weights_fetch)
+
+    da = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
+    daf = da.add_parser("fetch", help="fetch a dataset into the cache (offline-capable)")
+    daf.add_argument("name", choices=["faces"])
+    daf.add_argument("--root", help="target folder (default: the cache)")
+    daf.add_argument("--force", action="store_true")
+    daf.set_defaults(func=_cmd_data_fetch)
+
+    m = sub.add_parser("models", help="list registered models")
+    m.set_defaults(func=_cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

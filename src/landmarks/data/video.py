@@ -1,0 +1,423 @@
+"""Pairs of frames of one video: the target frame ``t`` and a source frame ``t ± g``.
+
+Videos are video files (decoded with PyAV) or *frame folders* (a folder whose images are the
+frames of one video, in sorted order). Each video file is decoded once per process into a uint8
+array of resized frames ``(N, S, S, 3)`` and kept in a small per-process LRU cache; decoding
+happens lazily in the process that reads the item (usually a DataLoader worker). Use
+``persistent_workers=True`` so the workers keep their caches between epochs, or call
+:meth:`VideoFramePairs.preload` before the DataLoader forks its workers so that they share the
+decoded frames copy-on-write.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from landmarks.data.transforms import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    DatasetError,
+    check_crop,
+    is_image_file,
+    is_video_file,
+    read_image_uint8,
+    resize_frame,
+    uint8_to_tensor,
+)
+
+# ----------------------------------------------------------------------------------------------
+# Video files
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Stream metadata of a video file (``frames`` is 0 when the container does not say)."""
+
+    frames: int
+    width: int
+    height: int
+    fps: float
+    codec: str
+
+
+def video_info(path: str | Path) -> VideoInfo:
+    """Open ``path`` with PyAV and read its first video stream's metadata (no decoding).
+
+    Raises :class:`DatasetError` naming the file when it cannot be opened or has no video stream.
+    """
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DatasetError(f"video {path} has no video stream")
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            return VideoInfo(frames=int(stream.frames or 0), width=int(stream.width),
+                             height=int(stream.height), fps=float(rate) if rate else 0.0,
+                             codec=str(stream.codec_context.name))
+    except DatasetError:
+        raise
+    except Exception as err:
+        raise DatasetError(f"video {path} cannot be opened: {err}") from err
+
+
+def _iter_rgb_frames(path: str | Path, max_frames: int = 0):
+    """Yield decoded frames of the first video stream as ``(H, W, 3)`` uint8 RGB arrays."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for count, frame in enumerate(container.decode(stream), start=1):
+            yield frame.to_ndarray(format="rgb24")
+            if max_frames and count >= max_frames:
+                return
+
+
+def count_frames(path: str | Path, max_frames: int = 0) -> int:
+    """Number of frames of a video file: from the stream metadata, else by decoding.
+
+    Capped at ``max_frames`` when that is positive. Raises :class:`DatasetError` naming the file
+    when it cannot be opened or decoded.
+    """
+    info = video_info(path)
+    if info.frames > 0:
+        return min(info.frames, max_frames) if max_frames > 0 else info.frames
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            n = 0
+            for n, _ in enumerate(container.decode(stream), start=1):
+                if max_frames and n >= max_frames:
+                    break
+            return n
+    except Exception as err:
+        raise DatasetError(f"video {path} cannot be decoded: {err}") from err
+
+
+def decode_video(path: str | Path, size: int, crop: Sequence[float] | None = None,
+                 max_frames: int = 0, *, strict: bool = True) -> np.ndarray:
+    """Decode a whole video file into ``(N, size, size, 3)`` uint8 frames (geometry of
+    :func:`~landmarks.data.transforms.load_image`); at most ``max_frames`` when positive.
+
+    With ``strict=False`` a decoding error part way keeps the frames decoded before it (and
+    raises only if there are none); with ``strict=True`` any error raises
+    :class:`DatasetError` naming the file.
+    """
+    frames, error = _decode(path, size, check_crop(crop), max_frames)
+    if error is not None and (strict or not frames):
+        raise DatasetError(f"video {path} cannot be decoded: {error}")
+    if not frames:
+        raise DatasetError(f"video {path} holds no decodable frames")
+    return np.stack(frames)
+
+
+def _decode(path: str | Path, size: int, crop: Sequence[float] | None,
+            max_frames: int) -> tuple[list[np.ndarray], str | None]:
+    frames: list[np.ndarray] = []
+    try:
+        for rgb in _iter_rgb_frames(path, max_frames):
+            frames.append(resize_frame(rgb, size, crop))
+    except Exception as err:  # PyAV raises av.error.* (and OSError) subclasses
+        return frames, f"{type(err).__name__}: {err}"
+    return frames, None
+
+
+# A per-process LRU of decoded videos, shared by every VideoFramePairs of the process.
+# Key: (path, mtime_ns, size, crop, max_frames) -> (frames (N, S, S, 3) uint8, clean: bool).
+_CACHE: OrderedDict[tuple[Any, ...], tuple[np.ndarray, bool]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def clear_video_cache() -> None:
+    """Forget every decoded video held by this process."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _cache_put(key: tuple[Any, ...], value: tuple[np.ndarray, bool], max_videos: int,
+               max_bytes: int) -> None:
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        _CACHE.move_to_end(key)
+        total = sum(v[0].nbytes for v in _CACHE.values())
+        while len(_CACHE) > 1 and (len(_CACHE) > max_videos or total > max_bytes):
+            _, (old, _clean) = _CACHE.popitem(last=False)
+            total -= old.nbytes
+
+
+def _cache_get(key: tuple[Any, ...]) -> tuple[np.ndarray, bool] | None:
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+        return hit
+
+
+# ----------------------------------------------------------------------------------------------
+# The dataset
+
+
+@dataclass
+class _Video:
+    path: Path
+    num_frames: int
+    frame_paths: list[Path] = field(default_factory=list)  # empty for video files
+
+    @property
+    def is_frame_folder(self) -> bool:
+        return bool(self.frame_paths)
+
+
+def _find_sources(root: Path) -> list[tuple[Path, list[Path]]]:
+    """Video files and frame folders under ``root``: ``(path, frame paths or [])``, sorted."""
+    sources: list[tuple[Path, list[Path]]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = Path(dirpath)
+        files = sorted(here / f for f in filenames if not f.startswith("."))
+        images = [f for f in files if is_image_file(f)]
+        if images:
+            sources.append((here, images))
+        sources.extend((f, []) for f in files if is_video_file(f))
+    return sorted(sources, key=lambda s: str(s[0]))
+
+
+class VideoFramePairs(Dataset):
+    """Frame pairs of the videos under ``root`` for training on video.
+
+    ``root`` is a video file (one of ``VIDEO_EXTENSIONS``) or a folder searched recursively for
+    video files and frame folders (any folder that directly holds images is one video, frames in
+    sorted file-name order). ``len(dataset)`` is the total number of frames; item ``i`` is frame
+    ``t`` of one video (the *target*) and a *source* frame ``t ± g``, with ``g`` drawn uniformly
+    from ``frame_gap = (min, max)`` clipped to what the video allows around ``t`` (if no frame is
+    ``min`` away from ``t``, the farthest frame is used) and the direction drawn at random among
+    those that stay inside the video. Randomness comes from torch's RNG, so the DataLoader's
+    per-worker seeding applies.
+
+    ``dataset[i]`` is ``{"source": (3, S, S), "target": (3, S, S)}`` float32 in ``[0, 1]`` plus
+    ``"frames"``: ``tensor([t_target, t_source])`` (int64), or ``None`` if the frames could not be
+    decoded (see :func:`collate_skipping`).
+
+    Index building only reads stream metadata (decoding to count frames only when the container
+    does not say). Videos that cannot be opened, and videos shorter than ``min + 1`` frames (after
+    ``max_frames``, which keeps the first ``max_frames`` frames of each video when positive), are
+    skipped with one warning each and listed in ``.skipped``; if none is left, a
+    :class:`DatasetError` names ``root``.
+
+    ``cache_videos`` / ``cache_bytes`` bound the per-process cache of decoded videos.
+    """
+
+    def __init__(self, root: str | Path, image_size: int,
+                 frame_gap: Sequence[int] = (3, 30), crop: Sequence[float] | None = None,
+                 max_frames: int = 0, *, cache_videos: int = 64,
+                 cache_bytes: int = 4 << 30) -> None:
+        self.root = Path(root).expanduser()
+        self.image_size = int(image_size)
+        if self.image_size < 1:
+            raise ValueError(f"image_size must be positive, got {image_size}")
+        if len(frame_gap) != 2 or not 1 <= int(frame_gap[0]) <= int(frame_gap[1]):
+            raise ValueError(f"frame_gap: expected (min, max) with 1 <= min <= max, "
+                             f"got {tuple(frame_gap)}")
+        self.min_gap, self.max_gap = int(frame_gap[0]), int(frame_gap[1])
+        self.crop = check_crop(crop)
+        if max_frames < 0:
+            raise ValueError(f"max_frames: expected >= 0 (0 = all frames), got {max_frames}")
+        self.max_frames = int(max_frames)
+        self.cache_videos = int(cache_videos)
+        self.cache_bytes = int(cache_bytes)
+        self.skipped: list[str] = []
+        self.skip_reasons: dict[str, str] = {}
+        self._warned: set[str] = set()
+        self.videos: list[_Video] = self._build_index()
+        ends = np.cumsum([v.num_frames for v in self.videos])
+        self._ends: list[int] = [int(e) for e in ends]
+
+    # -- index ---------------------------------------------------------------------------------
+    def _skip(self, path: Path, reason: str) -> None:
+        key = str(path)
+        if key not in self.skip_reasons:
+            self.skipped.append(key)
+            self.skip_reasons[key] = reason
+            warnings.warn(f"skipping video {path}: {reason}", stacklevel=3)
+
+    def _build_index(self) -> list[_Video]:
+        root = self.root
+        if not root.exists():
+            raise DatasetError(f"video root {root} does not exist")
+        if root.is_file():
+            if not is_video_file(root):
+                raise DatasetError(f"video root {root} is a file but not a video; expected a "
+                                   f"video file ({', '.join(VIDEO_EXTENSIONS)}) or a folder of "
+                                   f"videos and/or frame folders")
+            sources: list[tuple[Path, list[Path]]] = [(root, [])]
+        else:
+            sources = _find_sources(root)
+        if not sources:
+            raise DatasetError(
+                f"video root {root} holds no videos (looked recursively for video files "
+                f"{', '.join(VIDEO_EXTENSIONS)} and folders of images "
+                f"{', '.join(IMAGE_EXTENSIONS)})")
+        videos: list[_Video] = []
+        need = self.min_gap + 1
+        for path, frame_paths in sources:
+            if frame_paths:
+                if self.max_frames:
+                    frame_paths = frame_paths[: self.max_frames]
+                n = len(frame_paths)
+            else:
+                try:
+                    n = count_frames(path, self.max_frames)
+                except DatasetError as err:
+                    self._skip(path, str(err))
+                    continue
+            if n < need:
+                self._skip(path, f"{n} frame(s), fewer than the {need} that frame_gap "
+                                 f"{(self.min_gap, self.max_gap)} needs")
+                continue
+            videos.append(_Video(path, n, frame_paths))
+        if not videos:
+            details = "; ".join(f"{p}: {r}" for p, r in self.skip_reasons.items())
+            raise DatasetError(f"video root {root} holds no usable video ({len(self.skipped)} "
+                               f"skipped: {details})")
+        return videos
+
+    # -- decoding ------------------------------------------------------------------------------
+    def _cache_key(self, video: _Video) -> tuple[Any, ...]:
+        try:
+            mtime = video.path.stat().st_mtime_ns
+        except OSError:
+            mtime = 0
+        return (str(video.path), mtime, self.image_size, self.crop, self.max_frames)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            if key not in self.skip_reasons:
+                self.skipped.append(key)
+                self.skip_reasons[key] = message
+            warnings.warn(message, stacklevel=3)
+
+    def decoded(self, index: int) -> tuple[np.ndarray, bool] | None:
+        """Frames of video file ``index`` as ``(N, S, S, 3)`` uint8 and whether it decoded
+        cleanly (``False``: an error cut it short), from this process's cache or decoded now;
+        ``None`` if nothing could be decoded. Not for frame folders (read lazily)."""
+        video = self.videos[index]
+        key = self._cache_key(video)
+        hit = _cache_get(key)
+        if hit is not None:
+            return hit if len(hit[0]) else None
+        frames, error = _decode(video.path, self.image_size, self.crop, self.max_frames)
+        if error is not None:
+            self._warn_once(str(video.path), f"video {video.path} failed to decode after "
+                                             f"{len(frames)} frame(s): {error}")
+        array = (np.stack(frames) if frames
+                 else np.zeros((0, self.image_size, self.image_size, 3), np.uint8))
+        _cache_put(key, (array, error is None), self.cache_videos, self.cache_bytes)
+        return (array, error is None) if frames else None
+
+    def preload(self) -> None:
+        """Decode every video file into this process's cache now (e.g. before the DataLoader
+        forks its workers, which then share the frames copy-on-write)."""
+        for i, video in enumerate(self.videos):
+            if not video.is_frame_folder:
+                self.decoded(i)
+
+    # -- sampling ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._ends[-1]
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """Map a dataset index to ``(video index, frame index t)``."""
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"index {index} out of range for {n} frames")
+        v = bisect.bisect_right(self._ends, index)
+        start = self._ends[v - 1] if v else 0
+        return v, index - start
+
+    def _pick_source(self, t: int, n: int) -> int:
+        """A source frame for target ``t`` in a video of ``n`` frames (torch RNG)."""
+        reach = max(t, n - 1 - t)
+        hi = min(self.max_gap, reach)
+        lo = min(self.min_gap, hi)
+        g = int(torch.randint(lo, hi + 1, (1,)).item())
+        directions = [d for d in (-1, 1) if 0 <= t + d * g <= n - 1]
+        d = directions[int(torch.randint(len(directions), (1,)).item())]
+        return t + d * g
+
+    def __getitem__(self, index: int) -> dict[str, Tensor] | None:
+        v, t = self.locate(index)
+        video = self.videos[v]
+        if video.is_frame_folder:
+            s = self._pick_source(t, video.num_frames)
+            pair = []
+            for i in (t, s):
+                path = video.frame_paths[i]
+                try:
+                    pair.append(read_image_uint8(path, self.image_size, self.crop))
+                except Exception as err:
+                    self._warn_once(str(path), f"skipping unreadable frame {path}: {err}")
+                    return None
+        else:
+            got = self.decoded(v)
+            if got is None:
+                return None
+            frames, clean = got
+            n = len(frames)
+            if t >= n:
+                if not clean:  # the decoder failed before reaching frame t
+                    return None
+                t = n - 1  # the metadata over-counted the frames
+            if n < self.min_gap + 1:
+                return None
+            s = self._pick_source(t, n)
+            pair = [frames[t], frames[s]]
+        return {"source": uint8_to_tensor(pair[1]), "target": uint8_to_tensor(pair[0]),
+                "frames": torch.tensor([t, s], dtype=torch.int64)}
+
+    def __repr__(self) -> str:
+        return (f"VideoFramePairs(root={str(self.root)!r}, videos={len(self.videos)}, "
+                f"frames={len(self)}, skipped={len(self.skipped)}, "
+                f"image_size={self.image_size}, frame_gap={(self.min_gap, self.max_gap)})")
+
+
+# ----------------------------------------------------------------------------------------------
+# Batching
+
+
+def collate_skipping(batch: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
+    """Collate dataset items, dropping the ``None`` ones (unreadable files).
+
+    Tensors are stacked (``(B, ...)``), numbers become a tensor ``(B,)``, anything else a list.
+    ``"skipped"`` is the number of items dropped. If every item was ``None`` the result is
+    ``{"skipped": len(batch)}`` only.
+    """
+    items = [b for b in batch if b is not None]
+    out: dict[str, Any] = {}
+    if items:
+        for key in items[0]:
+            values = [item[key] for item in items]
+            first = values[0]
+            if isinstance(first, Tensor):
+                out[key] = torch.stack(values)
+            elif isinstance(first, bool | int | float):
+                out[key] = torch.tensor(values)
+            else:
+                out[key] = values
+    out["skipped"] = len(batch) - len(items)
+    return out

@@ -1,0 +1,372 @@
+"""The training loop (detectron2 ``SimpleTrainer`` spirit): the model returns outputs, the
+criterion returns a loss dict with "loss", the loop sums, logs and steps; checkpointing and
+pictures happen every ``train.checkpoint_every`` steps on rank 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from landmarks.config import (
+    Config,
+    apply_overrides,
+    from_dict,
+    save_config,
+    to_dict,
+    validate,
+)
+from landmarks.data import DatasetError, build_dataset, collate_skipping
+from landmarks.engine.checkpoint import (
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
+from landmarks.engine.distributed import barrier, setup_distributed
+from landmarks.engine.sampler import ResumableSampler
+from landmarks.engine.seeding import seed_everything, step_generator
+from landmarks.geometry import TPSSpread, sample_tps_pair
+from landmarks.losses import build_loss
+from landmarks.registry import create_model
+
+
+class RunDirError(RuntimeError):
+    """The run folder would be overwritten, or there is nothing to resume."""
+
+
+def model_kwargs(cfg: Config) -> dict[str, Any]:
+    """The registered model's constructor arguments from ``cfg.model``."""
+    kw = to_dict(cfg.model)
+    kw.pop("name")
+    return kw
+
+
+def build_model(cfg: Config) -> nn.Module:
+    return create_model(cfg.model.name, **model_kwargs(cfg))
+
+
+def _spreads(cfg: Config) -> tuple[TPSSpread, TPSSpread]:
+    w = cfg.warp
+    target = TPSSpread(w.target_rotation_deg, w.target_scale, w.target_translation,
+                       tuple(w.target_tps))
+    source = TPSSpread(w.source_rotation_deg, w.source_scale, w.source_translation,
+                       tuple(w.source_tps))
+    return target, source
+
+
+def make_pair(batch: dict[str, torch.Tensor], cfg: Config, generator: torch.Generator
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(source, target, mask) for one batch, warped on the batch's device.
+
+    Image batches ("image"): two TPS warps of each image (official sampler). Video batches
+    ("source", "target" frames): the frames as they are, or TPS-warped when data.video_tps.
+    """
+    target_spread, source_spread = _spreads(cfg)
+    kw = dict(grid_points=cfg.warp.grid_points, mask_margin=cfg.warp.mask_margin,
+              mask_ramp=cfg.warp.mask_ramp, generator=generator)
+    if "image" in batch:
+        pair = sample_tps_pair(batch["image"], target_spread, source_spread, **kw)
+        return pair.source, pair.target, pair.mask if cfg.loss.use_mask else None
+    if cfg.data.video_tps:
+        pair = sample_tps_pair(batch["target"], target_spread, source_spread,
+                               source_images=batch["source"], **kw)
+        return pair.source, pair.target, pair.mask if cfg.loss.use_mask else None
+    return batch["source"], batch["target"], None
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Config):
+    o = cfg.optim
+    if o.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, o.step_size, o.gamma)
+    if o.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=o.plateau_factor, patience=o.plateau_patience)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+
+
+def _loss_state(criterion: nn.Module) -> dict[str, torch.Tensor]:
+    """The criterion's running statistics (buffers), not its frozen VGG weights."""
+    return {k: v for k, v in criterion.state_dict().items()
+            if k in dict(criterion.named_buffers())}
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    last_checkpoint: Path | None
+    final_loss: float
+    images_per_second: float
+    skipped: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    model: nn.Module | None = None
+
+
+class MetricsLog:
+    """CSV (always) and TensorBoard (optional) scalars, written by rank 0."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool) -> None:
+        self.path = run_dir / "metrics.csv"
+        self._fields: list[str] | None = None
+        if self.path.exists():
+            with self.path.open() as f:
+                header = f.readline().strip()
+            self._fields = header.split(",") if header else None
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+            except ImportError:  # pragma: no cover - tensorboard is a dependency
+                self.tb = None
+
+    def write(self, row: dict[str, float]) -> None:
+        if self._fields is None:
+            self._fields = list(row)
+            with self.path.open("w", newline="") as f:
+                csv.writer(f).writerow(self._fields)
+        with self.path.open("a", newline="") as f:
+            csv.writer(f).writerow([row.get(k, "") for k in self._fields])
+        if self.tb is not None:
+            step = int(row["step"])
+            for k, v in row.items():
+                if k != "step":
+                    self.tb.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _any_rank(flag: bool, info, device: torch.device) -> bool:
+    """True when ``flag`` is true on any rank (a collective: all ranks must call it)."""
+    if not info.distributed:
+        return flag
+    t = torch.tensor([int(flag)], dtype=torch.long, device=device)
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def prepare_run_dir(run_dir: Path, resume: bool) -> Path | None:
+    """Check the run folder: a new run never writes into a folder that already holds one;
+    ``resume`` needs a checkpoint there. Returns the checkpoint to resume from."""
+    if resume:
+        last = latest_checkpoint(run_dir)
+        if last is None:
+            raise RunDirError(f"--resume: {run_dir} holds no checkpoint to resume from "
+                              f"(looked for {run_dir}/checkpoints/step_*.pt)")
+        return last
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunDirError(f"{run_dir} already exists and is not empty; nothing is overwritten. "
+                          f"Pass --resume to continue that run, or choose another --out.")
+    return None
+
+
+def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Config:
+    """The config a run was trained with (from its last checkpoint), plus ``overrides``."""
+    last = latest_checkpoint(run_dir)
+    if last is None:
+        raise RunDirError(f"--resume: {run_dir} holds no checkpoint to resume from "
+                          f"(looked for {run_dir}/checkpoints/step_*.pt)")
+    cfg = from_dict(load_checkpoint(last)["config"], origin=str(last))
+    apply_overrides(cfg, overrides or [])
+    validate(cfg)
+    return cfg
+
+
+def train(cfg: Config, run_dir: str | Path, *, resume: bool = False,
+          init: str | Path | None = None) -> TrainResult:
+    """Train ``cfg`` into ``run_dir`` (see the module docstring). With ``resume``, the config,
+    weights, optimiser, schedule, loss statistics and step come from the run's last checkpoint;
+    build ``cfg`` with :func:`resume_config` (the saved config plus explicit changes such as a
+    longer ``train.steps``). ``init`` loads model weights (only) from a checkpoint, for
+    fine-tuning."""
+    run_dir = Path(run_dir)
+    info, device = setup_distributed(cfg.train.device)
+    resume_from = prepare_run_dir(run_dir, resume) if info.is_main else None
+    if info.distributed:
+        barrier(info)
+        if not info.is_main and resume:
+            resume_from = latest_checkpoint(run_dir)
+    state = load_checkpoint(resume_from) if resume_from is not None else None
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+    seed_everything(cfg.train.seed, info.rank)
+
+    dataset = build_dataset(cfg.data, cfg.model.image_size)
+    per_rank = len(dataset) // info.world_size
+    if per_rank < cfg.train.batch_size:
+        raise DatasetError(f"data.root={cfg.data.root!r} gives {len(dataset)} training items, "
+                           f"fewer than train.batch_size={cfg.train.batch_size} per process")
+    sampler = ResumableSampler(len(dataset), cfg.train.batch_size, cfg.train.seed,
+                               info.rank, info.world_size)
+    use_cuda = device.type == "cuda"
+    workers = cfg.data.num_workers
+    loader_kw: dict[str, Any] = dict(
+        batch_size=cfg.train.batch_size, sampler=sampler, num_workers=workers,
+        collate_fn=collate_skipping, drop_last=True, pin_memory=use_cuda,
+        persistent_workers=workers > 0)
+    if workers > 0:
+        loader_kw["prefetch_factor"] = 4
+
+    model = build_model(cfg).to(device)
+    if use_cuda and cfg.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    criterion = build_loss(cfg.loss).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr,
+                                 weight_decay=cfg.optim.weight_decay)
+    scheduler = build_scheduler(optimizer, cfg)
+    step = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        criterion.load_state_dict({**criterion.state_dict(), **state.get("loss", {})})
+        step = int(state["step"])
+    elif init is not None:
+        model.load_state_dict(load_checkpoint(init)["model"])
+    del state
+
+    net: nn.Module = model
+    if info.distributed:
+        net = DistributedDataParallel(model, device_ids=[device.index] if use_cuda else None)
+    if cfg.train.compile:
+        net = torch.compile(net)
+    amp = (torch.autocast("cuda", dtype=torch.bfloat16) if use_cuda and cfg.train.amp
+           else nullcontext())
+
+    log = MetricsLog(run_dir, cfg.train.tensorboard) if info.is_main else None
+    bar = None
+    if info.is_main and cfg.train.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.train.steps, initial=step, desc="train", unit="step",
+                   dynamic_ncols=True, file=sys.stderr)
+    skipped_total = len(getattr(dataset, "skipped", []))
+    window: dict[str, float] = {}
+    window_n = 0
+    window_t0 = time.perf_counter()
+    seen_images = 0
+    result_history: list[dict[str, float]] = []
+    last_ckpt: Path | None = None
+    final_loss = math.nan
+    rate = 0.0
+    last = None
+
+    def checkpoint(at_step: int) -> None:
+        nonlocal last_ckpt
+        if not info.is_main:
+            return
+        last_ckpt = save_checkpoint(checkpoint_path(run_dir, at_step), {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "loss": _loss_state(criterion),
+            "step": at_step, "config": to_dict(cfg)})
+        prune_checkpoints(run_dir, cfg.train.keep_checkpoints)
+        if last is not None:
+            from landmarks.visualize import save_quadruplets
+
+            src, tgt, out = last
+            save_quadruplets(run_dir / "quadruplets" / f"step_{at_step:07d}.png",
+                             source=src, target=tgt, reconstruction=out["reconstruction"],
+                             keypoints=out["keypoints"], heatmaps=out["heatmaps"])
+
+    sampler.set_position(step)
+    model.train()
+    criterion.train()
+    loader = DataLoader(dataset, generator=torch.Generator().manual_seed(
+        cfg.train.seed * 7919 + sampler.epoch), **loader_kw)
+    deadline = (time.monotonic() + 60 * cfg.train.time_limit_minutes
+                if cfg.train.time_limit_minutes > 0 else math.inf)
+    stop_at = cfg.train.steps
+    try:
+        while step < stop_at:
+            for batch in loader:
+                if step >= stop_at:
+                    break
+                skipped_total += int(batch.pop("skipped", 0))
+                if not batch:
+                    continue
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()
+                         if torch.is_tensor(v)}
+                gen = step_generator(cfg.train.seed, step, info.rank, device)
+                source, target, mask = make_pair(batch, cfg, gen)
+                if use_cuda and cfg.train.channels_last:
+                    source = source.contiguous(memory_format=torch.channels_last)
+                    target = target.contiguous(memory_format=torch.channels_last)
+                with amp:
+                    out = net(source, target)
+                    losses = criterion(out["reconstruction"].float(), target, mask)
+                loss = losses["loss"]
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.optim.grad_clip > 0:
+                    gnorm = nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+                    losses = {**losses, "grad_norm": gnorm}
+                optimizer.step()
+                if cfg.optim.schedule != "plateau":
+                    scheduler.step()
+                step += 1
+                seen_images += source.shape[0] * info.world_size
+                for k, v in losses.items():
+                    window[k] = window.get(k, 0.0) + float(v.detach())
+                window_n += 1
+                last = (source.detach(), target.detach(),
+                        {k: v.detach() for k, v in out.items()})
+
+                # with a time limit, every rank checks at the same steps and all stop together
+                check = not info.distributed or step % cfg.train.log_every == 0
+                if (deadline < math.inf and check
+                        and _any_rank(time.monotonic() > deadline, info, device)):
+                    stop_at = step
+                if step % cfg.train.log_every == 0 or step == stop_at:
+                    elapsed = time.perf_counter() - window_t0
+                    rate = seen_images / max(elapsed, 1e-9)
+                    row = {"step": step, **{k: v / window_n for k, v in window.items()},
+                           "lr": optimizer.param_groups[0]["lr"], "img_per_s": rate,
+                           "skipped": skipped_total}
+                    final_loss = row["loss"]
+                    if cfg.optim.schedule == "plateau":
+                        scheduler.step(row["loss"])
+                    if log is not None:
+                        log.write(row)
+                    result_history.append(row)
+                    window, window_n, seen_images = {}, 0, 0
+                    window_t0 = time.perf_counter()
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{row['loss']:.3f}", img_s=f"{rate:.1f}",
+                                        skipped=skipped_total)
+                if bar is not None:
+                    bar.update(1)
+                if step % cfg.train.checkpoint_every == 0 or step == stop_at:
+                    checkpoint(step)
+            sampler.next_epoch()
+    finally:
+        if bar is not None:
+            bar.close()
+        if log is not None:
+            log.close()
+    if info.distributed:
+        # DDP keeps parameters in step; BatchNorm running statistics are per rank. Take rank
+        # 0's so every rank ends with the weights in the checkpoint.
+        for buf in model.buffers():
+            torch.distributed.broadcast(buf, 0)
+    barrier(info)
+    return TrainResult(run_dir, step, last_ckpt, final_loss, rate, skipped_total,
+                       result_history, model)

@@ -1,0 +1,65 @@
+"""Evaluation protocols for discovered landmarks, as importable functions on NumPy arrays.
+
+* :mod:`~landmarks.evaluation.regression` -- the linear-regression protocol (freeze the
+  detector, fit a bias-free least-squares map from K keypoints to L annotated points on the
+  training split with 10% held out, report the inter-ocular-normalised test error);
+* :mod:`~landmarks.evaluation.metrics` -- inter-ocular-normalised error and PCK;
+* :mod:`~landmarks.evaluation.matching` -- Hungarian matching of raw keypoints to annotations;
+* :mod:`~landmarks.evaluation.sample_efficiency` -- error versus number of labelled images.
+
+All inputs are point sets ``(N, P, 2)`` in ``(x, y)`` order; see each module for units.
+"""
+
+from landmarks.evaluation.matching import MatchResult, match_cost_matrix, match_keypoints
+from landmarks.evaluation.metrics import (
+    EYE_INDICES,
+    inter_ocular_distance,
+    iod_error,
+    normalized_point_errors,
+    pck,
+    pck_curve,
+    point_distances,
+    validate_eye_indices,
+    validate_points,
+)
+from landmarks.evaluation.regression import (
+    LinearRegressor,
+    RegressionResult,
+    design_matrix,
+    evaluate_regression,
+    fit_linear_regressor,
+    flatten_points,
+    split_train_val,
+)
+from landmarks.evaluation.sample_efficiency import (
+    DEFAULT_SIZES,
+    format_table,
+    resolve_sizes,
+    sample_efficiency,
+)
+
+__all__ = [
+    "DEFAULT_SIZES",
+    "EYE_INDICES",
+    "LinearRegressor",
+    "MatchResult",
+    "RegressionResult",
+    "design_matrix",
+    "evaluate_regression",
+    "fit_linear_regressor",
+    "flatten_points",
+    "format_table",
+    "inter_ocular_distance",
+    "iod_error",
+    "match_cost_matrix",
+    "match_keypoints",
+    "normalized_point_errors",
+    "pck",
+    "pck_curve",
+    "point_distances",
+    "resolve_sizes",
+    "sample_efficiency",
+    "split_train_val",
+    "validate_eye_indices",
+    "validate_points",
+]

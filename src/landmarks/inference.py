@@ -1,0 +1,187 @@
+"""Checkpoint → keypoints for images, folders and videos (rebuilds the model from the file).
+
+Keypoints are returned in the *input's* pixel coordinates (x right, y down, pixel centres at
+integers): the inverse of the preprocessing (optional ``data.crop`` box, centre square crop,
+resize) used in training, see :func:`landmarks.data.transforms.square_crop_box`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import torch
+from PIL import Image
+
+from landmarks.config import Config, from_dict
+from landmarks.data import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from landmarks.data.transforms import frame_to_tensor, square_crop_box
+from landmarks.engine.checkpoint import load_checkpoint
+from landmarks.engine.distributed import resolve_device
+from landmarks.engine.trainer import build_model
+
+
+class InputError(ValueError):
+    """An input path is missing or of a kind detect cannot read; the message names it."""
+
+
+@dataclass
+class Detector:
+    """A frozen landmark detector rebuilt from a checkpoint file alone."""
+
+    model: torch.nn.Module
+    config: Config
+    device: torch.device
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Detector:
+        state = load_checkpoint(path)
+        cfg = from_dict(state["config"], origin=str(path))
+        dev = resolve_device(device)
+        model = build_model(cfg)
+        model.load_state_dict(state["model"])
+        model.to(dev).eval()
+        return cls(model, cfg, dev)
+
+    @property
+    def image_size(self) -> int:
+        return self.config.model.image_size
+
+    @property
+    def num_keypoints(self) -> int:
+        return self.config.model.num_keypoints
+
+    @torch.inference_mode()
+    def detect_tensor(self, images: torch.Tensor) -> torch.Tensor:
+        """(B,3,S,S) in [0,1] → keypoints (B,K,2), normalised (x, y)."""
+        return self.model.detect(images.to(self.device))["keypoints"].float().cpu()
+
+    def detect_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """RGB uint8 frames (H,W,3) of any size → keypoints (N,K,2) in each frame's pixels."""
+        crop = self.config.data.crop or None
+        batch = torch.stack([frame_to_tensor(f, self.image_size, crop) for f in frames])
+        kp = self.detect_tensor(batch).numpy()
+        out = np.empty_like(kp)
+        for i, f in enumerate(frames):
+            x0, y0, side_w, side_h = square_crop_box(f.shape[1], f.shape[0], crop)
+            out[i, :, 0] = x0 + (kp[i, :, 0] + 1.0) * 0.5 * side_w - 0.5
+            out[i, :, 1] = y0 + (kp[i, :, 1] + 1.0) * 0.5 * side_h - 0.5
+        return out
+
+
+def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
+    """Files as given; folders expanded (recursively, sorted) to their images and videos."""
+    found: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file()
+                           and f.suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+            if not files:
+                raise InputError(f"input folder {p} holds no images or videos "
+                                 f"({', '.join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)})")
+            found += files
+        elif p.is_file():
+            if p.suffix.lower() not in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS:
+                raise InputError(f"input {p}: unknown file type {p.suffix!r}; expected an image "
+                                 f"({', '.join(IMAGE_EXTENSIONS)}) or a video "
+                                 f"({', '.join(VIDEO_EXTENSIONS)})")
+            found.append(p)
+        else:
+            raise InputError(f"input {p} does not exist")
+    return found
+
+
+def iter_video_frames(path: Path) -> Iterator[np.ndarray]:
+    """Decode a video's frames as RGB uint8 arrays (H,W,3)."""
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                yield frame.to_ndarray(format="rgb24")
+    except av.error.FFmpegError as err:
+        raise InputError(f"video {path} could not be decoded: {err}") from err
+
+
+def video_fps(path: Path) -> float:
+    with av.open(str(path)) as container:
+        rate = container.streams.video[0].average_rate
+    return float(rate) if rate else 25.0
+
+
+def _batched(it: Iterator[np.ndarray], n: int) -> Iterator[list[np.ndarray]]:
+    batch: list[np.ndarray] = []
+    for item in it:
+        batch.append(item)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def detect_paths(detector: Detector, paths: Sequence[Path], overlay_dir: Path | None = None,
+                 batch_size: int = 32) -> tuple[list[dict[str, Any]], list[str]]:
+    """Run ``detector`` on image and video files. Returns the JSON records and the list of
+    files that could not be read (skipped, each named)."""
+    from landmarks.visualize import VideoOverlayWriter, draw_keypoints, keypoint_colors, save_image
+
+    colors = keypoint_colors(detector.num_keypoints)
+    records: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    images = [p for p in paths if p.suffix.lower() in IMAGE_EXTENSIONS]
+    videos = [p for p in paths if p.suffix.lower() in VIDEO_EXTENSIONS]
+    for chunk in (images[i:i + batch_size] for i in range(0, len(images), batch_size)):
+        frames, ok = [], []
+        for p in chunk:
+            try:
+                with Image.open(p) as im:
+                    frames.append(np.asarray(im.convert("RGB")))
+                ok.append(p)
+            except OSError as err:
+                skipped.append(f"{p}: {err}")
+        if not frames:
+            continue
+        for p, frame, kp in zip(ok, frames, detector.detect_frames(frames), strict=True):
+            records.append({"source": str(p), "frame": None, "keypoints": kp.tolist()})
+            if overlay_dir is not None:
+                save_image(draw_keypoints(frame, kp, colors), overlay_dir / f"{p.stem}.png")
+    for p in videos:
+        writer = None
+        try:
+            if overlay_dir is not None:
+                writer = VideoOverlayWriter(overlay_dir / f"{p.stem}.mp4", fps=video_fps(p))
+                writer.__enter__()
+            index = 0
+            for frames in _batched(iter_video_frames(p), batch_size):
+                for frame, kp in zip(frames, detector.detect_frames(frames), strict=True):
+                    records.append({"source": str(p), "frame": index, "keypoints": kp.tolist()})
+                    if writer is not None:
+                        writer.write(draw_keypoints(frame, kp, colors))
+                    index += 1
+            if index == 0:
+                skipped.append(f"{p}: no frames decoded")
+        except (InputError, av.error.FFmpegError) as err:
+            skipped.append(f"{p}: {err}")
+        finally:
+            if writer is not None:
+                writer.__exit__(None, None, None)
+    return records, skipped
+
+
+def write_json(records: list[dict[str, Any]], path: Path, force: bool = False) -> Path:
+    """Write records atomically; an existing file is kept unless ``force``."""
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} already exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    with os.fdopen(fd, "w") as f:
+        json.dump(records, f)
+    os.replace(tmp, path)
+    return path

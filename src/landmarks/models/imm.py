@@ -1,0 +1,82 @@
+"""Jakab, Gupta, Bilen, Vedaldi, NeurIPS 2018: "Unsupervised Learning of Object Landmarks
+through Conditional Image Generation".
+
+A landmark network Φ turns the target image x' into K score maps; each collapses to a point by
+the separable spatial softmax and is re-rendered as a Gaussian map (the keypoint bottleneck).
+An appearance encoder reads the source image x; a renderer reconstructs x' from the source's
+appearance features concatenated with the target's Gaussian maps.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from landmarks.geometry import render_gaussian_heatmaps, spatial_softmax_keypoints
+from landmarks.models.layers import Encoder, Renderer
+from landmarks.registry import register_model
+
+
+class ImmModel(nn.Module):
+    """The conditional image generator with a K-keypoint geometry bottleneck.
+
+    Args:
+        num_keypoints: K.
+        image_size: square input/output size, a power of two in [32, 256].
+        sigma: width of the rendered Gaussians in normalised units (official 0.1).
+        width: channels of the encoders' first stage (official 32).
+        heatmap_size: size of the score maps and of the renderer's input (official 16).
+        render_channels: renderer channels at ``heatmap_size`` (official 256).
+        min_render_channels: the renderer never goes below this many channels (official 32).
+    """
+
+    def __init__(self, num_keypoints: int = 10, image_size: int = 128, sigma: float = 0.1,
+                 width: int = 32, heatmap_size: int = 16, render_channels: int = 256,
+                 min_render_channels: int = 32) -> None:
+        super().__init__()
+        if image_size < 32 or image_size > 256 or image_size & (image_size - 1):
+            raise ValueError(f"image_size must be a power of two in [32, 256], got {image_size}")
+        self.num_keypoints = num_keypoints
+        self.image_size = image_size
+        self.sigma = sigma
+        self.heatmap_size = heatmap_size
+        self.landmark_encoder = Encoder(3, width, image_size, heatmap_size)
+        self.score_head = nn.Conv2d(self.landmark_encoder.out_channels, num_keypoints, 1)
+        self.appearance_encoder = Encoder(3, width, image_size, heatmap_size)
+        self.renderer = Renderer(self.appearance_encoder.out_channels + num_keypoints,
+                                 heatmap_size, image_size, render_channels, min_render_channels)
+
+    def detect(self, images: Tensor) -> dict[str, Tensor]:
+        """Landmarks of ``images`` (B,3,S,S) in [0,1].
+
+        Returns "keypoints" (B,K,2) normalised (x, y), "scores" (B,K,h,w) raw score maps,
+        "prob_x" (B,K,w) and "prob_y" (B,K,h) the softmax marginals.
+        """
+        scores = self.score_head(self.landmark_encoder(images))
+        soft = spatial_softmax_keypoints(scores.float())
+        return {"keypoints": soft.keypoints, "scores": scores,
+                "prob_x": soft.prob_x, "prob_y": soft.prob_y}
+
+    def forward(self, source: Tensor, target: Tensor) -> dict[str, Tensor]:
+        """Reconstruct ``target`` from the appearance of ``source`` and the target's keypoints.
+
+        Args:
+            source: (B,3,S,S) in [0,1].
+            target: (B,3,S,S) in [0,1].
+        Returns:
+            "reconstruction" (B,3,S,S), "keypoints" (B,K,2) of the target, "heatmaps" (B,K,h,w)
+            the rendered Gaussian maps, plus the detection outputs.
+        """
+        det = self.detect(target)
+        h = self.heatmap_size
+        heatmaps = render_gaussian_heatmaps(det["keypoints"], (h, h), self.sigma)
+        appearance = self.appearance_encoder(source)
+        joint = torch.cat([appearance, heatmaps.to(appearance.dtype)], dim=1)
+        reconstruction = self.renderer(joint)
+        return {"reconstruction": reconstruction, "heatmaps": heatmaps, **det}
+
+
+@register_model("imm")
+def imm(**overrides) -> ImmModel:
+    """The paper's model; defaults are the official sizes at 128×128 with K=10."""
+    return ImmModel(**overrides)

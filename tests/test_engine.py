@@ -1,0 +1,128 @@
+"""Training engine: checkpoints, resume equality, run-folder safety, DDP on CPU (gloo)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from fixtures import write_image_folder
+from landmarks.config import load_config
+from landmarks.engine.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
+from landmarks.engine.trainer import RunDirError, build_model, resume_config, train
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "configs" / "smoke.yaml"
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("images")
+    write_image_folder(d, 16, 40)
+    return d
+
+
+def smoke(image_dir: Path, *extra: str):
+    return load_config(SMOKE, [f"data.root={image_dir}", "train.device=cpu", *extra])
+
+
+def test_checkpoint_round_trip_and_atomic_names(tmp_path: Path) -> None:
+    state = {"model": {"w": torch.arange(3.0)}, "step": 7, "config": {"a": 1}}
+    path = save_checkpoint(tmp_path / "c" / "x.pt", state)
+    loaded = load_checkpoint(path)
+    assert loaded["step"] == 7 and torch.equal(loaded["model"]["w"], torch.arange(3.0))
+    assert loaded["version"]
+    assert [p.name for p in (tmp_path / "c").iterdir()] == ["x.pt"]  # no temp file left
+
+
+def test_bad_checkpoints_are_named(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pt"):
+        load_checkpoint(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"state_dict": {}}, other)
+    with pytest.raises(CheckpointError, match="expected keys"):
+        load_checkpoint(other)
+
+
+def test_train_writes_run_folder(image_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = train(smoke(image_dir), run)
+    assert result.step == 6
+    assert (run / "config.yaml").is_file() and (run / "metrics.csv").is_file()
+    assert [p.name for p in list_checkpoints(run)] == ["step_0000003.pt", "step_0000006.pt"]
+    assert sorted(p.name for p in (run / "quadruplets").iterdir()) == [
+        "step_0000003.png", "step_0000006.png"]
+    state = load_checkpoint(latest_checkpoint(run))
+    assert {"model", "optimizer", "step", "config", "version"} <= set(state)
+    assert state["config"]["model"]["num_keypoints"] == 4
+    rows = (run / "metrics.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("step,loss") and len(rows) == 1 + 3
+    assert torch.isfinite(torch.tensor(result.final_loss))
+
+
+def test_resume_continues_to_identical_state(image_dir: Path, tmp_path: Path) -> None:
+    straight = train(smoke(image_dir), tmp_path / "straight")
+    train(smoke(image_dir, "train.steps=3"), tmp_path / "split")
+    cfg = resume_config(tmp_path / "split", ["train.steps=6"])
+    resumed = train(cfg, tmp_path / "split", resume=True)
+    assert resumed.step == 6
+    a = load_checkpoint(latest_checkpoint(tmp_path / "straight"))
+    b = load_checkpoint(latest_checkpoint(tmp_path / "split"))
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    assert a["optimizer"]["param_groups"][0]["lr"] == b["optimizer"]["param_groups"][0]["lr"]
+    sa, sb = a["optimizer"]["state"], b["optimizer"]["state"]
+    assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
+    for k, v in a["loss"].items():
+        assert torch.equal(v, b["loss"][k]), k
+    assert straight.final_loss == pytest.approx(resumed.final_loss, rel=1e-6)
+
+
+def test_run_folder_is_never_overwritten(image_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(smoke(image_dir, "train.steps=2", "train.checkpoint_every=2"), run)
+    before = latest_checkpoint(run).read_bytes()
+    with pytest.raises(RunDirError, match="--resume"):
+        train(smoke(image_dir), run)
+    assert latest_checkpoint(run).read_bytes() == before
+    with pytest.raises(RunDirError, match="no checkpoint"):
+        train(smoke(image_dir), tmp_path / "empty", resume=True)
+
+
+def test_too_small_dataset_is_an_error(image_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="train.batch_size"):
+        train(smoke(image_dir, "train.batch_size=64"), tmp_path / "run")
+
+
+def test_ddp_two_processes_end_with_identical_weights(image_dir: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(ROOT / "tests" / "ddp_worker.py"), str(SMOKE), str(image_dir),
+           str(tmp_path / "run"), str(tmp_path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert r0.keys() == r1.keys()
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), k
+    # rank 0 alone wrote the run folder, and its checkpoint is those weights
+    ckpt = load_checkpoint(latest_checkpoint(tmp_path / "run"))
+    assert all(torch.equal(ckpt["model"][k], r0[k]) for k in r0)
+    # and training moved them away from the (seeded) initialisation
+    torch.manual_seed(0)
+    fresh = build_model(load_config(SMOKE)).state_dict()
+    assert any(not torch.equal(fresh[k], r0[k]) for k in r0 if r0[k].is_floating_point())
