@@ -40,8 +40,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     if overlay is not None and overlay.is_dir() and any(overlay.iterdir()) and not args.force:
         raise FileExistsError(f"overlay folder {overlay} is not empty; pass --force to write "
                               f"into it")
-    paths = expand_inputs(args.inputs)
     detector = Detector.from_checkpoint(args.checkpoint, device=args.device)
+    paths = expand_inputs(args.inputs)
     records, skipped = detect_paths(detector, paths, overlay, batch_size=args.batch_size)
     write_json(records, out, force=args.force)
     for s in skipped:
