@@ -286,6 +286,7 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False,
                              keypoints=out["keypoints"], heatmaps=out["heatmaps"])
 
     sampler.set_position(step)
+    start_step, run_t0 = step, time.perf_counter()
     model.train()
     criterion.train()
     loader = DataLoader(dataset, generator=torch.Generator().manual_seed(
@@ -350,6 +351,10 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False,
                     window, window_n, seen_images = {}, 0, 0
                     window_t0 = time.perf_counter()
                     if bar is not None:
+                        if deadline < math.inf:  # the bar's ETA: the step the clock allows
+                            left = max(deadline - time.monotonic(), 0.0)
+                            reach = step + int(left * rate / (source.shape[0] * info.world_size))
+                            bar.total = min(cfg.train.steps, max(reach, step + 1))
                         bar.set_postfix(loss=f"{row['loss']:.3f}", img_s=f"{rate:.1f}",
                                         skipped=skipped_total)
                 if bar is not None:
@@ -368,5 +373,8 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False,
         for buf in model.buffers():
             torch.distributed.broadcast(buf, 0)
     barrier(info)
+    # the run's average training rate (images per second over all ranks)
+    rate = ((step - start_step) * cfg.train.batch_size * info.world_size
+            / max(time.perf_counter() - run_t0, 1e-9))
     return TrainResult(run_dir, step, last_ckpt, final_loss, rate, skipped_total,
                        result_history, model)
