@@ -63,12 +63,43 @@ def _cmd_weights_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
-    from landmarks.data.fetch import fetch_face_videos
+    root = Path(args.root) if args.root else None
+    if args.name == "faces":
+        from landmarks.data.fetch import fetch_face_videos
 
-    if args.name != "faces":
-        raise ValueError(f"unknown data {args.name!r}; available: faces")
-    root = fetch_face_videos(Path(args.root) if args.root else None, force=args.force)
-    print(f"face videos and stills: {root}")
+        print(f"face videos and stills: {fetch_face_videos(root, force=args.force)}")
+    elif args.name == "realfaces":
+        from landmarks.data.realfaces import default_root, fetch_realfaces
+
+        root = fetch_realfaces(root or default_root(), force=args.force)
+        print(f"RealFaces benchmark: {root} (labels from dlib's supervised 68-point model, "
+              f"not from people; see {root / 'README.txt'})")
+    else:
+        raise ValueError(f"unknown data {args.name!r}; available: faces, realfaces")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from landmarks.evaluation.run import evaluate_checkpoint, format_results
+    from landmarks.inference import write_json
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} already exists; pass --force to overwrite it")
+    results = evaluate_checkpoint(Path(args.checkpoint), args.dataset, Path(args.root),
+                                  device=args.device, draws=args.draws)
+    write_json(results, out, force=args.force)
+    print(format_results(results))
+    print(f"results: {out}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from landmarks.visualize.report import write_report
+
+    path = write_report(Path(args.run_dir), Path(args.out) if args.out else None,
+                        [Path(p) for p in args.eval] if args.eval else None, force=args.force)
+    print(f"report: {path}")
     return 0
 
 
@@ -113,10 +144,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     da = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
     daf = da.add_parser("fetch", help="fetch a dataset into the cache (offline-capable)")
-    daf.add_argument("name", choices=["faces"])
+    daf.add_argument("name", choices=["faces", "realfaces"])
     daf.add_argument("--root", help="target folder (default: the cache)")
     daf.add_argument("--force", action="store_true")
     daf.set_defaults(func=_cmd_data_fetch)
+
+    e = sub.add_parser("eval", help="the linear-regression landmark protocol on a dataset")
+    e.add_argument("checkpoint")
+    e.add_argument("--dataset", required=True, choices=["realfaces"])
+    e.add_argument("--root", required=True, help="the dataset folder")
+    e.add_argument("--out", required=True, help="JSON file to write")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--draws", type=int, default=10, help="random draws per sample-efficiency n")
+    e.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    e.set_defaults(func=_cmd_eval)
+
+    r = sub.add_parser("report", help="one self-contained HTML report of a run")
+    r.add_argument("run_dir")
+    r.add_argument("--out", help="HTML file (default RUN_DIR/report.html)")
+    r.add_argument("--eval", nargs="*", help="eval JSON files (default RUN_DIR/eval/*.json)")
+    r.add_argument("--force", action="store_true", help="overwrite an existing report")
+    r.set_defaults(func=_cmd_report)
 
     m = sub.add_parser("models", help="list registered models")
     m.set_defaults(func=_cmd_models)
