@@ -53,6 +53,9 @@ from landmarks.engine.trainer import build_model, build_scheduler, make_pair
 from landmarks.losses import build_loss
 
 _RESULT_MARKER = "SPEED_RESULT "
+_ENV_OF_INTEREST = ("LD_PRELOAD", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "KMP_AFFINITY",
+                    "OMP_PROC_BIND", "DNNL_DEFAULT_FPMATH_MODE", "TORCHINDUCTOR_FREEZING",
+                    "CUDA_VISIBLE_DEVICES")
 GB = 1e9
 
 
@@ -74,6 +77,12 @@ class Setup:
     @property
     def cuda(self) -> bool:
         return self.device.type == "cuda"
+
+    @property
+    def inner(self) -> int:
+        """Calls per timed run of the short measurements (conv, detection, pairs): one on CPU,
+        where each call takes long enough; 20 on CUDA, to average out launch jitter."""
+        return 20 if self.cuda else 1
 
     def autocast(self) -> AbstractContextManager:
         """bf16 autocast on CUDA when ``amp`` (the trainer's choice; nothing on CPU)."""
@@ -130,22 +139,18 @@ def synthetic_images(batch: int, size: int, setup: Setup, seed: int = 0) -> torc
     return torch.rand(batch, 3, size, size, generator=g).to(setup.device)
 
 
-def timed(fn, setup: Setup, repeats: int) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls of ``fn`` (synchronised on CUDA)."""
+def timed(fn, setup: Setup, repeats: int, inner: int = 1) -> list[float]:
+    """Wall-clock seconds per call of ``fn``, for each of ``repeats`` runs of ``inner`` calls
+    (synchronised on CUDA before and after each run)."""
     times = []
     for _ in range(repeats):
         setup.sync()
         t0 = time.perf_counter()
-        fn()
+        for _ in range(inner):
+            fn()
         setup.sync()
-        times.append(time.perf_counter() - t0)
+        times.append((time.perf_counter() - t0) / inner)
     return times
-
-
-def cpu_seconds() -> float:
-    """User + system CPU time of this process so far."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def load_average() -> str:
@@ -256,9 +261,10 @@ def train_worker(size: int, args: argparse.Namespace, setup: Setup) -> dict[str,
     flops = step.counted_step()  # also the first warm-up step
     first_s = time.perf_counter() - t0
     warm = timed(step, setup, args.warmup)
-    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    r0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     times = timed(step, setup, args.steps)
-    cores_used = (cpu_seconds() - cpu0) / (time.perf_counter() - wall0)
+    r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall0
+    user, system = r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
     result: dict[str, Any] = {
         "size": size,
         "batch": args.batch,
@@ -269,7 +275,9 @@ def train_worker(size: int, args: argparse.Namespace, setup: Setup) -> dict[str,
         "step_s": times,
         "img_per_s": args.batch / statistics.median(times),
         "img_per_s_mean": args.batch * len(times) / sum(times),
-        "cores_used": cores_used,
+        "cores_used": (user + system) / wall,
+        "system_fraction": system / max(user + system, 1e-9),
+        "minor_faults_per_step": (r1.ru_minflt - r0.ru_minflt) / len(times),
     }
     if setup.cuda:
         result["peak_bytes"] = torch.cuda.max_memory_allocated(setup.device)
@@ -310,6 +318,8 @@ def conv_floor(setup: Setup, batch: int, channels: int, size: int,
     """Dense 3×3 conv forward+backward (input and weight gradients), best of ``repeats``."""
     conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False).to(setup.device)
     x = torch.randn(batch, channels, size, size, device=setup.device)
+    if setup.cuda and setup.amp:
+        x = x.to(torch.bfloat16)  # what autocast would feed the conv; no cast in the timing
     if setup.channels_last:
         conv = conv.to(memory_format=torch.channels_last)
         x = setup.layout(x)
@@ -327,10 +337,10 @@ def conv_floor(setup: Setup, batch: int, channels: int, size: int,
 
     once()  # warm-up
     flops = count_flops(once)
-    times = timed(once, setup, repeats)
+    times = timed(once, setup, repeats, setup.inner)
     best = min(times)
     return {"flops": flops, "best_s": best, "times_s": times, "gflops": flops / best / 1e9,
-            "shape": [batch, channels, size, size]}
+            "shape": [batch, channels, size, size], "inner": setup.inner}
 
 
 def detection_rate(size: int, batch: int, setup: Setup, repeats: int) -> dict[str, Any]:
@@ -351,9 +361,9 @@ def detection_rate(size: int, batch: int, setup: Setup, repeats: int) -> dict[st
         flops = count_flops(lambda: model.detect(images))
     for _ in range(2 if setup.compile else 1):
         once()
-    times = timed(once, setup, repeats)
+    times = timed(once, setup, repeats, setup.inner)
     return {"size": size, "batch": batch, "times_s": times, "flops_per_image": flops / batch,
-            "img_per_s": batch / statistics.median(times)}
+            "img_per_s": batch / statistics.median(times), "inner": setup.inner}
 
 
 def pair_rate(size: int, batch: int, setup: Setup, repeats: int) -> dict[str, Any]:
@@ -368,9 +378,9 @@ def pair_rate(size: int, batch: int, setup: Setup, repeats: int) -> dict[str, An
         step[0] += 1
 
     once()
-    times = timed(once, setup, repeats)
+    times = timed(once, setup, repeats, setup.inner)
     return {"size": size, "batch": batch, "times_s": times,
-            "img_per_s": batch / statistics.median(times)}
+            "img_per_s": batch / statistics.median(times), "inner": setup.inner}
 
 
 def profile_step(size: int, args: argparse.Namespace, setup: Setup) -> str:
@@ -384,13 +394,18 @@ def profile_step(size: int, args: argparse.Namespace, setup: Setup) -> str:
     with profile(activities=activities, record_shapes=False) as prof:
         step()
         setup.sync()
-    sort = "self_cuda_time_total" if setup.cuda else "self_cpu_time_total"
+    sort = "self_device_time_total" if setup.cuda else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=sort, row_limit=args.profile_rows)
 
 
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
+
+
+def runs(r: dict[str, Any]) -> str:
+    n, inner = len(r["times_s"]), r.get("inner", 1)
+    return f"{n} runs of {inner} calls" if inner > 1 else f"{n} runs"
 
 
 def fmt(value: float) -> str:
@@ -422,8 +437,9 @@ def build_rows(setup: Setup, args: argparse.Namespace, train: dict[int, dict[str
         add(f"training throughput {size}×{size}, batch {r['batch']}", r["img_per_s"], "img/s",
             f"full step (make_pair + fwd + VGG loss + bwd + clip + Adam); batch / median of "
             f"{len(r['step_s'])} timed steps [{spread}] s after {1 + args.warmup} warm-up; "
-            f"mean {fmt(r['img_per_s_mean'])} img/s; process CPU use {r['cores_used']:.2f} "
-            f"cores while timed")
+            f"mean {fmt(r['img_per_s_mean'])} img/s; while timed the process used "
+            f"{r['cores_used']:.2f} cores, {r['system_fraction']:.0%} of it system time "
+            f"({r['minor_faults_per_step'] / 1e6:.2f} M page faults/step)")
     for size, r in train.items():
         f = {k: v / r["batch"] / GB for k, v in r["flops"].items()}
         add(f"FLOPs per training image {size}×{size}", r["flops_per_image"] / GB, "GFLOP",
@@ -433,7 +449,7 @@ def build_rows(setup: Setup, args: argparse.Namespace, train: dict[int, dict[str
     b, c, s, _ = conv["shape"]
     add("dense conv throughput (FLOP floor)", conv["gflops"], "GFLOP/s",
         f"3×3 conv {c}→{c}, {s}×{s}, batch {b}, fwd + bwd (input and weight grads), "
-        f"{conv['flops'] / GB:.1f} GFLOP by FlopCounterMode, best of {len(conv['times_s'])}: "
+        f"{conv['flops'] / GB:.1f} GFLOP by FlopCounterMode, best of {runs(conv)}: "
         f"{conv['best_s']:.3f} s")
     for size, r in train.items():
         achieved = r["flops_per_image"] * r["img_per_s"] / GB
@@ -443,10 +459,9 @@ def build_rows(setup: Setup, args: argparse.Namespace, train: dict[int, dict[str
     if detect is not None:
         add(f"detection throughput {detect['size']}×{detect['size']}", detect["img_per_s"],
             "img/s", f"model.detect, eval + inference_mode, batch {detect['batch']}, median of "
-            f"{len(detect['times_s'])}; {detect['flops_per_image'] / GB:.2f} GFLOP/img")
+            f"{runs(detect)}; {detect['flops_per_image'] / GB:.2f} GFLOP/img")
     for size, r in pairs.items():
-        note = f"make_pair only (2 TPS warps + mask), batch {r['batch']}, median of " \
-               f"{len(r['times_s'])}"
+        note = f"make_pair only (2 TPS warps + mask), batch {r['batch']}, median of {runs(r)}"
         if size in train:
             ratio = r["img_per_s"] / train[size]["img_per_s"]
             note += f"; {ratio:.0f}× the training rate (target ≥ 10×)"
@@ -473,6 +488,10 @@ def header(setup: Setup) -> str:
         pkg = "?"
     now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     cmd = shlex.join([sys.executable, *sys.argv])
+    env = [f"{k}={v}" for k, v in sorted(os.environ.items())
+           if k in _ENV_OF_INTEREST or k.startswith("MALLOC_")]
+    if env:
+        cmd = " ".join(env) + " " + cmd
     return (f"torch {torch.__version__}, landmarks {pkg} | device {setup.device.type}: "
             f"{device_name(setup)} | threads {setup.threads} | amp (bf16) "
             f"{'on' if setup.amp else 'off'} | channels_last "

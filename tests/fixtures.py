@@ -138,3 +138,78 @@ def write_corrupt_video(path: str | Path) -> Path:
     junk = np.random.default_rng(0).integers(0, 256, 2048, dtype=np.uint8).tobytes()
     path.write_bytes(data[: len(data) // 3] + junk)
     return path
+
+
+# ----------------------------------------------------------------------------------------------
+# RealFaces (landmarks.data.realfaces): a tiny root in the real layout, with made-up labels
+
+
+def face_template_68(crop_size: int, shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """A plausible 68-point iBUG face (``(68, 2)`` float64, pixel coordinates of a
+    ``crop_size`` crop): jaw 0–16, brows 17–26, nose 27–35, eyes 36–47, mouth 48–67."""
+    s = crop_size / 128.0
+    jaw = [(34 + 60 * k / 16, 60 + 40 * np.sin(np.pi * k / 16)) for k in range(17)]
+    brows = [(40 + 8 * k, 44.0) for k in range(5)] + [(72 + 8 * k, 44.0) for k in range(5)]
+    nose = [(64.0, 52 + 6 * k) for k in range(4)] + [(56 + 4 * k, 76.0) for k in range(5)]
+
+    def eye(cx: float) -> list[tuple[float, float]]:
+        return [(cx - 8, 56.0), (cx - 3, 53.0), (cx + 3, 53.0), (cx + 8, 56.0), (cx + 3, 59.0),
+                (cx - 3, 59.0)]
+
+    mouth = [(48 + 32 * k / 11, 90 - 4 * np.sin(np.pi * k / 11)) for k in range(12)]
+    inner = [(54 + 20 * k / 7, 90 - 2 * np.sin(np.pi * k / 7)) for k in range(8)]
+    pts = np.array(jaw + brows + nose + eye(48) + eye(80) + mouth + inner, dtype=np.float64)
+    assert pts.shape == (68, 2)
+    return pts * s + np.asarray(shift, dtype=np.float64)
+
+
+def _mafl5_reference(p68: np.ndarray) -> np.ndarray:
+    return np.stack([p68[36:42].mean(0), p68[42:48].mean(0), p68[30], p68[48], p68[54]])
+
+
+def write_realfaces_root(root: str | Path, n_unlabelled: int = 4, n_labelled: int = 3,
+                         n_test: int = 3, crop_size: int = 32, n_stills: int = 1) -> Path:
+    """Write a tiny RealFaces root (``frames/train/<clip>/<frame:05d>.png``,
+    ``frames/test/...``, ``frames/test/stills_<i>/00000.png``, ``manifest.json``, ``README.txt``)
+    in the format ``landmarks.data.realfaces.build_realfaces`` writes, with blob pictures and a
+    template face as labels (shifted per frame). Clip "clipA" holds the training frames
+    (unlabelled first, then labelled) and the first test frames; stills come last. Returns
+    ``root``."""
+    import json
+
+    root = Path(root)
+    frames: dict[str, dict] = {}
+    splits: dict[str, list[str]] = {"train_unlabelled": [], "train_labelled": [], "test": []}
+    plan = ([("train_unlabelled", "clipA", t) for t in range(n_unlabelled)]
+            + [("train_labelled", "clipA", n_unlabelled + t) for t in range(n_labelled)]
+            + [("test", "clipA", n_unlabelled + n_labelled + t) for t in range(n_test)]
+            + [("test", f"stills_{i}", None) for i in range(n_stills)])
+    for k, (split, clip, t) in enumerate(plan):
+        folder = "train" if split.startswith("train") else "test"
+        rel = f"frames/{folder}/{clip}/{(t or 0):05d}.png"
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shift = (0.1 * k, -0.05 * k)
+        Image.fromarray(blob_image((crop_size, crop_size),
+                                   (crop_size / 2 + shift[0], crop_size / 2 + shift[1]),
+                                   seed=k)).save(path)
+        p68 = face_template_68(crop_size, shift)
+        fid = f"{clip}/{(t or 0):05d}"
+        frames[fid] = {"image": rel, "split": split, "clip": clip, "frame": t,
+                       "person": "stillperson" if t is None else "personA",
+                       "person_in_train": t is not None, "box": [10.0, 10.0, 60.0, 60.0],
+                       "crop_box": [-10.0, -5.0, 80.0, 85.0],
+                       "landmarks68": p68.tolist(), "mafl5": _mafl5_reference(p68).tolist()}
+        splits[split].append(fid)
+    manifest = {
+        "name": "realfaces", "version": 1, "crop_size": crop_size,
+        "labels": "dlib shape_predictor_68_face_landmarks (supervised, iBUG 300-W); "
+                  "NOT human annotations",
+        "point_names_5": ["left_eye", "right_eye", "nose", "left_mouth", "right_mouth"],
+        "eye_indices_5": [0, 1], "eye_indices_68": [36, 45],
+        "splits": splits, "frames": frames,
+        "skipped": {"no_face": 1, "by_clip": {"clipA": 1}}, "sources": {},
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    (root / "README.txt").write_text("a test fixture; labels are made up\n")
+    return root

@@ -5,11 +5,18 @@
   training split with 10% held out, report the inter-ocular-normalised test error);
 * :mod:`~landmarks.evaluation.metrics` -- inter-ocular-normalised error and PCK;
 * :mod:`~landmarks.evaluation.matching` -- Hungarian matching of raw keypoints to annotations;
-* :mod:`~landmarks.evaluation.sample_efficiency` -- error versus number of labelled images.
+* :mod:`~landmarks.evaluation.sample_efficiency` -- error versus number of labelled images;
+* :mod:`~landmarks.evaluation.baseline` -- MediaPipe's face mesh reduced to MAFL's 5 points, a
+  supervised reference row (optional dependency);
+* :mod:`~landmarks.evaluation.run` -- ``evaluate_checkpoint`` / ``format_results``, the whole
+  protocol for a checkpoint on a benchmark (``landmarks eval``; imported lazily: it needs torch).
 
 All inputs are point sets ``(N, P, 2)`` in ``(x, y)`` order; see each module for units.
 """
 
+from typing import Any
+
+from landmarks.evaluation.baseline import mafl5_from_mesh, mediapipe_available, mediapipe_mafl5
 from landmarks.evaluation.matching import MatchResult, match_cost_matrix, match_keypoints
 from landmarks.evaluation.metrics import (
     EYE_INDICES,
@@ -45,14 +52,19 @@ __all__ = [
     "MatchResult",
     "RegressionResult",
     "design_matrix",
+    "evaluate_checkpoint",
     "evaluate_regression",
     "fit_linear_regressor",
     "flatten_points",
+    "format_results",
     "format_table",
     "inter_ocular_distance",
     "iod_error",
+    "mafl5_from_mesh",
     "match_cost_matrix",
     "match_keypoints",
+    "mediapipe_available",
+    "mediapipe_mafl5",
     "normalized_point_errors",
     "pck",
     "pck_curve",
@@ -63,3 +75,12 @@ __all__ = [
     "validate_eye_indices",
     "validate_points",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy re-exports of :mod:`landmarks.evaluation.run` (which imports torch)."""
+    if name in ("evaluate_checkpoint", "format_results"):
+        from landmarks.evaluation import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

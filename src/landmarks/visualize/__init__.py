@@ -1,4 +1,5 @@
-"""Pictures of what the model learned: keypoint overlays, videos and quadruplet figures.
+"""Pictures of what the model learned: keypoint overlays, videos, quadruplet figures and the
+self-contained HTML run report (:func:`write_report`).
 
 Drawing functions take **pixel** keypoints; :func:`normalized_to_pixel_np` converts the library's
 normalised ``[-1, 1]`` keypoints (``x_px = (x + 1) * W / 2 - 0.5``).
@@ -21,6 +22,7 @@ from landmarks.visualize.quadruplet import (
     quadruplet_layout,
     save_quadruplets,
 )
+from landmarks.visualize.report import write_report
 
 __all__ = [
     "QuadrupletLayout",
@@ -36,4 +38,5 @@ __all__ = [
     "save_quadruplets",
     "tensor_to_uint8",
     "write_overlay_video",
+    "write_report",
 ]

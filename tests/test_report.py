@@ -1,0 +1,260 @@
+"""Tests for landmarks.visualize.report: the self-contained HTML report of a run folder."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fixtures import write_image_folder, write_video
+from landmarks.cli import main
+from landmarks.visualize import report as report_mod
+from landmarks.visualize.report import (
+    SECTION_TITLES,
+    ReportError,
+    build_report,
+    read_metrics,
+    write_report,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = str(ROOT / "configs" / "smoke.yaml")
+POINT_NAMES = ["left_eye", "right_eye", "nose", "mouth_left", "mouth_right"]
+LABELS_NOTE = "labels are from dlib's supervised 68-point model, not from people"
+_PNG_URI = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
+
+
+def _eval_json(images: list[Path]) -> dict:
+    rng = np.random.default_rng(0)
+    labels = [[10.0, 14.0], [30.0, 14.0], [20.0, 24.0], [13.0, 34.0], [27.0, 34.0]]
+    examples = []
+    for p in images[:5]:
+        reg = (np.asarray(labels) + rng.normal(0, 2, (5, 2))).tolist()
+        examples.append({"image": str(p), "labels": labels, "regressed": reg,
+                         "keypoints": rng.uniform(0, 47, (4, 2)).tolist()})
+    examples.append({"image": "no/such/image.png", "labels": labels, "regressed": labels,
+                     "keypoints": []})
+    return {
+        "checkpoint": "run/checkpoints/step_0000006.pt", "dataset": "realfaces",
+        "root": str(images[0].parent), "num_keypoints": 4, "image_size": 32, "crop_size": 48,
+        "labels_note": LABELS_NOTE, "point_names": POINT_NAMES,
+        "sizes": {"train_labelled": 40, "test": 12},
+        "iod_error": {"mean": 9.5, "per_point": [8.0, 9.0, 10.0, 10.5, 10.0]},
+        "val_iod_error": 9.9,
+        "pck": {"thresholds": [1, 2, 4, 6, 8, 10], "curve": [5, 15, 40, 61, 75, 84],
+                "at_6": 61.0, "per_part_at_6": [70.0, 65.0, 55.0, 58.0, 57.0]},
+        "matching": {"assignment": [0, 1, 3, 2, 2], "mean_error_px": 4.2, "iod_error": 17.3},
+        "sample_efficiency": [{"n": n, "mean": 20.0 / np.log2(n + 1), "std": 1.0, "draws": 5}
+                              for n in (1, 5, 10, 40)],
+        "baseline": {"name": "dlib 68-point", "iod_error": {"mean": 0.0,
+                                                            "per_point": [0.0] * 5},
+                     "missing": 0},
+        "examples": examples,
+    }
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (tiny) run folder: smoke training (2 steps, a checkpoint and a quadruplet picture
+    after each), an eval JSON, a detect video and a contact sheet."""
+    base = tmp_path_factory.mktemp("report")
+    images = write_image_folder(base / "images", 12, 48)
+    run = base / "run"
+    assert main(["train", "--config", SMOKE, f"data.root={base / 'images'}", "train.device=cpu",
+                 "train.steps=2", "train.checkpoint_every=1", "train.log_every=1",
+                 "--out", str(run)]) == 0
+    (run / "eval").mkdir()
+    (run / "eval" / "fake.json").write_text(json.dumps(_eval_json(images)))
+    write_video(run / "detect" / "clip.mp4", 8, (32, 32))
+    Image.new("RGB", (96, 32), (200, 60, 30)).save(run / "detect" / "clip_frames.png")
+    return run
+
+
+@pytest.fixture(scope="module")
+def report(run: Path) -> Path:
+    """The run's report at the default place (RUN_DIR/report.html), written once."""
+    out = write_report(run, None, None)
+    assert out == run / "report.html"
+    return out
+
+
+def _clone_run(run: Path, dst: Path, **data: object) -> Path:
+    """A run folder holding only config.yaml and the newest checkpoint of ``run``, with
+    ``data.*`` changed in both."""
+    from landmarks.config import from_dict, save_config
+    from landmarks.engine.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+
+    ckpt = latest_checkpoint(run)
+    state = load_checkpoint(ckpt)
+    state["config"]["data"].update(data)
+    save_checkpoint(dst / "checkpoints" / ckpt.name, state)
+    save_config(from_dict(state["config"]), dst / "config.yaml")
+    return dst
+
+
+def _png_uris(text: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in _PNG_URI.findall(text)]
+
+
+def test_report_has_all_sections_inline_and_offline(report: Path) -> None:
+    assert sorted(p.name for p in report.parent.glob("*report.html*")) == ["report.html"]
+    text = report.read_text()
+    for title in SECTION_TITLES.values():
+        assert f"<h2>{title}</h2>" in text, title
+    # loss 1 + quadruplets (first, newest) 2 + score maps 3 + PCK 1 + sample efficiency 1
+    # + examples 1 + detect contact sheet 1
+    pngs = _png_uris(text)
+    assert len(pngs) == 10
+    for data in pngs:
+        with Image.open(io.BytesIO(data)) as im:
+            assert im.format == "PNG" and im.width > 20 and im.height > 20
+    assert text.count("data:video/mp4;base64,") == 1 and "<video controls loop muted" in text
+    assert "http://" not in text and "https://" not in text
+    refs = re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']*)""", text)
+    assert len(refs) > 10 and all(r.startswith(("data:", "#")) for r in refs), refs
+    assert html.escape(LABELS_NOTE) in text
+    assert "dlib 68-point" in text and "61.0" in text and "left_eye" in text
+    assert "1 of 6 images could not be found" in text
+    assert "step_0000002.pt" in text  # the newest checkpoint, in the header and score maps
+    assert "step 1 (first)" in text and "step 2 (newest)" in text
+
+
+def test_existing_report_needs_force(run: Path, report: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    before = report.read_bytes()
+    with pytest.raises(FileExistsError, match=re.escape(str(report))):
+        write_report(run)
+    assert main(["report", str(run)]) == 2
+    assert report.read_bytes() == before
+    try:  # --force overwrites (the page itself is built by the real code in other tests)
+        monkeypatch.setattr(report_mod, "build_report", lambda *a, **k: "<p>new</p>")
+        assert write_report(run, force=True) == report
+        assert report.read_text() == "<p>new</p>"
+    finally:
+        report.write_bytes(before)
+
+
+def test_not_a_run_folder_names_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.yaml").write_text("model: {}\n")
+    with pytest.raises(ReportError, match=re.escape(str(empty))) as err:
+        write_report(empty)
+    assert "metrics.csv" in str(err.value) and "checkpoints" in str(err.value)
+    assert not (empty / "report.html").exists()
+    missing = tmp_path / "nope"
+    with pytest.raises(ReportError, match=re.escape(str(missing))):
+        write_report(missing)
+    assert main(["report", str(empty)]) == 2
+    assert str(empty) in capsys.readouterr().err
+
+
+def test_missing_training_data_skips_score_maps_with_note(run: Path, tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    clone = _clone_run(run, tmp_path / "run", root=str(gone))
+    text = write_report(clone).read_text()
+    assert "<h2>Score maps</h2>" in text and "cannot be read any more" in text
+    assert str(gone) in text and "(no longer exists)" in text
+    assert "<h2>Loss curves</h2>" not in text and "no rows in metrics.csv" in text
+    assert not _png_uris(text)
+
+
+def test_score_maps_of_a_video_run_use_target_frames(run: Path, tmp_path: Path) -> None:
+    video = write_video(tmp_path / "clip.mp4", 12, (32, 32))
+    clone = _clone_run(run, tmp_path / "run", kind="video", root=str(video),
+                       frame_gap=[1, 3])
+    from landmarks.engine.checkpoint import latest_checkpoint
+
+    body = report_mod._score_section(latest_checkpoint(clone)).body
+    assert len(_png_uris(body)) == 3
+    assert body.count("target frame") == 3 + 1  # each figure's alt text, and the caption
+
+
+def test_sparse_eval_json_and_explicit_files(run: Path, tmp_path: Path) -> None:
+    small = tmp_path / "run"
+    small.mkdir()
+    shutil.copy(run / "metrics.csv", small / "metrics.csv")
+    sparse = tmp_path / "sparse.json"
+    sparse.write_text(json.dumps({
+        "iod_error": {"mean": 12.5}, "matching": {"skipped": "K < 5"},
+        "baseline": {"skipped": "dlib not installed"}}))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    odd = tmp_path / "odd.json"
+    Image.new("RGB", (16, 16)).save(tmp_path / "im.png")
+    odd.write_text(json.dumps({"examples": [{"image": "im.png", "labels": "x"}],
+                               "sample_efficiency": "n/a", "pck": {"curve": [1]}}))
+    text = build_report(small, [sparse, broken, odd])
+    assert "odd.json</code> could not be shown" in text
+    assert "12.50" in text and "skipped: K &lt; 5" in text and "dlib not installed" in text
+    assert "does not say where its labels come from" in text
+    assert "broken.json" in text and "could not be read" in text
+    assert "<h2>Evaluation</h2>" in text and "<h2>Score maps</h2>" not in text
+    with pytest.raises(FileNotFoundError, match="nothere.json"):
+        write_report(small, tmp_path / "x.html", [tmp_path / "nothere.json"])
+    assert not (tmp_path / "x.html").exists()
+    # the CLI passes --eval files through
+    out = tmp_path / "cli.html"
+    assert main(["report", str(small), "--out", str(out), "--eval", str(sparse)]) == 0
+    assert "sparse.json" in out.read_text() and "broken.json" not in out.read_text()
+
+
+def test_large_video_is_linked_relative(run: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(report_mod, "VIDEO_INLINE_LIMIT", 10)
+    out_dir = tmp_path / "sub"
+    body = report_mod._detect_section([run / "detect" / "clip.mp4"], [], out_dir).body
+    assert "data:video/mp4" not in body and "linked, not embedded" in body
+    href = re.search(r'<a href="([^"]+clip\.mp4)"', body).group(1)
+    assert not href.startswith(("/", "file:", "http"))
+    assert (out_dir / href).resolve() == (run / "detect" / "clip.mp4").resolve()
+
+
+def test_write_report_is_re_exported() -> None:
+    from landmarks import visualize
+
+    assert visualize.write_report is write_report
+
+
+def test_read_metrics_resumed_rows(tmp_path: Path) -> None:
+    p = tmp_path / "metrics.csv"
+    p.write_text("step,loss,perceptual/input,lr\n2,5.0,1.0,0.1\n4,4.0,,0.1\n"
+                 "2,4.5,0.9,0.1\n6,3.0,0.5,0.1\n")
+    m = read_metrics(p)
+    assert m["step"].tolist() == [2, 4, 6]
+    assert m["loss"].tolist() == [4.5, 4.0, 3.0]
+    assert np.isnan(m["perceptual/input"][1])
+    (tmp_path / "empty.csv").write_text("step,loss\n")
+    assert read_metrics(tmp_path / "empty.csv") == {}
+
+
+def test_headless_chromium_renders_report(report: Path, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium not installed: apt-get install chromium to run the headless "
+                    "render check")
+    shot = tmp_path / "shot.png"
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+           f"--screenshot={shot}", "--window-size=1200,3000", report.resolve().as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert shot.is_file(), f"no screenshot (rc {proc.returncode}): {proc.stderr[-2000:]}"
+    with Image.open(shot) as im:
+        arr = np.asarray(im.convert("RGB"))
+    assert arr.shape[:2] == (3000, 1200)
+    assert arr.std() > 20
+    colours = np.unique((arr[::4, ::4] // 32).reshape(-1, 3), axis=0)
+    assert len(colours) > 50
+    # the page is not one flat colour band anywhere near the top: text and figures render
+    top = arr[:1000]
+    assert (top.std(axis=(1, 2)) > 5).mean() > 0.3
