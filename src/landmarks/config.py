@@ -61,8 +61,11 @@ class DataConfig:
     """Training data: ``images`` (a folder; a pair = two TPS warps of one image) or ``video``
     (a video file, a folder of videos and/or frame folders; a pair = two frames of one video)."""
 
-    kind: str = "images"
+    kind: str = "images"  # a registered dataset: images, video, celeba, aflw, … (see README)
     root: str = ""
+    split: str = "train"
+    # reader-specific options (e.g. SmallNORB's category); each reader checks its own keys
+    options: dict[str, Any] = field(default_factory=dict)
     frame_gap: list[int] = field(default_factory=lambda: [3, 30])
     video_tps: bool = False  # also apply the TPS pair warps to video frame pairs
     crop: list[float] = field(default_factory=list)  # optional [x0, y0, x1, y1], fractions
@@ -140,6 +143,10 @@ def _check_type(value: Any, tp: Any, key: str, origin: str) -> Any:
             except ConfigError:
                 continue
         raise ConfigError(f"config key {key!r}{where}: expected {tp}, got {value!r}")
+    if typing.get_origin(tp) is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key {key!r}{where}: expected a mapping, got {value!r}")
+        return dict(value)
     if typing.get_origin(tp) is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, list | tuple):
@@ -234,9 +241,12 @@ def validate(cfg: Config) -> None:
         raise ConfigError("config key 'model.heatmap_size': must not exceed model.image_size")
     if cfg.model.num_keypoints < 1:
         raise ConfigError("config key 'model.num_keypoints': expected >= 1")
-    if cfg.data.kind not in ("images", "video"):
-        raise ConfigError(f"config key 'data.kind': expected 'images' or 'video', "
-                          f"got {cfg.data.kind!r}")
+    from landmarks.registry import DATASETS, load_builtin_datasets
+
+    load_builtin_datasets()
+    if cfg.data.kind not in DATASETS.names():
+        raise ConfigError(f"config key 'data.kind': expected one of "
+                          f"{', '.join(DATASETS.names())}, got {cfg.data.kind!r}")
     if len(cfg.data.frame_gap) != 2 or not 1 <= cfg.data.frame_gap[0] <= cfg.data.frame_gap[1]:
         raise ConfigError(f"config key 'data.frame_gap': expected [min, max] with "
                           f"1 <= min <= max, got {cfg.data.frame_gap}")

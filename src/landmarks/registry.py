@@ -41,6 +41,7 @@ class Registry:
 
 MODELS = Registry("model")
 DATASETS = Registry("dataset")
+BENCHMARKS = Registry("benchmark")
 
 
 def register_model(name: str | None = None) -> Callable[[F], F]:
@@ -53,11 +54,21 @@ def register_dataset(name: str | None = None) -> Callable[[F], F]:
     return DATASETS.register(name)
 
 
+def register_benchmark(name: str | None = None) -> Callable[[F], F]:
+    """Decorator: register a labelled benchmark factory ``(root, image_size, **options)``."""
+    return BENCHMARKS.register(name)
+
+
 def create_model(name: str, **overrides: Any) -> Any:
     """Build the registered model ``name`` with keyword ``overrides`` of its defaults."""
     import landmarks.models  # noqa: F401  (registers the built-in models)
 
     return MODELS.create(name, **overrides)
+
+
+def load_builtin_datasets() -> None:
+    """Import the dataset readers so that they register themselves."""
+    import landmarks.data  # noqa: F401
 
 
 def list_models() -> list[str]:

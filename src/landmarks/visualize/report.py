@@ -467,9 +467,8 @@ def _score_section(checkpoint: Path) -> _Section:
             dataset = build_dataset(data_cfg, cfg.model.image_size)
     except Exception as err:  # noqa: BLE001 - the data root may be gone
         note = (f"{title} skipped: the run's training data <code>{_esc(cfg.data.root)}</code> "
-                f"({_esc(cfg.data.kind)}) cannot be read any more ({_esc(err)}). Point "
-                f"<code>data.root</code> of <code>config.yaml</code> elsewhere? The maps need "
-                f"images like those the model was trained on.")
+                f"({_esc(cfg.data.kind)}, as recorded in <code>{_esc(checkpoint.name)}</code>) "
+                f"cannot be read any more: {_esc(err)}")
         return _Section("scores", _note(note))
     images, names = [], []
     with warnings.catch_warnings():
