@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="the linear-regression landmark protocol on a dataset")
     e.add_argument("checkpoint")
-    e.add_argument("--dataset", required=True, choices=["realfaces"])
+    e.add_argument("--dataset", required=True,
+                   help="realfaces, mafl, aflw, bbcpose, … (registered benchmarks)")
     e.add_argument("--root", required=True, help="the dataset folder")
     e.add_argument("--out", required=True, help="JSON file to write")
     e.add_argument("--device", default="auto")

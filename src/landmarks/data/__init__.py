@@ -67,6 +67,10 @@ def _video(cfg: DataConfig, image_size: int) -> Dataset:
                            crop=cfg.crop or None, max_frames=cfg.max_frames)
 
 
+# the paper's datasets register themselves (readers and labelled benchmarks)
+from landmarks.data import aflw, celeba  # noqa: E402, F401, I001
+
+
 def build_dataset(cfg: DataConfig, image_size: int) -> Dataset:
     """The training dataset that ``cfg`` describes, at ``image_size`` × ``image_size``.
 

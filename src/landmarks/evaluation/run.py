@@ -42,7 +42,9 @@ __all__ = [
     "LABELS_NOTE",
     "MAFL_POINT_NAMES",
     "PCK_THRESHOLDS",
+    "available_benchmarks",
     "detect_crops",
+    "evaluate_benchmark",
     "evaluate_checkpoint",
     "format_results",
     "json_safe",
@@ -189,8 +191,8 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
             checkpoint); ``landmarks.data.DatasetError`` for a bad benchmark folder or frame;
             ``CheckpointError`` for an unreadable checkpoint.
     """
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; available: {', '.join(DATASETS)}")
+    if dataset != "realfaces":
+        return evaluate_benchmark(checkpoint, dataset, root, device=device, draws=draws)
     from landmarks.data.realfaces import load_manifest
     from landmarks.inference import Detector
 
@@ -246,6 +248,104 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
         "examples": examples,
         "regressor": reg.regressor.to_dict(),
     }
+    return json_safe(results)
+
+
+def available_benchmarks() -> list[str]:
+    """``realfaces`` and every benchmark registered by the dataset readers."""
+    from landmarks.registry import BENCHMARKS, load_builtin_datasets
+
+    load_builtin_datasets()
+    return sorted({*DATASETS, *BENCHMARKS.names()})
+
+
+def _detect_split(detector: Any, split: Any, size: int) -> tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray]:
+    """Keypoints (N,K,2), labels (N,L,2) and visibility (N,L) of a labelled split, all in
+    pixels of the S×S network input."""
+    from torch.utils.data import DataLoader
+
+    kps, labels, visible = [], [], []
+    for batch in DataLoader(split, batch_size=_BATCH, shuffle=False):
+        kp = detector.detect_tensor(batch["image"]).numpy().astype(np.float64)
+        kps.append((kp + 1.0) * size / 2.0 - 0.5)
+        labels.append(batch["labels"].numpy().astype(np.float64))
+        visible.append(batch["visible"].numpy().astype(bool))
+    return np.concatenate(kps), np.concatenate(labels), np.concatenate(visible)
+
+
+def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "auto",
+                       draws: int = 10, **options: Any) -> dict[str, Any]:
+    """The protocol on a registered :class:`~landmarks.data.labelled.LabelledBenchmark`
+    (MAFL, AFLW, BBC-Pose, …): the same steps as for realfaces, in pixels of the network input;
+    metric ``iod`` reports the IOD error, metric ``pck`` PCK at the benchmark's threshold (in
+    the dataset's original pixels) per part, plus Hungarian-matched raw points."""
+    from landmarks.inference import Detector
+    from landmarks.registry import BENCHMARKS, load_builtin_datasets
+
+    load_builtin_datasets()
+    if name not in BENCHMARKS.names():
+        raise ValueError(f"unknown dataset {name!r}; available: "
+                         f"{', '.join(available_benchmarks())}")
+    checkpoint, root = Path(checkpoint), Path(root)
+    detector = Detector.from_checkpoint(checkpoint, device=device)
+    k, size = detector.num_keypoints, detector.image_size
+    bench = BENCHMARKS.create(name, root=root, image_size=size, **options)
+    train_kp, train_labels, train_vis = _detect_split(detector, bench.split("train"), size)
+    test_kp, test_labels, test_vis = _detect_split(detector, bench.split("test"), size)
+    if not (train_vis.all() and test_vis.all()):
+        # the protocol regresses every point; missing labels are excluded image-wise
+        keep_tr, keep_te = train_vis.all(axis=1), test_vis.all(axis=1)
+        train_kp, train_labels = train_kp[keep_tr], train_labels[keep_tr]
+        test_kp, test_labels = test_kp[keep_te], test_labels[keep_te]
+    results: dict[str, Any] = {
+        "checkpoint": str(checkpoint), "dataset": name, "root": str(root),
+        "num_keypoints": k, "image_size": size, "crop_size": size,
+        "labels_note": "human annotations of the dataset",
+        "point_names": list(bench.point_names), "paper_figure": bench.paper_figure,
+        "notes": list(bench.notes),
+        "sizes": {"train_labelled": len(train_kp), "test": len(test_kp)},
+        "baseline": {"skipped": "a supervised baseline row is computed for realfaces only"},
+    }
+    scale = bench.pixel_scale
+    if bench.metric == "iod":
+        eyes = bench.eye_indices or (0, 1)
+        reg = evaluate_regression(train_kp, train_labels, test_kp, test_labels,
+                                  eye_indices=eyes, bias=False, val_fraction=0.1)
+        regressed = reg.regressor.predict(test_kp)
+        results.update(
+            iod_error={"mean": reg.iod_error_mean,
+                       "per_point": reg.iod_error_per_point.tolist()},
+            val_iod_error=reg.val_iod_error,
+            matching=_matching(train_kp, train_labels, test_kp, test_labels, eyes),
+            sample_efficiency=sample_efficiency(train_kp, train_labels, test_kp, test_labels,
+                                                eyes, sizes=DEFAULT_SIZES, draws=draws),
+            mean_shape=_mean_shape(train_labels, test_labels, eyes),
+            regressor=reg.regressor.to_dict())
+    else:
+        from landmarks.evaluation.regression import fit_linear_regressor
+
+        regressor = fit_linear_regressor(train_kp, train_labels)
+        regressed = regressor.predict(test_kp)
+        results["regressor"] = regressor.to_dict()
+        if k >= train_labels.shape[1]:
+            assignment = match_keypoints(train_kp, train_labels).assignment
+            matched = test_kp[:, assignment]
+            m_at, m_per = pck(matched * scale, test_labels * scale, bench.pck_threshold)
+            results["matching"] = {"assignment": [int(a) for a in assignment],
+                                   "mean_error_px": float(point_distances(
+                                       matched, test_labels).mean() * scale),
+                                   "pck": m_at, "per_part_pck": m_per.tolist(),
+                                   "assignment_from": "train"}
+        else:
+            results["matching"] = {"skipped": f"K={k} < {train_labels.shape[1]} labels"}
+    at, per_part = pck(regressed * scale, test_labels * scale, bench.pck_threshold)
+    results["pck"] = {"thresholds": list(PCK_THRESHOLDS),
+                      "curve": pck_curve(regressed * scale, test_labels * scale,
+                                         PCK_THRESHOLDS).tolist(),
+                      "at_6": at, "threshold": bench.pck_threshold,
+                      "per_part_at_6": per_part.tolist()}
+    results["examples"] = []  # images come from a dataset object; none are stored
     return json_safe(results)
 
 
