@@ -53,3 +53,16 @@ def test_missing_dataset_file_is_named(checkpoint: Path, tmp_path: Path,
     assert main(["eval", str(checkpoint), "--dataset", "mafl", "--root", str(tmp_path),
                  "--out", str(tmp_path / "o.json"), "--device", "cpu"]) == 2
     assert str(tmp_path) in capsys.readouterr().err
+
+
+def test_pck_benchmark_bbcpose(checkpoint: Path, tmp_path: Path) -> None:
+    from fixtures_pose import write_bbcpose_fixture
+
+    write_bbcpose_fixture(tmp_path / "bbc")
+    res = evaluate_checkpoint(checkpoint, "bbcpose", tmp_path / "bbc", device="cpu", draws=2)
+    assert res["pck"]["threshold"] == 6.0
+    assert 0.0 <= res["pck"]["at_6"] <= 100.0 and len(res["pck"]["per_part_at_6"]) == 7
+    curve = res["pck"]["curve"]
+    assert all(a <= b for a, b in zip(curve, curve[1:], strict=False))  # PCK grows with d
+    assert res["matching"]["skipped"]  # K=6 < 7 joints: no one-to-one matching
+    json.dumps(res)

@@ -68,7 +68,15 @@ def _video(cfg: DataConfig, image_size: int) -> Dataset:
 
 
 # the paper's datasets register themselves (readers and labelled benchmarks)
-from landmarks.data import aflw, celeba  # noqa: E402, F401, I001
+from landmarks.data import (  # noqa: E402, F401, I001
+    aflw,
+    bbcpose,
+    celeba,
+    h36m,
+    smallnorb,
+    svhn,
+    voxceleb,
+)
 
 
 def build_dataset(cfg: DataConfig, image_size: int) -> Dataset:
