@@ -201,8 +201,10 @@ def write_realfaces_root(root: str | Path, n_unlabelled: int = 4, n_labelled: in
                        "crop_box": [-10.0, -5.0, 80.0, 85.0],
                        "landmarks68": p68.tolist(), "mafl5": _mafl5_reference(p68).tolist()}
         splits[split].append(fid)
+    from landmarks.data.realfaces import MANIFEST_VERSION
+
     manifest = {
-        "name": "realfaces", "version": 1, "crop_size": crop_size,
+        "name": "realfaces", "version": MANIFEST_VERSION, "crop_size": crop_size,
         "labels": "dlib shape_predictor_68_face_landmarks (supervised, iBUG 300-W); "
                   "NOT human annotations",
         "point_names_5": ["left_eye", "right_eye", "nose", "left_mouth", "right_mouth"],

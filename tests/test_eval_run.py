@@ -183,8 +183,8 @@ def test_missing_frame_names_the_path(tmp_path: Path, capsys) -> None:
 
 def test_unknown_dataset_is_rejected(setup: tuple[Path, Path]) -> None:
     ckpt, root = setup
-    with pytest.raises(ValueError, match="unknown dataset 'mafl'"):
-        evaluate_checkpoint(ckpt, "mafl", root)
+    with pytest.raises(ValueError, match="unknown dataset 'nope'.*mafl.*realfaces"):
+        evaluate_checkpoint(ckpt, "nope", root)
 
 
 def test_json_safe_replaces_nan() -> None:

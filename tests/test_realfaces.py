@@ -96,13 +96,15 @@ def test_to_crop_coords_and_back() -> None:
                                [[-0.5, 63.5], [31.5, 31.5]])
 
 
-def test_crop_square_pads_black_and_matches_point_mapping() -> None:
+def test_crop_square_repeats_edges_and_matches_point_mapping() -> None:
     img = np.full((40, 60, 3), 200, np.uint8)
     img[10, 30] = [255, 0, 0]  # a marked pixel (centre at x=30, y=10)
     crop_box = [0.0, -10.0, 40.0, 30.0]  # leaves the image at the top
     out = rf.crop_square(img, crop_box, crop_size=40)  # scale 1: an exact shift
     assert out.shape == (40, 40, 3) and out.dtype == np.uint8
-    assert (out[:10] == 0).all() and (out[10:] == 200).sum() > 0
+    img[0, :] = [0, 0, 250]  # the top row: repeated upwards outside the image
+    out = rf.crop_square(img, crop_box, crop_size=40)
+    assert (out[:10] == [0, 0, 250]).all() and (out[11:] == 200).sum() > 0
     x, y = rf.to_crop_coords(np.array([30.0, 10.0]), crop_box, 40)
     assert tuple(out[int(round(y)), int(round(x))]) == (255, 0, 0)
 
@@ -305,16 +307,13 @@ def test_dlib_on_a_cached_still_if_available() -> None:
     assert p5[0, 1] < p5[2, 1] < p5[3, 1]  # eyes above the nose above the mouth
 
 
-def test_fit_inside_keeps_the_square_in_the_image() -> None:
+def test_fit_inside_shrinks_but_keeps_the_face_centred() -> None:
     from landmarks.data.realfaces import fit_inside
 
-    # larger than the short side: shrinks to it, then slides inside
+    # larger than the short side: shrinks to it about the same centre
     b = fit_inside(np.array([100.0, -50.0, 566.0, 416.0]), 640, 360)
     assert np.allclose(b[2] - b[0], 360) and np.allclose(b[3] - b[1], 360)
-    assert b[0] >= 0 and b[1] >= 0 and b[2] <= 640 and b[3] <= 360
-    # already inside: unchanged
-    inside = np.array([10.0, 20.0, 110.0, 120.0])
-    assert np.allclose(fit_inside(inside, 640, 360), inside)
-    # off the right edge: slides left, keeps its size
-    b = fit_inside(np.array([600.0, 10.0, 700.0, 110.0]), 640, 360)
-    assert np.allclose(b, [540.0, 10.0, 640.0, 110.0])
+    assert np.allclose((b[0] + b[2]) / 2, 333.0) and np.allclose((b[1] + b[3]) / 2, 183.0)
+    # small enough: unchanged, even where it leaves the image
+    off = np.array([600.0, 10.0, 700.0, 110.0])
+    assert np.allclose(fit_inside(off, 640, 360), off)

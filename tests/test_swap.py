@@ -17,6 +17,16 @@ S = 32
 TINY = dict(num_keypoints=4, image_size=S, width=8, render_channels=16, min_render_channels=8)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny convolutions: one thread is fastest, and far faster on a busy shared CPU (two
+    OpenMP threads on two contended cores ran these forward passes ~50x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def model() -> ImmModel:
     torch.manual_seed(0)

