@@ -827,7 +827,8 @@ def fetch_realfaces(root: Path, force: bool = False) -> Path:
     """Build the RealFaces benchmark into ``root`` (labels from dlib's supervised 68-point
     model, trained on iBUG 300-W, non-commercial; not from people). See the module docstring.
 
-    Skips all work when ``root/manifest.json`` exists, unless ``force``. Fetches the face videos
+    Skips all work when ``root/manifest.json`` exists with the current
+    :data:`MANIFEST_VERSION`, unless ``force`` (an older build is rebuilt). Fetches the face videos
     (:func:`~landmarks.data.fetch.fetch_face_videos`) and dlib's predictor
     (:func:`fetch_dlib_predictor`) into the cache first. Never deletes anything in ``root`` but
     its own ``frames/``, ``README.txt`` and ``manifest.json``. Returns ``root``.
@@ -837,7 +838,14 @@ def fetch_realfaces(root: Path, force: bool = False) -> Path:
     """
     root = Path(root).expanduser()
     if (root / "manifest.json").is_file() and not force:
-        return root
+        try:
+            version = json.loads((root / "manifest.json").read_text()).get("version")
+        except (OSError, ValueError):
+            version = None
+        if version == MANIFEST_VERSION:
+            return root
+        print(f"realfaces: {root / 'manifest.json'} is version {version!r}; rebuilding as "
+              f"version {MANIFEST_VERSION}", flush=True)
     _import_dlib()
     faces_root = fetch_face_videos()
     predictor = fetch_dlib_predictor()
