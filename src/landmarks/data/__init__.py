@@ -72,6 +72,7 @@ from landmarks.data import (  # noqa: E402, F401, I001
     aflw,
     bbcpose,
     celeba,
+    digits,
     h36m,
     smallnorb,
     svhn,
