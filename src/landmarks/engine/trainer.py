@@ -28,6 +28,7 @@ from landmarks.config import (
     validate,
 )
 from landmarks.data import DatasetError, build_dataset, collate_skipping
+from landmarks.engine.allocator import keep_freed_memory
 from landmarks.engine.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
@@ -196,6 +197,7 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False,
     longer ``train.steps``). ``init`` loads model weights (only) from a checkpoint, for
     fine-tuning."""
     run_dir = Path(run_dir)
+    keep_freed_memory()
     info, device = setup_distributed(cfg.train.device)
     resume_from = prepare_run_dir(run_dir, resume) if info.is_main else None
     if info.distributed:
