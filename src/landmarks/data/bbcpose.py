@@ -56,7 +56,6 @@ with ``g`` uniform in ``data.frame_gap``, both cropped with the same per-video b
 
 from __future__ import annotations
 
-import bisect
 import math
 import os
 import warnings
@@ -74,6 +73,7 @@ from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
 from landmarks.data.labelled import LabelledBenchmark
+from landmarks.data.pairs import locate, pick_partner_frame
 from landmarks.data.transforms import DatasetError, is_image_file, uint8_to_tensor
 from landmarks.registry import register_benchmark, register_dataset
 
@@ -417,20 +417,10 @@ class BBCPoseFramePairs(Dataset):
 
     def locate(self, index: int) -> tuple[int, int]:
         """Map a dataset index to ``(video index, frame position)``."""
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"index {index} out of range for {n} frames")
-        v = bisect.bisect_right(self._ends, index)
-        return v, index - (self._ends[v - 1] if v else 0)
+        return locate(self._ends, index)
 
     def _pick_source(self, t: int, n: int) -> int:
-        hi = min(self.max_gap, max(t, n - 1 - t))
-        lo = min(self.min_gap, hi)
-        g = int(torch.randint(lo, hi + 1, (1,)).item())
-        directions = [d for d in (-1, 1) if 0 <= t + d * g <= n - 1]
-        return t + directions[int(torch.randint(len(directions), (1,)).item())] * g
+        return pick_partner_frame(t, n, self.min_gap, self.max_gap)
 
     def box(self, v: int, image: Image.Image) -> tuple[float, float, float]:
         """The crop square of video ``v`` (``(x0, y0, side)``, pixel edges)."""

@@ -40,7 +40,6 @@ uniform in ``data.frame_gap``. ``data.crop`` (fractions) applies as for image fo
 
 from __future__ import annotations
 
-import bisect
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -57,6 +56,7 @@ from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
 from landmarks.data.labelled import LabelledBenchmark
+from landmarks.data.pairs import locate, pick_partner_frame
 from landmarks.data.transforms import (
     DatasetError,
     check_crop,
@@ -342,20 +342,10 @@ class H36MFramePairs(Dataset):
 
     def locate(self, index: int) -> tuple[int, int]:
         """Map a dataset index to ``(sequence index, frame position)``."""
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"index {index} out of range for {n} frames")
-        q = bisect.bisect_right(self._ends, index)
-        return q, index - (self._ends[q - 1] if q else 0)
+        return locate(self._ends, index)
 
     def _pick_source(self, t: int, n: int) -> int:
-        hi = min(self.max_gap, max(t, n - 1 - t))
-        lo = min(self.min_gap, hi)
-        g = int(torch.randint(lo, hi + 1, (1,)).item())
-        directions = [d for d in (-1, 1) if 0 <= t + d * g <= n - 1]
-        return t + directions[int(torch.randint(len(directions), (1,)).item())] * g
+        return pick_partner_frame(t, n, self.min_gap, self.max_gap)
 
     def __getitem__(self, index: int) -> dict[str, Tensor] | None:
         q, t = self.locate(index)

@@ -11,7 +11,6 @@ decoded frames copy-on-write.
 
 from __future__ import annotations
 
-import bisect
 import os
 import threading
 import warnings
@@ -27,6 +26,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from landmarks.data.pairs import locate, pick_partner_frame
 from landmarks.data.transforms import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -341,24 +341,11 @@ class VideoFramePairs(Dataset):
 
     def locate(self, index: int) -> tuple[int, int]:
         """Map a dataset index to ``(video index, frame index t)``."""
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"index {index} out of range for {n} frames")
-        v = bisect.bisect_right(self._ends, index)
-        start = self._ends[v - 1] if v else 0
-        return v, index - start
+        return locate(self._ends, index)
 
     def _pick_source(self, t: int, n: int) -> int:
         """A source frame for target ``t`` in a video of ``n`` frames (torch RNG)."""
-        reach = max(t, n - 1 - t)
-        hi = min(self.max_gap, reach)
-        lo = min(self.min_gap, hi)
-        g = int(torch.randint(lo, hi + 1, (1,)).item())
-        directions = [d for d in (-1, 1) if 0 <= t + d * g <= n - 1]
-        d = directions[int(torch.randint(len(directions), (1,)).item())]
-        return t + d * g
+        return pick_partner_frame(t, n, self.min_gap, self.max_gap)
 
     def __getitem__(self, index: int) -> dict[str, Tensor] | None:
         v, t = self.locate(index)

@@ -41,7 +41,6 @@ tensor([t_target, t_source])``, or ``None`` for an undecodable clip (see
 
 from __future__ import annotations
 
-import bisect
 import re
 import warnings
 from collections.abc import Sequence
@@ -53,6 +52,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
+from landmarks.data.pairs import locate
 from landmarks.data.transforms import DatasetError
 from landmarks.data.video import VideoFramePairs
 from landmarks.registry import register_dataset
@@ -232,13 +232,7 @@ class VoxCelebPairs(Dataset):
 
     def locate(self, index: int) -> tuple[int, int]:
         """Map a dataset index to ``(identity index, index within that identity)``."""
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"index {index} out of range for {n} frames")
-        part = bisect.bisect_right(self._ends, index)
-        return part, index - (self._ends[part - 1] if part else 0)
+        return locate(self._ends, index)
 
     def __getitem__(self, index: int) -> dict[str, Tensor] | None:
         part, local = self.locate(index)
