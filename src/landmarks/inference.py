@@ -22,7 +22,7 @@ from PIL import Image
 
 from landmarks.config import Config, from_dict
 from landmarks.data import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from landmarks.data.transforms import frame_to_tensor, square_crop_box
+from landmarks.data.transforms import frame_to_tensor, to_input_pixels
 from landmarks.engine.allocator import keep_freed_memory
 from landmarks.engine.checkpoint import load_checkpoint
 from landmarks.engine.distributed import resolve_device
@@ -70,12 +70,8 @@ class Detector:
         crop = self.config.data.crop or None
         batch = torch.stack([frame_to_tensor(f, self.image_size, crop) for f in frames])
         kp = self.detect_tensor(batch).numpy()
-        out = np.empty_like(kp)
-        for i, f in enumerate(frames):
-            x0, y0, side_w, side_h = square_crop_box(f.shape[1], f.shape[0], crop)
-            out[i, :, 0] = x0 + (kp[i, :, 0] + 1.0) * 0.5 * side_w - 0.5
-            out[i, :, 1] = y0 + (kp[i, :, 1] + 1.0) * 0.5 * side_h - 0.5
-        return out
+        return np.stack([to_input_pixels(k, f.shape[1], f.shape[0], crop)
+                         for k, f in zip(kp, frames, strict=True)])
 
 
 def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:

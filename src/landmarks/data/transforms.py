@@ -91,18 +91,20 @@ def square_crop_box(width: int, height: int,
     return bx0 + (bw - side) / 2.0, by0 + (bh - side) / 2.0, side, side
 
 
-def to_input_pixels(keypoints: Tensor, width: int, height: int,
-                    crop: Sequence[float] | None = None) -> Tensor:
+def to_input_pixels(keypoints: Tensor | np.ndarray, width: int, height: int,
+                    crop: Sequence[float] | None = None) -> Tensor | np.ndarray:
     """Map normalised keypoints of the network input back to input-image pixel coordinates.
 
     ``keypoints``: ``(..., 2)`` as ``(x, y)`` in ``[-1, 1]``; returns ``(..., 2)`` pixel
     coordinates in the original ``width x height`` image (pixel-centre convention: ``0`` is the
     centre of the first pixel), undoing :func:`square_crop_box`.
     """
+    from landmarks.geometry.coords import normalized_to_pixels
+
     x0, y0, sw, sh = square_crop_box(width, height, crop)
-    offset = keypoints.new_tensor([x0, y0])
-    scale = keypoints.new_tensor([sw, sh])
-    return offset + (keypoints + 1.0) / 2.0 * scale - 0.5
+    offset = (keypoints.new_tensor([x0, y0]) if torch.is_tensor(keypoints)
+              else np.array([x0, y0]))
+    return offset + normalized_to_pixels(keypoints, (sh, sw))
 
 
 def _resize_pil(img: Image.Image, size: int, crop: Sequence[float] | None) -> np.ndarray:

@@ -36,6 +36,7 @@ from landmarks.evaluation.matching import match_keypoints
 from landmarks.evaluation.metrics import iod_error, pck, pck_curve, point_distances
 from landmarks.evaluation.regression import evaluate_regression
 from landmarks.evaluation.sample_efficiency import DEFAULT_SIZES, format_table, sample_efficiency
+from landmarks.geometry.coords import normalized_to_pixels
 
 __all__ = [
     "DATASETS",
@@ -98,7 +99,7 @@ def detect_crops(detector: Any, frames: Sequence[Any], crop_size: int,
             images = load_split_images(frames[start:start + batch_size], detector.image_size)
             out.append(detector.detect_tensor(images).double().numpy())
     kp = np.concatenate(out, axis=0) if out else np.zeros((0, detector.num_keypoints, 2))
-    return (kp + 1.0) * crop_size / 2.0 - 0.5
+    return normalized_to_pixels(kp, (crop_size, crop_size))
 
 
 def _crops_uint8(frames: Sequence[Any], crop_size: int) -> list[np.ndarray]:
@@ -268,7 +269,7 @@ def _detect_split(detector: Any, split: Any, size: int) -> tuple[np.ndarray, np.
     kps, labels, visible = [], [], []
     for batch in DataLoader(split, batch_size=_BATCH, shuffle=False):
         kp = detector.detect_tensor(batch["image"]).numpy().astype(np.float64)
-        kps.append((kp + 1.0) * size / 2.0 - 0.5)
+        kps.append(normalized_to_pixels(kp, (size, size)))
         labels.append(batch["labels"].numpy().astype(np.float64))
         visible.append(batch["visible"].numpy().astype(bool))
     return np.concatenate(kps), np.concatenate(labels), np.concatenate(visible)

@@ -9,6 +9,7 @@ edges of the library: file I/O, metrics and drawing.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -34,29 +35,35 @@ def pixel_centers(
     return (2.0 * i + 1.0) / n - 1.0
 
 
-def _size_tensor(size_hw: tuple[int, int], like: Tensor) -> Tensor:
-    """``(2,)`` tensor ``(W, H)`` matching the ``(x, y)`` layout of ``like``."""
+def _size_like(size_hw: tuple[float, float], like: Tensor | np.ndarray) -> Tensor | np.ndarray:
+    """``(2,)`` ``(W, H)`` matching the ``(x, y)`` layout, type, dtype and device of ``like``."""
     h, w = size_hw
-    return torch.tensor([w, h], device=like.device, dtype=like.dtype)
+    if torch.is_tensor(like):
+        return torch.tensor([w, h], device=like.device, dtype=like.dtype)
+    if isinstance(like, np.ndarray):
+        return np.array([w, h], dtype=like.dtype if like.dtype.kind == "f" else np.float64)
+    raise TypeError(f"points must be a torch.Tensor or numpy array, got {type(like).__name__}")
 
 
-def normalized_to_pixels(points: Tensor, size_hw: tuple[int, int]) -> Tensor:
+def normalized_to_pixels(points: Tensor | np.ndarray,
+                         size_hw: tuple[float, float]) -> Tensor | np.ndarray:
     """Normalised ``(x, y)`` → pixel ``(x, y)``: ``x_px = (x + 1) W / 2 - 0.5`` (same for y, H).
 
+    The one implementation of the library's pixel mapping; tensors and NumPy arrays alike.
+
     Args:
-        points: ``(..., 2)`` floating tensor of ``(x, y)`` in normalised units.
-        size_hw: ``(H, W)`` of the image the points refer to.
+        points: ``(..., 2)`` floating tensor or array of ``(x, y)`` in normalised units.
+        size_hw: ``(H, W)`` of the image (or square region) the points refer to.
 
     Returns:
         ``(..., 2)`` pixel coordinates; pixel ``i``'s centre is at ``i``.
     """
-    if not torch.is_tensor(points):
-        raise TypeError(f"points must be a torch.Tensor, got {type(points).__name__}")
-    size = _size_tensor(size_hw, points)
+    size = _size_like(size_hw, points)
     return (points + 1.0) * size / 2.0 - 0.5
 
 
-def pixels_to_normalized(points: Tensor, size_hw: tuple[int, int]) -> Tensor:
+def pixels_to_normalized(points: Tensor | np.ndarray,
+                         size_hw: tuple[float, float]) -> Tensor | np.ndarray:
     """Pixel ``(x, y)`` → normalised ``(x, y)``; the inverse of :func:`normalized_to_pixels`.
 
     Args:
@@ -66,9 +73,7 @@ def pixels_to_normalized(points: Tensor, size_hw: tuple[int, int]) -> Tensor:
     Returns:
         ``(..., 2)`` normalised coordinates: ``x = (2 x_px + 1) / W - 1``.
     """
-    if not torch.is_tensor(points):
-        raise TypeError(f"points must be a torch.Tensor, got {type(points).__name__}")
-    size = _size_tensor(size_hw, points)
+    size = _size_like(size_hw, points)
     return (2.0 * points + 1.0) / size - 1.0
 
 

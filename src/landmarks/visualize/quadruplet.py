@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from landmarks.geometry.coords import normalized_to_pixels
 from landmarks.visualize.colors import keypoint_colors
 from landmarks.visualize.overlay import _font, draw_keypoints, save_image, tensor_to_uint8
 
@@ -57,8 +58,7 @@ def normalized_to_pixel_np(keypoints: np.ndarray | torch.Tensor, h: int, w: int)
     kp = np.asarray(keypoints, dtype=np.float64)
     if kp.shape[-1] != 2:
         raise ValueError(f"expected keypoints of shape (..., 2), got {kp.shape}")
-    scale = np.array([w / 2.0, h / 2.0])
-    return (kp + 1.0) * scale - 0.5
+    return normalized_to_pixels(kp, (h, w))
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from landmarks.visualize.quadruplet import normalized_to_pixel_np
+
 __all__ = [
     "SECTION_TITLES",
     "VIDEO_INLINE_LIMIT",
@@ -392,7 +394,7 @@ def _score_map_figure(image: np.ndarray, keypoints: np.ndarray, scores: np.ndarr
                           height_ratios=[1.0, 0.7] * blocks, wspace=0.25, hspace=0.35)
     ax = fig.add_subplot(gs[:, 0])
     ax.imshow(image, interpolation="bilinear")
-    px = (keypoints + 1.0) * s / 2.0 - 0.5
+    px = normalized_to_pixel_np(keypoints, s, s)
     ax.scatter(px[:, 0], px[:, 1], s=46, c=cols / 255.0, edgecolors="black", linewidths=0.8,
                zorder=3)
     stroke = [patheffects.withStroke(linewidth=2.2, foreground="black")]
@@ -411,8 +413,7 @@ def _score_map_figure(image: np.ndarray, keypoints: np.ndarray, scores: np.ndarr
     prob = (flat / flat.sum(axis=1, keepdims=True)).reshape(k, h, w)
     cx = -1.0 + (2.0 * np.arange(w) + 1.0) / w
     cy = -1.0 + (2.0 * np.arange(h) + 1.0) / h
-    kx = (keypoints[:, 0] + 1.0) * w / 2.0 - 0.5
-    ky = (keypoints[:, 1] + 1.0) * h / 2.0 - 0.5
+    kx, ky = normalized_to_pixel_np(keypoints, h, w).T
     for i in range(k):
         r, c = divmod(i, ncols)
         color = cols[i] / 255.0
