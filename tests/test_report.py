@@ -110,10 +110,10 @@ def test_report_has_all_sections_inline_and_offline(report: Path) -> None:
     text = report.read_text()
     for title in SECTION_TITLES.values():
         assert f"<h2>{title}</h2>" in text, title
-    # loss 1 + quadruplets (first, newest) 2 + score maps 3 + PCK 1 + sample efficiency 1
-    # + examples 1 + detect contact sheet 1
+    # loss 1 + quadruplets (first, newest) 2 + score maps 3 + swap grid 1 + PCK 1
+    # + sample efficiency 1 + examples 1 + detect contact sheet 1
     pngs = _png_uris(text)
-    assert len(pngs) == 10
+    assert len(pngs) == 11
     for data in pngs:
         with Image.open(io.BytesIO(data)) as im:
             assert im.format == "PNG" and im.width > 20 and im.height > 20
@@ -174,9 +174,35 @@ def test_score_maps_of_a_video_run_use_target_frames(run: Path, tmp_path: Path) 
                        frame_gap=[1, 3])
     from landmarks.engine.checkpoint import latest_checkpoint
 
-    body = report_mod._score_section(latest_checkpoint(clone)).body
+    body = report_mod._score_section(report_mod._load_run_model(latest_checkpoint(clone))).body
     assert len(_png_uris(body)) == 3
     assert body.count("target frame") == 3 + 1  # each figure's alt text, and the caption
+
+
+def test_swap_grid_uses_held_out_items_when_the_reader_has_a_test_split(
+        run: Path, tmp_path: Path) -> None:
+    from fixtures_digits import write_digits_fixture
+    from landmarks.engine.checkpoint import latest_checkpoint
+    from landmarks.swap import swap_grid
+
+    mnist = write_digits_fixture(tmp_path / "mnist")
+    clone = _clone_run(run, tmp_path / "run", kind="mnist_colour", root=str(mnist),
+                       options={"pairing": "shared_colours"})
+    loaded = report_mod._load_run_model(latest_checkpoint(clone))
+    assert loaded.held_out is not None and loaded.held_out.split == "test"
+    body = report_mod._swap_section(loaded).body
+    assert "the held-out (test) split" in body and "held-out item" in body
+    (png,) = _png_uris(body)
+    with Image.open(io.BytesIO(png)) as im:
+        grid = np.asarray(im.convert("RGB"))
+    images, _ = report_mod._dataset_images(loaded.held_out, 8)
+    import torch
+
+    expected = swap_grid(loaded.detector, torch.stack(images[:4]), torch.stack(images[4:]))
+    assert np.array_equal(grid, expected)  # 4 style × 4 geometry cells, as swap_grid draws them
+    # the smoke run's image folder has no test split: training items, and the caption says so
+    own = report_mod._swap_section(report_mod._load_run_model(latest_checkpoint(run))).body
+    assert "the training data (the reader has no test split)" in own
 
 
 def test_sparse_eval_json_and_explicit_files(run: Path, tmp_path: Path) -> None:

@@ -56,13 +56,27 @@ __all__ = [
 ]
 
 
+def _check_plain_folder(cfg: DataConfig) -> None:
+    """Image and video folders have no splits and no options: a value there would be ignored,
+    so it is an error that names the key."""
+    if cfg.split != "train":
+        raise DatasetError(f"data.kind {cfg.kind!r} has no splits (it reads every file under "
+                           f"data.root); data.split must be 'train', got {cfg.split!r}: point "
+                           f"data.root at the folder you want instead")
+    if cfg.options:
+        raise DatasetError(f"data.kind {cfg.kind!r} takes no data.options, got "
+                           f"{', '.join(map(repr, sorted(cfg.options)))}")
+
+
 @register_dataset("images")
 def _images(cfg: DataConfig, image_size: int) -> Dataset:
+    _check_plain_folder(cfg)
     return ImageFolder(cfg.root, image_size, crop=cfg.crop or None)
 
 
 @register_dataset("video")
 def _video(cfg: DataConfig, image_size: int) -> Dataset:
+    _check_plain_folder(cfg)
     return VideoFramePairs(cfg.root, image_size, frame_gap=tuple(cfg.frame_gap),
                            crop=cfg.crop or None, max_frames=cfg.max_frames)
 

@@ -21,6 +21,17 @@ background colour drawn per item: ``image = bg · (1 − ink) + fg · ink``. Ite
 images of a pair share the colours while the colours change from item to item — appearance
 (colour) must travel through the source image and geometry (the stroke) through the keypoints.
 
+Pairing (option ``pairing``): with ``"warp"`` (the default, above) the source is a warp of the
+target's own digit, so the appearance encoder *can* also carry the target's shape, and in practice
+it does (the renderer copies the source's stroke; a style/geometry swap then keeps the style
+image's digit). With ``"shared_colours"`` an item is ``{"source": (3, S, S), "target": (3, S, S)}``:
+the target digit and *another* digit of the same split (drawn per item from ``(seed, epoch,
+index)``), both painted in the target's colours — the SVHN idea of pairing two digits of one
+house number. The source then says nothing about the target's shape, only its colours, so the
+shape has to pass through the keypoints: this is the pairing that disentangles style and
+geometry. The trainer uses such pairs as it uses video frame pairs (``data.video_tps`` adds TPS
+warps on top).
+
 Colours: ``fg`` and ``bg`` uniform in ``[0, 1]^3`` with a minimum contrast
 ``|fg − bg| / √3 >= min_contrast`` (rejection sampling; after 32 rejected draws ``bg`` becomes
 the far corner of the RGB cube from ``fg``, contrast >= 0.5), drawn from a ``torch.Generator``
@@ -35,7 +46,8 @@ digit of each class, then the second, …), so ``max_items`` keeps the classes b
 
 Options (``data.options``): ``digits`` (list of classes, default all ten), ``max_items`` (int,
 0 = all), ``colourings`` (int >= 1, default 1), ``min_contrast`` (float in ``[0, 0.5]``, default
-0.4), ``seed`` (int, default 0).
+0.4), ``seed`` (int, default 0), ``pairing`` (``"warp"`` or ``"shared_colours"``, default
+``"warp"``).
 """
 
 from __future__ import annotations
@@ -66,6 +78,7 @@ from landmarks.registry import register_dataset
 __all__ = [
     "MNIST_PACKAGE",
     "MNIST_SIZE",
+    "PAIRINGS",
     "SPLITS",
     "MnistColour",
     "colourise",
@@ -84,7 +97,10 @@ MNIST_SIZE = 28
 #: Valid ``data.split`` values.
 SPLITS: tuple[str, ...] = ("train", "test", "all")
 #: Options that ``data.options`` may hold for ``mnist_colour``.
-OPTIONS: tuple[str, ...] = ("digits", "max_items", "colourings", "min_contrast", "seed")
+OPTIONS: tuple[str, ...] = ("digits", "max_items", "colourings", "min_contrast", "seed",
+                            "pairing")
+#: Valid values of the ``pairing`` option (module docstring).
+PAIRINGS: tuple[str, ...] = ("warp", "shared_colours")
 
 _MEMBER = "package/src/digits/{d}.json"
 _MAX_DRAWS = 32
@@ -331,7 +347,8 @@ def _resize_digits(images: np.ndarray, size: int) -> Tensor:
 
 class MnistColour(Dataset):
     """Colourised MNIST digits (module docstring): ``dataset[i]`` is
-    ``{"image": (3, S, S) float32 in [0, 1]}``.
+    ``{"image": (3, S, S) float32 in [0, 1]}``, or with ``pairing="shared_colours"``
+    ``{"source": (3, S, S), "target": (3, S, S)}`` (two digits in the same colours).
 
     Args:
         root: folder with ``0.json`` … ``9.json`` (:func:`fetch_mnist`).
@@ -341,12 +358,14 @@ class MnistColour(Dataset):
         max_items: keep the first ``max_items`` digits (round-robin over the classes); 0 = all.
         colourings: colourings per digit; ``len = colourings × digits``.
         min_contrast: minimum ``‖fg − bg‖ / √3``, in ``[0, 0.5]``.
-        seed: seed of the colours.
+        seed: seed of the colours (and of the shared-colour partners).
+        pairing: ``"warp"`` or ``"shared_colours"`` (module docstring).
     """
 
     def __init__(self, root: str | Path, image_size: int = 32,
                  digits: Sequence[int] | None = None, split: str = "train", max_items: int = 0,
-                 colourings: int = 1, min_contrast: float = 0.4, seed: int = 0) -> None:
+                 colourings: int = 1, min_contrast: float = 0.4, seed: int = 0,
+                 pairing: str = "warp") -> None:
         self.root = Path(root).expanduser()
         self.image_size = int(image_size)
         if self.image_size < 1:
@@ -365,7 +384,11 @@ class MnistColour(Dataset):
         if not 0.0 <= min_contrast <= 0.5:
             raise DatasetError(f"mnist_colour option 'min_contrast': expected a value in "
                                f"[0, 0.5], got {min_contrast}")
+        if pairing not in PAIRINGS:
+            raise DatasetError(f"mnist_colour option 'pairing': expected one of "
+                               f"{', '.join(PAIRINGS)}, got {pairing!r}")
         self.split = split
+        self.pairing = pairing
         self.colourings = int(colourings)
         self.min_contrast = float(min_contrast)
         self.seed = int(seed)
@@ -377,6 +400,9 @@ class MnistColour(Dataset):
         if len(images) == 0:
             raise DatasetError(f"mnist_colour: no digits in {self.root} for split {split!r} and "
                                f"digits {list(self.digits)}")
+        if pairing == "shared_colours" and len(images) < 2:
+            raise DatasetError("mnist_colour: pairing 'shared_colours' needs at least 2 digits, "
+                               f"got {len(images)}")
         self.labels: np.ndarray = labels
         self.positions: np.ndarray = positions
         self.ink: Tensor = _resize_digits(images, self.image_size)  # (N, S, S)
@@ -405,22 +431,35 @@ class MnistColour(Dataset):
         """The class (0–9) of item ``index``."""
         return int(self.labels[self._check_index(index) % self.num_digits])
 
+    def _generator(self, index: int, stream: int) -> torch.Generator:
+        return torch.Generator().manual_seed(
+            (((self.seed * 1_000_003 + self.epoch) * 10_000_019 + index) * 7 + stream)
+            % (2**63 - 1))
+
     def colours(self, index: int) -> tuple[Tensor, Tensor]:
         """``(foreground, background)`` ``(3,)`` RGB of item ``index`` at the current epoch."""
+        return sample_colours(self._generator(self._check_index(index), 0), self.min_contrast)
+
+    def partner(self, index: int) -> int:
+        """The digit (``0 … num_digits − 1``, never item ``index``'s own) that is the source of
+        item ``index`` under ``pairing="shared_colours"``, at the current epoch."""
         index = self._check_index(index)
-        g = torch.Generator().manual_seed(
-            ((self.seed * 1_000_003 + self.epoch) * 10_000_019 + index) % (2**63 - 1))
-        return sample_colours(g, self.min_contrast)
+        own = index % self.num_digits
+        other = int(torch.randint(self.num_digits - 1, (1,), generator=self._generator(index, 1)))
+        return other + (other >= own)
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         index = self._check_index(index)
         fg, bg = self.colours(index)
-        return {"image": colourise(self.ink[index % self.num_digits], fg, bg)}
+        target = colourise(self.ink[index % self.num_digits], fg, bg)
+        if self.pairing == "warp":
+            return {"image": target}
+        return {"source": colourise(self.ink[self.partner(index)], fg, bg), "target": target}
 
     def __repr__(self) -> str:
         return (f"MnistColour(root={str(self.root)!r}, split={self.split!r}, "
                 f"digits={self.num_digits}, colourings={self.colourings}, "
-                f"image_size={self.image_size})")
+                f"image_size={self.image_size}, pairing={self.pairing!r})")
 
 
 def _check_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -449,6 +488,12 @@ def _check_options(options: dict[str, Any]) -> dict[str, Any]:
             raise DatasetError(f"mnist_colour option 'min_contrast': expected a number, "
                                f"got {value!r}")
         out["min_contrast"] = float(value)
+    if "pairing" in options:
+        value = options["pairing"]
+        if value not in PAIRINGS:
+            raise DatasetError(f"mnist_colour option 'pairing': expected one of "
+                               f"{', '.join(PAIRINGS)}, got {value!r}")
+        out["pairing"] = value
     return out
 
 

@@ -11,9 +11,11 @@ exist in the run folder:
 3. **Quadruplets** -- the first and the newest ``quadruplets/step_*.png``;
 4. **Score maps** -- the newest checkpoint run on three training images: the keypoints, each
    raw score map and each keypoint's x / y marginals (Jakab et al. 2018, Fig. 2 right);
-5. **Evaluation** -- the JSON files written by ``landmarks eval``: error table, PCK curve,
+5. **Style/geometry swap** -- the newest checkpoint renders four held-out images' geometry
+   with four others' appearance (:func:`landmarks.swap.swap_grid`; Jakab et al. 2018, Fig. 7);
+6. **Evaluation** -- the JSON files written by ``landmarks eval``: error table, PCK curve,
    sample efficiency, labelled vs regressed points on example images;
-6. **Detection overlay** -- the newest ``detect/*.mp4`` and ``detect/*_frames.png`` sheets.
+7. **Detection overlay** -- the newest ``detect/*.mp4`` and ``detect/*_frames.png`` sheets.
 
 Figures are drawn with matplotlib's Agg renderer through :class:`matplotlib.figure.Figure`
 (pyplot's global state is never touched).
@@ -59,11 +61,13 @@ SECTION_TITLES = {
     "loss": "Loss curves",
     "quadruplets": "Quadruplets",
     "scores": "Score maps",
+    "swap": "Style/geometry swap",
     "eval": "Evaluation",
     "detect": "Detection overlay",
 }
 
 _NUM_SCORE_IMAGES = 3
+_NUM_SWAP_IMAGES = 4  # style images; as many geometry images
 _MAX_EXAMPLES = 12
 _MAX_VIDEO_FRAMES = 300  # score maps of a video run use frames among the first 300 of each
 _STEP_PNG = re.compile(r"step_(\d+)\.png$")
@@ -443,20 +447,26 @@ def _score_map_figure(image: np.ndarray, keypoints: np.ndarray, scores: np.ndarr
     return _fig_png(fig)
 
 
-def _score_section(checkpoint: Path) -> _Section:
-    """The score-map figures, or a note saying why they cannot be made."""
-    import torch
+@dataclass
+class _RunModel:
+    """The newest checkpoint loaded for the report, with the dataset it was trained on."""
 
+    checkpoint: Path
+    detector: Any
+    dataset: Any  # the training data (or None, with ``note`` saying why)
+    note: str = ""
+    held_out: Any = None  # the same data's "test" split when the reader has one
+
+
+def _load_run_model(checkpoint: Path) -> _RunModel | str:
+    """The run's detector and training data, or a note (HTML) saying why not."""
     from landmarks.data import build_dataset
     from landmarks.inference import Detector
-    from landmarks.visualize.overlay import tensor_to_uint8
 
-    title = SECTION_TITLES["scores"]
     try:
         det = Detector.from_checkpoint(checkpoint, device="cpu")
     except Exception as err:  # noqa: BLE001 - shown in the report
-        return _Section("scores", _note(f"Could not load <code>{_esc(checkpoint)}</code>: "
-                                        f"{_esc(err)}"))
+        return f"Could not load <code>{_esc(checkpoint)}</code>: {_esc(err)}"
     cfg = det.config
     data_cfg = cfg.data
     if data_cfg.kind == "video" and not 0 < data_cfg.max_frames <= _MAX_VIDEO_FRAMES:
@@ -467,14 +477,30 @@ def _score_section(checkpoint: Path) -> _Section:
             warnings.simplefilter("ignore")
             dataset = build_dataset(data_cfg, cfg.model.image_size)
     except Exception as err:  # noqa: BLE001 - the data root may be gone
-        note = (f"{title} skipped: the run's training data <code>{_esc(cfg.data.root)}</code> "
+        note = (f"the run's training data <code>{_esc(cfg.data.root)}</code> "
                 f"({_esc(cfg.data.kind)}, as recorded in <code>{_esc(checkpoint.name)}</code>) "
                 f"cannot be read any more: {_esc(err)}")
-        return _Section("scores", _note(note))
+        return _RunModel(checkpoint, det, None, note)
+    held_out = None
+    if data_cfg.split == "train":
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                held_out = build_dataset(dataclasses.replace(data_cfg, split="test"),
+                                         cfg.model.image_size)
+        except Exception:  # noqa: BLE001 - readers without a test split
+            held_out = None
+    return _RunModel(checkpoint, det, dataset, held_out=held_out)
+
+
+def _dataset_images(dataset: Any, count: int, what: str = "training item"
+                    ) -> tuple[list[Any], list[str]]:
+    """Up to ``count`` readable images spread over ``dataset`` (a pair's target frame), with
+    their names (``"<what> <index>"``, plus the frame number for frame pairs)."""
     images, names = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for idx in _pick_indices(len(dataset), _NUM_SCORE_IMAGES):
+        for idx in _pick_indices(len(dataset), count):
             item = dataset[idx]
             if item is None:
                 continue
@@ -483,11 +509,28 @@ def _score_section(checkpoint: Path) -> _Section:
                 continue
             images.append(img)
             if "frames" in item:
-                names.append(f"training item {idx} (target frame {int(item['frames'][0])})")
+                names.append(f"{what} {idx} (target frame {int(item['frames'][0])})")
             else:
-                names.append(f"training item {idx}")
-            if len(images) == _NUM_SCORE_IMAGES:
+                names.append(f"{what} {idx}")
+            if len(images) == count:
                 break
+    return images, names
+
+
+def _score_section(run: _RunModel | str) -> _Section:
+    """The score-map figures, or a note saying why they cannot be made."""
+    import torch
+
+    from landmarks.visualize.overlay import tensor_to_uint8
+
+    title = SECTION_TITLES["scores"]
+    if isinstance(run, str):
+        return _Section("scores", _note(run))
+    if run.dataset is None:
+        return _Section("scores", _note(f"{title} skipped: {run.note}"))
+    det, dataset, checkpoint = run.detector, run.dataset, run.checkpoint
+    cfg = det.config
+    images, names = _dataset_images(dataset, _NUM_SCORE_IMAGES)
     if not images:
         return _Section("scores", _note(f"{title} skipped: no readable item in "
                                         f"<code>{_esc(cfg.data.root)}</code>."))
@@ -515,6 +558,46 @@ def _score_section(checkpoint: Path) -> _Section:
            f"other axis; the keypoint is their expectation). A sharp, single-peaked marginal "
            f"means a confident keypoint; a flat one, none.")
     return _Section("scores", _caption(cap) + "".join(f"<figure>{f}</figure>" for f in figs))
+
+
+def _swap_section(run: _RunModel) -> _Section:
+    """Style/geometry swap grid (:func:`landmarks.swap.swap_grid`) on held-out images of the
+    run's data (its "test" split when the reader has one, else training items)."""
+    from PIL import Image
+
+    from landmarks.swap import swap_grid
+
+    title = SECTION_TITLES["swap"]
+    if run.dataset is None:
+        return _Section("swap", _note(f"{title} skipped: {run.note}"))
+    dataset, what = ((run.held_out, "held-out item") if run.held_out is not None
+                     and len(run.held_out) >= 2 * _NUM_SWAP_IMAGES
+                     else (run.dataset, "training item"))
+    images, names = _dataset_images(dataset, 2 * _NUM_SWAP_IMAGES, what)
+    if len(images) < 2:
+        return _Section("swap", _note(f"{title} skipped: fewer than two readable images."))
+    half = len(images) // 2
+    try:
+        import torch
+
+        grid = swap_grid(run.detector, torch.stack(images[:half]), torch.stack(images[half:]))
+    except Exception as err:  # noqa: BLE001 - e.g. a model without forward(source, target)
+        return _Section("swap", _note(f"{title} skipped: {_esc(err)}"))
+    buf = io.BytesIO()
+    Image.fromarray(grid).save(buf, format="PNG")
+    split = ("the held-out (test) split" if what == "held-out item"
+             else "the training data (the reader has no test split)")
+    cap = (f"The newest checkpoint (<code>{_esc(run.checkpoint.name)}</code>) on {len(images)} "
+           f"images of {split}. Top row: the style images ({_esc(', '.join(names[:half]))}); "
+           f"left column: the geometry images ({_esc(', '.join(names[half:]))}), each with its "
+           f"detected keypoints. Each other cell is the model's reconstruction from the style "
+           f"image's appearance (the source) and the geometry image's keypoints (the target), as "
+           f"in the disentangling figure of Jakab et al. 2018 (Fig. 7). When appearance and "
+           f"geometry are disentangled, every row keeps its geometry image's shape and every "
+           f"column its style image's appearance; <code>landmarks swap</code> makes the same grid "
+           f"from any images.")
+    return _Section("swap", _caption(cap) + "<figure>"
+                    + _img(buf.getvalue(), "style/geometry swap grid") + "</figure>")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -947,9 +1030,12 @@ def build_report(run_dir: str | Path, eval_files: list[Path] | None = None,
     else:
         not_shown.append("quadruplets (no quadruplets/step_*.png)")
     if checkpoint is not None:
-        sections.append(_score_section(checkpoint))
+        run = _load_run_model(checkpoint)
+        sections.append(_score_section(run))
+        if not isinstance(run, str):
+            sections.append(_swap_section(run))
     else:
-        not_shown.append("score maps (no checkpoint)")
+        not_shown.append("score maps and style/geometry swap (no checkpoint)")
     if eval_files is None:
         eval_files = sorted((run_dir / "eval").glob("*.json"))
     if eval_files:
