@@ -59,11 +59,17 @@ def test_joints_file_is_y_then_x(tmp_path: Path) -> None:
 
 def test_benchmark_splits_labels_and_mask(h36m_root: dict) -> None:
     bench = BENCHMARKS.create("h36m", root=h36m_root["root"], image_size=64)
-    assert bench.name == "h36m" and bench.metric == "pck"
+    assert bench.name == "h36m" and bench.metric == "size" and bench.group_label == "activity"
     assert bench.point_names == list(h36m.POINT_NAMES) and len(bench.point_names) == 32
-    assert bench.pixel_scale == pytest.approx(100.0 / 64)
+    assert bench.pixel_scale == 1.0  # not used by metric "size"
+    assert bench.pck_threshold == h36m.PCK_THRESHOLD  # in % of the image side
     n = h36m_root["frames"] * len(h36m_root["sequences"])
     assert len(bench.split("train")) == 6 * n and len(bench.split("test")) == n
+    # every item carries its activity as "group": the test split is S11's Directions frames,
+    # then its Walking frames
+    test_groups = [bench.split("test")[i]["group"] for i in range(n)]
+    assert test_groups == ["Directions"] * h36m_root["frames"] + ["Walking"] * h36m_root["frames"]
+    assert {bench.split("train")[i]["group"] for i in (0, 6 * n - 1)} == {"Directions", "Walking"}
     item = bench.split("test")[4]
     assert item["image"].shape == (3, 64, 64) and item["labels"].shape == (32, 2)
     assert item["visible"].dtype == torch.bool and bool(item["visible"].all())

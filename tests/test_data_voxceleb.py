@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -9,10 +13,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+import landmarks.data.index_cache as ic
+import landmarks.data.video as video_mod
 import landmarks.data.voxceleb as vox
 from fixtures_objects import VOX_MP4_LAYOUT, write_voxceleb_fixture
 from landmarks.config import DataConfig
-from landmarks.data import DatasetError, build_dataset, collate_skipping
+from landmarks.data import DatasetError, VideoFramePairs, build_dataset, collate_skipping
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +160,167 @@ def test_errors_name_paths_splits_and_options(mp4_root, tmp_path):
     with pytest.raises(DatasetError, match=r"'fps'.*valid options: meta"):
         _build(_cfg(root, fps=25))
 
+
+# -- index cache (landmarks.data.index_cache, through VideoFramePairs) ---------------------------
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch) -> Path:
+    """Every test writes its index cache under its own tmp folder, never the real home cache."""
+    cache = tmp_path / "landmarks-cache"
+    monkeypatch.setenv("LANDMARKS_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture()
+def probes(monkeypatch) -> list[Path]:
+    """Record every clip the index opens (through ``landmarks.data.video.count_frames``)."""
+    calls: list[Path] = []
+    real = video_mod.count_frames
+
+    def counting(path, max_frames=0):
+        calls.append(Path(path))
+        return real(path, max_frames)
+
+    monkeypatch.setattr(video_mod, "count_frames", counting)
+    return calls
+
+
+def _no_video_opens(monkeypatch) -> None:
+    import av
+
+    def boom(*args, **kwargs):
+        raise AssertionError(f"a video was opened: {args}")
+
+    monkeypatch.setattr(av, "open", boom)
+    monkeypatch.setattr(video_mod, "count_frames", boom)
+
+
+def _summary(ds: vox.VoxCelebPairs) -> tuple:
+    return (ds.identities, len(ds), sorted(ds.skip_reasons.items()),
+            [[(str(v.path), v.num_frames) for v in p.videos] for p in ds.parts])
+
+
+def test_index_cache_second_construction_opens_no_video(mp4_root, probes, monkeypatch,
+                                                        _private_cache):
+    root, _ = mp4_root
+    first = _build(_cfg(root))
+    assert len(probes) == 5  # id10001 (3 clips), id10002 (1), id10003 (1): the train split
+    path = ic.index_cache_path(root)
+    assert path.is_file() and path.parent == _private_cache / "index"
+    assert path.name.startswith("frames-") and path.suffix == ".json"
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # one file per root
+    _no_video_opens(monkeypatch)
+    again = _build(_cfg(root))
+    assert _summary(again) == _summary(first)
+    assert any("id10003" in p and "fewer than the 4" in r for p, r in again.skip_reasons.items())
+    monkeypatch.undo()  # decoding (not indexing) opens the clips
+    torch.manual_seed(0)
+    assert _check_pairs(again, mp4_root[1], (3, 4)) == _check_pairs(first, mp4_root[1], (3, 4))
+
+
+def test_index_cache_is_shared_by_splits_and_options(mp4_root, probes, monkeypatch):
+    root, _ = mp4_root
+    _build(_cfg(root))
+    _build(_cfg(root, split="test"))
+    assert len(probes) == 5 + 1  # the test split probes only its own clip
+    _build(_cfg(root, split="all", gap=(1, 2)))  # train entries survived the test build
+    assert len(probes) == 6
+    capped = _build(DataConfig(kind="voxceleb", root=str(root), split="all", frame_gap=[3, 4],
+                               max_frames=4))
+    assert len(probes) == 6 + 6  # max_frames changes the counts: a cache file of its own
+    assert ic.index_cache_path(root, 4) != ic.index_cache_path(root)
+    assert len(capped) == 4 * 5 and all(v.num_frames == 4 for p in capped.parts
+                                        for v in p.videos)
+
+
+def test_index_cache_reprobes_only_changed_and_drops_deleted(tmp_path, probes):
+    root = tmp_path / "vox"
+    write_voxceleb_fixture(root, "mp4")
+    first = _build(_cfg(root, split="all"))
+    assert len(probes) == 6
+    touched = root / "id10001" / "1zcIwhmdeo4" / "00002.mp4"
+    st = touched.stat()
+    os.utime(touched, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    deleted = root / "id10002" / "C7k7C-PDvAA" / "00001.mp4"
+    deleted.unlink()
+    probes.clear()
+    again = _build(_cfg(root, split="all"))
+    assert probes == [touched]
+    assert len(again) == len(first) - 6 and "id10002" not in again.identities
+    entries = json.loads(ic.index_cache_path(root).read_text())["entries"]
+    assert "id10002/C7k7C-PDvAA/00001.mp4" not in entries and len(entries) == 5
+    assert entries["id10001/1zcIwhmdeo4/00002.mp4"][:2] == [st.st_size, st.st_mtime_ns + 10**9]
+    added = root / "id10001" / "7w0IBEWc9Qw" / "00002.mp4"
+    shutil.copyfile(root / "id10001" / "7w0IBEWc9Qw" / "00001.mp4", added)
+    probes.clear()
+    assert len(_build(_cfg(root, split="all"))) == len(again) + 6 and probes == [added]
+
+
+def test_index_cache_keeps_corrupt_clips_skipped(tmp_path, probes, monkeypatch):
+    from fixtures import write_corrupt_video
+
+    root = tmp_path / "vox"
+    write_voxceleb_fixture(root, "mp4")
+    bad = write_corrupt_video(root / "id10002" / "C7k7C-PDvAA" / "00002.mp4")
+    first = _build(_cfg(root))
+    assert str(bad) in first.skipped and str(bad) in first.skip_reasons[str(bad)]
+    _no_video_opens(monkeypatch)
+    with pytest.warns(UserWarning, match=re.escape(f"skipping video {bad}")):
+        again = vox.VoxCelebPairs(root, 32, frame_gap=(3, 4))
+    assert _summary(again) == _summary(first)
+
+
+def test_corrupt_index_cache_is_ignored_with_a_warning(mp4_root, probes):
+    root, _ = mp4_root
+    path = ic.index_cache_path(root)
+    for garbage in ("{not json", '{"format": "something else"}', "[1, 2]"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(garbage)
+        probes.clear()
+        with pytest.warns(UserWarning, match=r"index cache .* is corrupt"):
+            ds = vox.VoxCelebPairs(root, 32, frame_gap=(3, 4))
+        assert ds.identities == ["id10001", "id10002"] and len(probes) == 5
+        assert json.loads(path.read_text())["version"] == ic.INDEX_VERSION  # rewritten
+    data = json.loads(path.read_text())
+    data["entries"]["id10001/1zcIwhmdeo4/00001.mp4"] = ["x", 1]  # one malformed entry
+    path.write_text(json.dumps(data))
+    probes.clear()
+    _build(_cfg(root))
+    assert probes == [root / "id10001" / "1zcIwhmdeo4" / "00001.mp4"]
+
+
+def test_unwritable_index_cache_warns_once_and_still_builds(mp4_root, tmp_path, monkeypatch,
+                                                            probes):
+    root, _ = mp4_root
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("LANDMARKS_CACHE", str(blocker / "cache"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = vox.VoxCelebPairs(root, 32, frame_gap=(3, 4))
+        second = vox.VoxCelebPairs(root, 32, frame_gap=(3, 4))
+    cache_warnings = [w for w in caught if "index cache" in str(w.message)]
+    assert len(cache_warnings) == 1 and "cannot be written" in str(cache_warnings[0].message)
+    assert _summary(first) == _summary(second) and len(probes) == 2 * 5  # no caching
+
+
+def test_probe_frame_counts_threads_agree(mp4_root, tmp_path, monkeypatch):
+    root, _ = mp4_root
+    clips = sorted(root.rglob("*.mp4"))
+    one = ic.probe_frame_counts(root, clips, threads=1)
+    monkeypatch.setenv("LANDMARKS_CACHE", str(tmp_path / "other"))
+    many = ic.probe_frame_counts(root, clips, threads=4)  # real PyAV opens on 4 threads
+    assert one == many and sorted(one.values()) == [2, 5, 6, 6, 6, 6]
+
+
+def test_index_cache_is_shared_with_data_kind_video(mp4_root, probes, monkeypatch):
+    root, _ = mp4_root
+    everything = _build(_cfg(root, split="all"))
+    assert len(probes) == 6
+    _no_video_opens(monkeypatch)  # the same root read as data.kind=video: same cache file
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = VideoFramePairs(root, 32, frame_gap=(3, 4))
+    assert sorted((str(v.path), v.num_frames) for v in plain.videos) \
+        == sorted((str(v.path), v.num_frames) for p in everything.parts for v in p.videos)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fixtures import write_image_folder
-from landmarks.config import load_config
+from landmarks.config import ConfigError, load_config
 from landmarks.engine.checkpoint import (
     CheckpointError,
     latest_checkpoint,
@@ -70,6 +70,24 @@ def test_train_writes_run_folder(image_dir: Path, tmp_path: Path) -> None:
     rows = (run / "metrics.csv").read_text().strip().splitlines()
     assert rows[0].startswith("step,loss") and len(rows) == 1 + 3
     assert torch.isfinite(torch.tensor(result.final_loss))
+
+
+def test_train_threads_is_applied_for_the_run_and_restored(image_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    before = torch.get_num_threads()
+    train(smoke(image_dir, "train.threads=1", "train.steps=2"), tmp_path / "run")
+    assert seen and set(seen) == {1}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ConfigError, match=r"'train\.threads'.*got -1"):
+        smoke(image_dir, "train.threads=-1")
 
 
 def test_resume_continues_to_identical_state(image_dir: Path, tmp_path: Path) -> None:

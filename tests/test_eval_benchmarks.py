@@ -4,13 +4,22 @@ the datasets' real formats."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fixtures_faces import write_aflw_fixture, write_celeba_fixture
 from landmarks.cli import main
 from landmarks.config import load_config, to_dict
+from landmarks.data.labelled import LabelledBenchmark
 from landmarks.engine.checkpoint import save_checkpoint
-from landmarks.evaluation.run import available_benchmarks, evaluate_checkpoint
+from landmarks.evaluation.run import (
+    _collate_labelled,
+    _detect_split,
+    _size_matching,
+    available_benchmarks,
+    evaluate_checkpoint,
+    format_results,
+)
 from landmarks.registry import create_model
 
 
@@ -66,3 +75,269 @@ def test_pck_benchmark_bbcpose(checkpoint: Path, tmp_path: Path) -> None:
     assert all(a <= b for a, b in zip(curve, curve[1:], strict=False))  # PCK grows with d
     assert res["matching"]["skipped"]  # K=6 < 7 joints: no one-to-one matching
     json.dumps(res)
+    text = format_results(res)
+    assert f"PCK@6 px, linear regressor (fitted on all labelled train frames): " \
+           f"{res['pck']['at_6']:.2f} %" in text
+    assert "Per part (PCK@6 px, %)" in text and "PCK curve" in text
+    for name in ("head", "right_wrist", "left_wrist", "right_elbow", "left_elbow",
+                 "right_shoulder", "left_shoulder"):
+        assert f"  {name} " in text
+    assert "Hungarian matching of raw keypoints: skipped (K=6 < 7 labels)" in text
+    assert "IOD" not in text and "n/a" not in text
+
+
+def test_format_results_pck_with_matching() -> None:
+    # a pck result (BBC-Pose) whose raw keypoints could be matched: both columns per part
+    res = {"dataset": "bbcpose", "checkpoint": "c.pt", "num_keypoints": 8, "image_size": 64,
+           "point_names": ["head", "right_wrist"], "paper_figure": "68.44% PCK@6",
+           "labels_note": "human annotations of the dataset", "notes": ["halved coordinates"],
+           "sizes": {"train_labelled": 30, "test": 10, "skipped_train": 0, "skipped_test": 0},
+           "baseline": {"skipped": "a supervised baseline row is computed for realfaces only"},
+           "matching": {"assignment": [3, 5], "mean_error_px": 4.25, "pck": 45.0,
+                        "per_part_pck": [60.0, 30.0], "assignment_from": "train"},
+           "pck": {"thresholds": [1, 2, 6], "curve": [5.0, 20.0, 70.0], "at_6": 70.0,
+                   "threshold": 6.0, "per_part_at_6": [90.0, 50.0]}}
+    text = format_results(res)
+    lines = text.splitlines()
+    assert "PCK@6 px, linear regressor (fitted on all labelled train frames): 70.00 %" in text
+    assert "PCK@6 px, Hungarian-matched raw keypoints (no regression): 45.00 %" in text
+    assert [ln.split() for ln in lines if ln.strip().startswith(("head", "right_wrist", "mean "))
+            ] == [["head", "90.0", "60.0"], ["right_wrist", "50.0", "30.0"],
+                  ["mean", "70.0", "45.0"]]
+    assert "PCK curve (linear regressor; d in original px: %): 1:5 2:20 6:70" in text
+    assert "keypoints [3, 5] -> mean error 4.25 original px" in text
+    assert "paper: 68.44% PCK@6" in text and "  - halved coordinates" in text
+    assert "IOD" not in text and "n/a" not in text and "skipped unreadable" not in text
+    dirty = {**res, "sizes": {**res["sizes"], "skipped_test": 1}}
+    assert "skipped unreadable images: 0 train, 1 test" in format_results(dirty)
+    json.loads(json.dumps(res))  # the layout reads the reloaded JSON as well
+    assert format_results(json.loads(json.dumps(res))) == text
+
+
+# ------------------------------------------------------------------------------------------------
+# metric "size" (Human3.6M): error in % of the image side, averaged per group (activity)
+
+
+def test_unknown_metric_is_named() -> None:
+    with pytest.raises(ValueError, match="metric 'cm' is unknown"):
+        LabelledBenchmark(name="x", splits={}, point_names=[], metric="cm")  # type: ignore[arg-type]
+
+
+def test_size_matching_hand_values() -> None:
+    # the raw keypoints are the labels in another order plus one spare keypoint; on the test
+    # images they are 0.5 px off in x: 5% of a 10 px side, whatever the group
+    rng = np.random.default_rng(0)
+    order = [2, 0, 1]  # keypoint k shows label order[k]
+    train_labels = rng.uniform(0, 10, size=(20, 3, 2))
+    test_labels = rng.uniform(0, 10, size=(4, 3, 2))
+
+    def keypoints(labels: np.ndarray, dx: float) -> np.ndarray:
+        spare = np.full((labels.shape[0], 1, 2), 50.0)
+        return np.concatenate([labels[:, order] + [dx, 0.0], spare], axis=1)
+
+    m = _size_matching(keypoints(train_labels, 0.0), train_labels, keypoints(test_labels, 0.5),
+                       test_labels, 10.0, ["x", "x", "y", "y"])
+    assert m["assignment"] == [1, 2, 0]  # label l <- keypoint with order[k] == l
+    assert m["mean_error_px"] == pytest.approx(0.5)
+    assert m["size_error"]["mean"] == pytest.approx(5.0)
+    assert m["size_error"]["per_group"] == pytest.approx({"x": 5.0, "y": 5.0})
+    assert m["size_error"]["mean_over_groups"] == pytest.approx(5.0)
+    few = _size_matching(keypoints(train_labels, 0.0)[:, :2], train_labels,
+                         keypoints(test_labels, 0.0)[:, :2], test_labels, 10.0, None)
+    assert "K=2 keypoints < 3 labelled points" in few["skipped"]
+
+
+def test_eval_h36m_cli_reports_error_per_activity(checkpoint: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    from fixtures_pose import write_h36m_fixture
+    from landmarks.data.h36m import PAPER_FIGURE
+
+    fixture = write_h36m_fixture(tmp_path / "h36m")
+    out = tmp_path / "h36m.json"
+    assert main(["eval", str(checkpoint), "--dataset", "h36m", "--root", str(fixture["root"]),
+                 "--out", str(out), "--device", "cpu", "--draws", "2"]) == 0
+    res = json.loads(out.read_text())
+    frames = fixture["frames"]
+    assert res["dataset"] == "h36m" and res["group_label"] == "activity"
+    assert res["sizes"]["test"] == 2 * frames and res["sizes"]["train_labelled"] == 12 * frames
+    assert res["sizes"]["regression_val"] == round(0.1 * 12 * frames)
+    assert res["sizes"]["regression_fit"] == 12 * frames - res["sizes"]["regression_val"]
+    err = res["size_error"]
+    assert set(err["per_group"]) == {"Directions", "Walking"}  # not WalkDog (S1 only, extra)
+    assert err["group_frames"] == {"Directions": frames, "Walking": frames}
+    assert err["mean_over_groups"] == pytest.approx(np.mean(list(err["per_group"].values())))
+    # equal group sizes: the frame mean equals the mean over groups
+    assert err["mean"] == pytest.approx(err["mean_over_groups"])
+    assert len(err["per_point"]) == 32 and err["mean"] == pytest.approx(np.mean(err["per_point"]))
+    assert 0.0 < err["mean"] < 100.0 and res["val_size_error"] > 0.0
+    shape = res["mean_shape"]["size_error"]
+    assert set(shape["per_group"]) == {"Directions", "Walking"}
+    assert shape["mean_over_groups"] == pytest.approx(np.mean(list(shape["per_group"].values())))
+    assert "K=6 keypoints < 32" in res["matching"]["skipped"]
+    assert [r["n"] for r in res["sample_efficiency"]][-1] == 12 * frames
+    assert res["pck"]["threshold"] == 5.0 and len(res["pck"]["per_part_at_6"]) == 32
+    assert "iod_error" not in res and "val_iod_error" not in res
+    assert res["paper_figure"] == PAPER_FIGURE
+    text = capsys.readouterr().out
+    assert "Error in % of image side" in text and "mean over activities" in text
+    assert "Per activity" in text and "Directions" in text and "Walking" in text
+    assert f"{err['mean_over_groups']:.2f}" in text
+    assert "IOD" not in text
+
+
+def test_format_results_size_without_groups() -> None:
+    res = {"dataset": "toy", "checkpoint": "c.pt", "num_keypoints": 4, "image_size": 32,
+           "point_names": ["a", "b"], "sizes": {"train_labelled": 9, "test": 3},
+           "size_error": {"mean": 12.5, "per_point": [10.0, 15.0]}, "val_size_error": 11.0,
+           "matching": {"skipped": "K=1 < 2 labels"},
+           "mean_shape": {"size_error": {"mean": 30.0, "per_point": [25.0, 35.0]}},
+           "pck": {"thresholds": [1, 2], "curve": [10.0, 20.0], "at_6": 55.0, "threshold": 5.0}}
+    text = format_results(res)
+    assert "Error in % of image side" in text and "12.50" in text and "30.00" in text
+    assert "mean over" in text and "Per group" not in text and "Per activity" not in text
+    assert "a 10.00, b 15.00" in text and "PCK@5% of image side" in text
+    assert "IOD" not in text and "skipped (K=1 < 2 labels)" in text
+
+
+# ------------------------------------------------------------------------------------------------
+# unreadable images: skipped and counted per split, never a crash
+
+
+def _corrupt(path: Path) -> Path:
+    """Overwrite an image file with junk bytes (it keeps its name and extension)."""
+    assert path.is_file()
+    path.write_bytes(b"this is not an image \x00\xff\x13" * 8)
+    return path
+
+
+def test_eval_h36m_skips_a_corrupt_image(checkpoint: Path, tmp_path: Path) -> None:
+    from fixtures_pose import write_h36m_fixture
+
+    fixture = write_h36m_fixture(tmp_path / "h36m")
+    root, frames = Path(fixture["root"]), fixture["frames"]
+    bad_test = _corrupt(root / "S11" / "WithBackground" / "Directions.54138969" / "3.jpg")
+    bad_train = _corrupt(root / "S9" / "WithBackground" / "Walking 1.55011271" / "5.jpg")
+    with pytest.warns(UserWarning) as record:
+        res = evaluate_checkpoint(checkpoint, "h36m", root, device="cpu", draws=2)
+    messages = [str(w.message) for w in record]
+    assert any(str(bad_test) in m for m in messages)  # the reader names the file
+    assert any(str(bad_train) in m for m in messages)
+    assert any("test split: skipped 1 unreadable item(s)" in m for m in messages)
+    sizes = res["sizes"]
+    assert sizes["skipped_train"] == 1 and sizes["skipped_test"] == 1
+    assert sizes["train_labelled"] == 12 * frames - 1 and sizes["test"] == 2 * frames - 1
+    # the groups stay aligned with the kept frames: one Directions frame fewer
+    err = res["size_error"]
+    assert err["group_frames"] == {"Directions": frames - 1, "Walking": frames}
+    assert err["mean_over_groups"] == pytest.approx(np.mean(list(err["per_group"].values())))
+    json.dumps(res)
+    assert "skipped unreadable images: 1 train, 1 test" in format_results(res)
+
+
+def test_eval_bbcpose_skips_a_corrupt_test_frame(checkpoint: Path, tmp_path: Path) -> None:
+    from fixtures_pose import write_bbcpose_fixture
+
+    fixture = write_bbcpose_fixture(tmp_path / "bbc")
+    root = Path(fixture["root"])
+    bad = _corrupt(root / "4" / "5.jpg")  # a manually labelled frame of the first test video
+    with pytest.warns(UserWarning) as record:
+        res = evaluate_checkpoint(checkpoint, "bbcpose", root, device="cpu", draws=2)
+    messages = [str(w.message) for w in record]
+    assert any(str(bad) in m for m in messages)  # the reader names the file
+    assert any("test split: skipped 1 unreadable item(s) of 6" in m for m in messages)
+    assert res["sizes"]["skipped_test"] == 1 and res["sizes"]["skipped_train"] == 0
+    assert res["sizes"]["test"] == 2 * len(fixture["manual"]) - 1
+    assert 0.0 <= res["pck"]["at_6"] <= 100.0
+    assert "skipped unreadable images: 0 train, 1 test" in format_results(res)
+
+
+def test_eval_mafl_cli_skips_a_corrupt_test_image(checkpoint: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    fixture = write_celeba_fixture(tmp_path / "celeba")
+    root = tmp_path / "celeba"
+    bad = _corrupt(fixture["image_dir"] / "000018.jpg")  # a MAFL test image
+    out = tmp_path / "mafl.json"
+    with pytest.warns(UserWarning) as record:
+        code = main(["eval", str(checkpoint), "--dataset", "mafl", "--root", str(root),
+                     "--out", str(out), "--device", "cpu", "--draws", "2"])
+    assert code == 0
+    messages = [str(w.message) for w in record]
+    assert any(str(bad) in m for m in messages)  # the reader names the file
+    assert any("test split: skipped 1 unreadable item(s) of 3" in m for m in messages)
+    res = json.loads(out.read_text())
+    assert res["sizes"]["skipped_test"] == 1 and res["sizes"]["skipped_train"] == 0
+    assert res["sizes"]["test"] == 2  # MAFL test 11, 12, 18 minus the corrupt one
+    assert res["iod_error"]["mean"] is not None
+    assert "skipped unreadable images: 0 train, 1 test" in capsys.readouterr().out
+
+
+class _Items:
+    """A labelled split in memory: item i has an image filled with i / 100 and labels i; the
+    items in ``unreadable`` are None; ``groups`` (or None) gives each item's group."""
+
+    def __init__(self, n: int, unreadable: set[int], groups: list[str | None] | None) -> None:
+        self.n, self.unreadable, self.groups = n, unreadable, groups
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict | None:
+        import torch
+
+        if i in self.unreadable:
+            return None
+        item = {"image": torch.full((3, 4, 4), i / 100.0), "labels": torch.full((2, 2), float(i)),
+                "visible": torch.ones(2, dtype=torch.bool)}
+        if self.groups is not None and self.groups[i] is not None:
+            item["group"] = self.groups[i]
+        return item
+
+
+class _MeanDetector:
+    """Every keypoint of an image at (image mean, image mean), in [-1, 1] units."""
+
+    def detect_tensor(self, images):  # noqa: ANN001, ANN201
+        mean = images.mean(dim=(1, 2, 3))
+        return mean[:, None, None].expand(-1, 3, 2).clone()
+
+
+def test_detect_split_keeps_groups_aligned_with_readable_items() -> None:
+    groups = [f"g{i % 3}" for i in range(10)]
+    split = _Items(10, unreadable={0, 4, 5, 9}, groups=groups)
+    with pytest.warns(UserWarning, match="toy split: skipped 4 unreadable item"):
+        kp, labels, vis, names, skipped = _detect_split(_MeanDetector(), split, 200, "toy split")
+    kept = [1, 2, 3, 6, 7, 8]
+    assert skipped == 4 and vis.shape == (6, 2) and vis.all()
+    np.testing.assert_allclose(labels[:, 0, 0], kept)
+    assert names == [groups[i] for i in kept]
+    # keypoint x in pixels of a 200 px side: (i / 100 + 1) * 100 - 0.5 = i + 99.5
+    np.testing.assert_allclose(kp[:, 0, 0], [i + 99.5 for i in kept], atol=1e-4)
+    # nothing unreadable: no skip, no warning; no groups: None
+    _, _, _, names, skipped = _detect_split(_MeanDetector(), _Items(3, set(), None), 8, "clean")
+    assert skipped == 0 and names is None
+
+
+def test_detect_split_names_partial_groups_and_an_unreadable_split() -> None:
+    # one item of a batch without a group: a ValueError naming the split, not a KeyError
+    partial = _Items(4, unreadable={1}, groups=["a", "b", None, "a"])
+    with pytest.raises(ValueError, match="toy split: 2 items carry a 'group' and 1 do not"):
+        _detect_split(_MeanDetector(), partial, 8, "toy split")
+    with pytest.raises(ValueError, match="toy split: no readable item \\(3 unreadable of 3\\)"):
+        _detect_split(_MeanDetector(), _Items(3, {0, 1, 2}, None), 8, "toy split")
+    batch = _collate_labelled([None, None])
+    assert batch == {"skipped": 2}
+
+
+def test_format_results_prints_skipped_only_when_nonzero() -> None:
+    base = {"dataset": "toy", "checkpoint": "c.pt", "num_keypoints": 4, "image_size": 32,
+            "point_names": ["a", "b"],
+            "pck": {"thresholds": [1, 2], "curve": [10.0, 20.0], "at_6": 55.0, "threshold": 5.0}}
+    size = {**base, "size_error": {"mean": 12.5, "per_point": [10.0, 15.0]}}
+    iod = {**base, "iod_error": {"mean": 3.0, "per_point": [2.0, 4.0]}}
+    for res in (size, iod):
+        clean = {**res, "sizes": {"train_labelled": 9, "test": 3, "skipped_train": 0,
+                                  "skipped_test": 0}}
+        assert "skipped unreadable" not in format_results(clean)
+        dirty = {**res, "sizes": {"train_labelled": 9, "test": 3, "skipped_train": 2,
+                                  "skipped_test": 0}}
+        assert "skipped unreadable images: 2 train, 0 test" in format_results(dirty)

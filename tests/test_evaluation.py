@@ -12,6 +12,7 @@ from landmarks.evaluation import (
     evaluate_regression,
     fit_linear_regressor,
     format_table,
+    group_means,
     inter_ocular_distance,
     iod_error,
     match_keypoints,
@@ -19,6 +20,8 @@ from landmarks.evaluation import (
     pck,
     pck_curve,
     sample_efficiency,
+    size_error,
+    size_point_errors,
     split_train_val,
     validate_points,
 )
@@ -242,6 +245,60 @@ def test_pck_curve_hand_values_and_monotone() -> None:
     assert curve[0] == 0.0 and curve[-1] > 99.0
 
 
+def _size_problem() -> tuple[np.ndarray, np.ndarray]:
+    """3 images × 2 points on a 10 px side; the predictions are off by, per image and point:
+    (1, 0) & (0, 1) -> 10% & 10%; (3, 0) & (0, 3) -> 30% & 30%; (6, 8) & (3.6, 4.8) -> 100% & 60%.
+    """
+    gt = np.arange(12, dtype=np.float64).reshape(3, 2, 2)
+    off = np.array([[[1.0, 0.0], [0.0, 1.0]], [[3.0, 0.0], [0.0, 3.0]], [[6.0, 8.0], [3.6, 4.8]]])
+    return gt + off, gt
+
+
+def test_size_error_hand_values() -> None:
+    pred, gt = _size_problem()
+    np.testing.assert_allclose(size_point_errors(pred, gt, 10),
+                               [[10.0, 10.0], [30.0, 30.0], [100.0, 60.0]])
+    plain = size_error(pred, gt, 10.0)
+    assert set(plain) == {"mean", "per_point"}  # no groups: no per-group figures
+    assert plain["mean"] == pytest.approx(40.0)  # (10 + 30 + 80) / 3
+    np.testing.assert_allclose(plain["per_point"], [140.0 / 3, 100.0 / 3])
+    # images 0 and 1 are group "A" (image means 10 and 30), image 2 group "B" (mean 80)
+    grouped = size_error(pred, gt, 10.0, groups=["A", "A", "B"])
+    assert grouped["mean"] == pytest.approx(40.0)  # frames weighted: unchanged
+    assert grouped["per_group"] == pytest.approx({"A": 20.0, "B": 80.0})
+    assert grouped["mean_over_groups"] == pytest.approx(50.0)  # each group counts once
+    assert grouped["group_frames"] == {"A": 2, "B": 1}
+    # the side scales the error: the same pixels on a 20 px side are half the %
+    assert size_error(pred, gt, 20.0)["mean"] == pytest.approx(20.0)
+    assert size_error(pred, gt, np.float32(10.0))["mean"] == pytest.approx(40.0)
+    json.dumps(grouped)  # plain Python values
+
+
+def test_group_means_and_size_errors_name_bad_input() -> None:
+    assert group_means(np.array([1.0, 2.0, 4.0, 8.0]), ["w", "d", "w", "d"]) == \
+        pytest.approx({"d": 5.0, "w": 2.5})
+    with pytest.raises(ValueError, match="2 groups for 3 images"):
+        group_means(np.zeros(3), ["a", "b"])
+    with pytest.raises(ValueError, match="image 1 has group ''"):
+        group_means(np.zeros(2), ["a", ""])
+    with pytest.raises(ValueError, match="image 0 has group None"):
+        group_means(np.zeros(2), [None, "a"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"values: .*shape \(N,\).*\(2, 2\)"):
+        group_means(np.zeros((2, 2)), ["a", "b"])
+    with pytest.raises(ValueError, match=r"values: .*shape \(N,\).*\(0,\)"):
+        group_means(np.zeros(0), [])
+    with pytest.raises(ValueError, match="values: .*non-finite.*first at image 1"):
+        group_means(np.array([1.0, np.nan]), ["a", "b"])
+    pred, gt = _size_problem()
+    for side in (0, -3.0, float("nan"), float("inf"), True, "10", None):
+        with pytest.raises(ValueError, match="image_side"):
+            size_point_errors(pred, gt, side)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="pred: .*3 points"):
+        size_error(np.zeros((3, 3, 2)), gt, 10.0)
+    with pytest.raises(ValueError, match="2 groups for 3 images"):
+        size_error(pred, gt, 10.0, groups=["A", "B"])
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -338,3 +395,47 @@ def test_sample_efficiency_rejects_bad_sizes() -> None:
         sample_efficiency(kp, labels, kp, labels, EYES, sizes=(0,))
     with pytest.raises(ValueError, match="draws"):
         sample_efficiency(kp, labels, kp, labels, EYES, draws=0)
+
+
+def test_sample_efficiency_in_percent_of_image_side() -> None:
+    # labels = 2 * keypoints exactly on train (the fit recovers W = 2 I); the test labels are off
+    # by (3, 4) px, a 5 px error on every point: 100 * 5 / 20 = 25% of a 20 px side
+    rng = np.random.default_rng(11)
+    kp = rng.uniform(0.0, 10.0, size=(12, 2, 2))
+    test_kp = rng.uniform(0.0, 10.0, size=(3, 2, 2))
+    rows = sample_efficiency(kp, 2.0 * kp, test_kp, 2.0 * test_kp + [3.0, 4.0], sizes=(None,),
+                             image_side=20)
+    assert len(rows) == 1 and rows[0]["n"] == 12 and rows[0]["draws"] == 1
+    assert rows[0]["mean"] == pytest.approx(25.0, abs=1e-9) and rows[0]["std"] == 0.0
+    # the IOD path is unchanged by the new argument
+    assert sample_efficiency(kp, 2.0 * kp, test_kp, 2.0 * test_kp, EYES, sizes=(None,))[0][
+        "mean"] == pytest.approx(0.0, abs=1e-9)
+    assert "error (% side)" in format_table(rows, error_label="error (% side)").splitlines()[0]
+
+
+def test_sample_efficiency_needs_exactly_one_normaliser() -> None:
+    kp, labels = _noisy_face_problem(20, seed=12)
+    with pytest.raises(ValueError, match="exactly one normaliser"):
+        sample_efficiency(kp, labels, kp, labels)
+    with pytest.raises(ValueError, match="exactly one normaliser"):
+        sample_efficiency(kp, labels, kp, labels, EYES, image_side=64)
+    with pytest.raises(ValueError, match="image_side"):
+        sample_efficiency(kp, labels, kp, labels, image_side=0)
+
+
+def test_sample_efficiency_checks_image_side_like_the_metrics() -> None:
+    # one shared check (metrics.check_image_side): the same values are refused, with the same
+    # message, and NumPy numbers are accepted by both
+    from landmarks.evaluation.metrics import check_image_side
+
+    kp, labels = _noisy_face_problem(20, seed=13)
+    for side in (0, -3.0, float("nan"), float("inf"), True, np.bool_(True), "10"):
+        with pytest.raises(ValueError) as shared:
+            check_image_side(side)  # type: ignore[arg-type]
+        with pytest.raises(ValueError) as used:
+            sample_efficiency(kp, labels, kp, labels, image_side=side, sizes=(None,))
+        assert str(used.value) == str(shared.value) and "image_side" in str(used.value)
+    assert check_image_side(np.int64(64)) == 64.0
+    a = sample_efficiency(kp, labels, kp, labels, image_side=np.int64(64), sizes=(None,))
+    b = sample_efficiency(kp, labels, kp, labels, image_side=64.0, sizes=(None,))
+    assert a == b

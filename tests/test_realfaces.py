@@ -288,10 +288,10 @@ def test_default_root_is_in_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_dlib_on_a_cached_still_if_available() -> None:
     """Optional: runs only where dlib is installed and the still and the model are cached."""
     pytest.importorskip("dlib", reason="dlib is not installed (pip install -e '.[annotate]')")
-    from landmarks.fetching import cache_dir
+    from conftest import REAL_CACHE
 
-    still = cache_dir() / "data" / "faces" / "stills" / "single_face.jpg"
-    model = cache_dir() / "weights" / rf.PREDICTOR_FILE
+    still = REAL_CACHE / "data" / "faces" / "stills" / "single_face.jpg"
+    model = REAL_CACHE / "weights" / rf.PREDICTOR_FILE
     if not (still.is_file() and model.is_file()):
         pytest.skip(f"needs {still} and {model} in the cache (landmarks data fetch realfaces); "
                     f"tests never download")

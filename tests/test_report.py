@@ -195,7 +195,7 @@ def test_swap_grid_uses_held_out_items_when_the_reader_has_a_test_split(
     (png,) = _png_uris(body)
     with Image.open(io.BytesIO(png)) as im:
         grid = np.asarray(im.convert("RGB"))
-    images, _ = report_mod._dataset_images(loaded.held_out, 8)
+    images, _ = report_mod._dataset_images(loaded.held_out, 8, shuffle=True)
     import torch
 
     expected = swap_grid(loaded.detector, torch.stack(images[:4]), torch.stack(images[4:]))
@@ -284,3 +284,40 @@ def test_headless_chromium_renders_report(report: Path, tmp_path: Path) -> None:
     # the page is not one flat colour band anywhere near the top: text and figures render
     top = arr[:1000]
     assert (top.std(axis=(1, 2)) > 5).mean() > 0.3
+
+
+def test_eval_block_of_a_size_metric_result(tmp_path: Path) -> None:
+    """A metric-"size" result (Human3.6M): error in % of the image side, a per-activity table
+    with the mean over activities as the headline, and no IOD wording."""
+    names = ["head", "left_wrist"]
+    ev = {
+        "dataset": "h36m", "num_keypoints": 16, "image_size": 64, "crop_size": 64,
+        "labels_note": "human annotations of the dataset", "point_names": names,
+        "group_label": "activity", "paper_figure": "Human3.6M 2.73% (as remembered)",
+        "notes": ["check the paper figure"],
+        "sizes": {"train_labelled": 40, "test": 12},
+        "size_error": {"mean": 4.0, "per_point": [3.0, 5.0],
+                       "per_group": {"Directions": 3.25, "Walking": 5.5},
+                       "mean_over_groups": 4.375, "group_frames": {"Directions": 8, "Walking": 4}},
+        "val_size_error": 4.25,
+        "matching": {"skipped": "K=1 < 2 labels"},
+        "mean_shape": {"size_error": {"mean": 9.0, "per_point": [8.0, 10.0],
+                                      "per_group": {"Directions": 8.5, "Walking": 9.75},
+                                      "mean_over_groups": 9.125}},
+        "pck": {"thresholds": [1, 2, 5, 10], "curve": [5.0, 20.0, 60.0, 90.0], "at_6": 60.0,
+                "threshold": 5.0, "per_part_at_6": [70.0, 50.0]},
+        "sample_efficiency": [{"n": n, "mean": 10.0 / n, "std": 0.5, "draws": 2}
+                              for n in (1, 10, 40)],
+        "examples": [],
+    }
+    text = report_mod._eval_block(ev, tmp_path / "h36m.json")
+    assert "Error, % of the image side" in text and "mean over activities" in text
+    assert "<th>Directions</th><td>8</td><td class=\"ours\">3.25</td>" in text
+    assert "<b>4.38</b>" in text  # the headline: mean over activities (4.375)
+    assert "<b>9.12</b>" in text or "<b>9.13</b>" in text  # mean shape, same averaging
+    assert "PCK@5% of the image side" in text and "skipped: K=1 &lt; 2 labels" in text
+    assert "mean error, % of image side" in text and "2.73%" in text
+    assert "check the paper figure" in text
+    assert len(_png_uris(text)) == 2  # PCK curve and sample efficiency
+    words = _PNG_URI.sub("", text)  # base64 may spell anything
+    assert "IOD" not in words and "inter-ocular" not in words

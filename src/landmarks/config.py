@@ -112,6 +112,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     time_limit_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = none
     keep_checkpoints: int = 5  # newest step checkpoints kept in a run; 0 keeps all
+    threads: int = 0  # CPU threads for PyTorch ops (torch.set_num_threads); 0 = PyTorch's default
     log_every: int = 20
     tensorboard: bool = True
     progress: bool = True
@@ -263,6 +264,9 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"config key 'warp.{key}': expected two standard deviations")
     if cfg.train.batch_size < 1 or cfg.train.steps < 0:
         raise ConfigError("config keys 'train.batch_size' >= 1 and 'train.steps' >= 0 expected")
+    if cfg.train.threads < 0:
+        raise ConfigError(f"config key 'train.threads': expected 0 (PyTorch's default) or a "
+                          f"positive number of CPU threads, got {cfg.train.threads}")
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

@@ -88,6 +88,7 @@ from landmarks.data import (  # noqa: E402, F401, I001
     celeba,
     digits,
     h36m,
+    h36m_full,
     smallnorb,
     svhn,
     voxceleb,

@@ -142,8 +142,11 @@ class AFLW(Dataset):
 
     ``dataset[i]`` is ``{"image": (3, S, S) float32 in [0, 1]}``; with ``labels=True`` also
     ``"labels"``: ``(5, 2)`` float32 pixel coordinates of the ``S x S`` image and ``"visible"``:
-    ``(5,)`` bool. Without labels an unreadable file gives ``None`` (warned once); with labels
-    it raises :class:`DatasetError`.
+    ``(5,)`` bool. An unreadable (corrupt, truncated, vanished) image gives ``None``, with or
+    without labels, and one warning naming the file (training's
+    :func:`~landmarks.data.video.collate_skipping` and the evaluation skip and count it). A
+    missing list, keypoints file, ``output`` folder or first image of the split is a structural
+    problem and raises :class:`DatasetError` when the dataset is built.
     """
 
     def __init__(self, root: str | Path, image_size: int, split: str = "train",
@@ -176,11 +179,10 @@ class AFLW(Dataset):
         try:
             image, (w, h) = load_box_image(path, self.image_size)
         except Exception as err:  # PIL raises several types for corrupt/truncated files
-            if self.labels:
-                raise DatasetError(f"AFLW image {path} cannot be read: {err}") from err
+            # one corrupt image is skipped and counted, never a crash (labelled or not)
             if str(path) not in self.skipped:
                 self.skipped.append(str(path))
-                warnings.warn(f"skipping unreadable image {path}: {err}", stacklevel=2)
+                warnings.warn(f"skipping unreadable AFLW image {path}: {err}", stacklevel=2)
             return None
         if not self.labels:
             return {"image": image}

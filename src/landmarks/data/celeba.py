@@ -304,9 +304,12 @@ class CelebA(Dataset):
 
     ``dataset[i]`` is ``{"image": (3, S, S) float32 in [0, 1]}``; with ``labels=True`` also
     ``"labels"``: ``(5, 2)`` float32 pixel coordinates of the ``S x S`` image (pixel centres
-    at integers) and ``"visible"``: ``(5,)`` bool (all True). Without labels an unreadable file
-    gives ``None`` (warned once; :func:`~landmarks.data.video.collate_skipping` drops and
-    counts it); with labels it raises :class:`DatasetError` (a benchmark must not shrink).
+    at integers) and ``"visible"``: ``(5,)`` bool (all True). An unreadable (corrupt,
+    truncated, vanished) image gives ``None``, with or without labels, and one warning naming the
+    file: :func:`~landmarks.data.video.collate_skipping` drops and counts it in training, and the
+    evaluation skips it and reports it per split (``sizes["skipped_train"/"skipped_test"]``).
+    A missing landmarks / partition / MAFL list, image folder or first image of the split is a
+    structural problem and raises :class:`DatasetError` when the dataset is built.
     """
 
     def __init__(self, root: str | Path, image_size: int, split: str = "train",
@@ -335,11 +338,10 @@ class CelebA(Dataset):
         try:
             image, (w, h) = load_box_image(path, self.image_size, CELEBA_BOX)
         except Exception as err:  # PIL raises several types for corrupt/truncated files
-            if self.labels:
-                raise DatasetError(f"CelebA image {path} cannot be read: {err}") from err
+            # one corrupt image is skipped and counted, never a crash (labelled or not)
             if str(path) not in self.skipped:
                 self.skipped.append(str(path))
-                warnings.warn(f"skipping unreadable image {path}: {err}", stacklevel=2)
+                warnings.warn(f"skipping unreadable CelebA image {path}: {err}", stacklevel=2)
             return None
         if not self.labels:
             return {"image": image}

@@ -10,10 +10,30 @@ on. Each item is a dict::
      "labels": Tensor (L, 2) float32,                   # pixel coordinates of that S×S image:
                                                         # x right, y down, pixel centres at
                                                         # integers (0 = centre of pixel 0)
-     "visible": Tensor (L,) bool}                       # False where a label is missing
+     "visible": Tensor (L,) bool,                       # False where a label is missing
+     "group": str}                                      # optional, test items: the subset the
+                                                        # metric is averaged over first (e.g. a
+                                                        # Human3.6M activity, "Walking")
+
+``"group"`` is optional, but all-or-nothing: either every item of a split carries a non-empty
+string there or none does. When the test items carry groups, metric ``"size"`` also reports the
+error per group and the mean of the per-group errors (each group counts once, however many
+images it has); the other metrics ignore groups. :attr:`LabelledBenchmark.group_label` says what
+a group is (``"activity"``), for tables.
 
 Errors are measured in these pixels; ``pixel_scale`` converts them to the dataset's original
-pixels (for thresholds such as BBC-Pose's PCK at d = 6 original pixels).
+pixels (for thresholds such as BBC-Pose's PCK at d = 6 original pixels). The metrics
+(:attr:`LabelledBenchmark.metric`):
+
+* ``"iod"``: mean point error in % of the inter-ocular distance of the labels (``eye_indices``);
+  MAFL, AFLW (Zhang et al. 2018; Jakab et al. 2018);
+* ``"pck"``: % of points within ``pck_threshold`` original pixels of the label (``pixel_scale``);
+  BBC-Pose;
+* ``"size"``: mean L2 distance between regressed and labelled points divided by the image side
+  S, in %: ``100 * mean_{i,l} ||pred[i,l] - gt[i,l]|| / S`` (S is the side of the S×S image the
+  labels refer to, so the figure does not depend on S); with groups, also per group and averaged
+  over groups (Human3.6M: per activity, then over activities; Zhang et al. 2018, Jakab et al.
+  2018). ``pck_threshold`` is then in % of the side; ``pixel_scale`` is not used.
 """
 
 from __future__ import annotations
@@ -23,6 +43,9 @@ from typing import Literal
 
 from torch.utils.data import Dataset
 
+#: The metrics a benchmark can name (module docstring).
+METRICS: tuple[str, ...] = ("iod", "pck", "size")
+
 
 @dataclass
 class LabelledBenchmark:
@@ -31,12 +54,18 @@ class LabelledBenchmark:
     name: str
     splits: dict[str, Dataset]  # "train" (regressor fitting) and "test"
     point_names: list[str]
-    metric: Literal["iod", "pck"]
+    metric: Literal["iod", "pck", "size"]  # see the module docstring
     eye_indices: tuple[int, int] | None = None  # for metric "iod": the two points normalising
-    pck_threshold: float = 6.0  # for metric "pck", in the dataset's original pixels
+    pck_threshold: float = 6.0  # "pck": in the dataset's original pixels; "size": in % of S
     pixel_scale: float = 1.0  # original pixels per pixel of the S×S network input
     paper_figure: str = ""  # e.g. "MAFL 2.58% IOD error at K=30 (Jakab et al. 2018, Table 1)"
     notes: list[str] = field(default_factory=list)
+    group_label: str = "group"  # what the items' "group" names are, e.g. "activity"
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"benchmark {self.name!r}: metric {self.metric!r} is unknown; "
+                             f"expected one of {', '.join(METRICS)}")
 
     def split(self, name: str) -> Dataset:
         if name not in self.splits:

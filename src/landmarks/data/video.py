@@ -7,6 +7,10 @@ happens lazily in the process that reads the item (usually a DataLoader worker).
 ``persistent_workers=True`` so the workers keep their caches between epochs, or call
 :meth:`VideoFramePairs.preload` before the DataLoader forks its workers so that they share the
 decoded frames copy-on-write.
+
+Building the index needs the frame count of every video file; the counts are kept across runs
+in a cache file per root (:mod:`landmarks.data.index_cache`: where it lives, what invalidates
+an entry, how to delete it), so that a second construction on unchanged files opens no video.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections import ChainMap, OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from landmarks.data.index_cache import Probe, probe_frame_counts
 from landmarks.data.pairs import locate, pick_partner_frame
 from landmarks.data.transforms import (
     IMAGE_EXTENSIONS,
@@ -181,9 +186,17 @@ class _Video:
         return bool(self.frame_paths)
 
 
-def _find_sources(root: Path) -> list[tuple[Path, list[Path]]]:
-    """Video files and frame folders under ``root``: ``(path, frame paths or [])``, sorted."""
-    sources: list[tuple[Path, list[Path]]] = []
+#: One video of a root: ``(path, frame paths)``; the frame paths are empty for a video file.
+Source = tuple[Path, list[Path]]
+
+
+def find_sources(root: str | Path) -> list[Source]:
+    """The videos under the folder ``root``, as :class:`VideoFramePairs` reads them: every video
+    file and every folder that directly holds images (its frames, in sorted file-name order),
+    searched recursively (hidden files and folders ignored, symlinks followed); sorted by path.
+    """
+    root = Path(root)
+    sources: list[Source] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         here = Path(dirpath)
@@ -212,18 +225,28 @@ class VideoFramePairs(Dataset):
     decoded (see :func:`collate_skipping`).
 
     Index building only reads stream metadata (decoding to count frames only when the container
-    does not say). Videos that cannot be opened, and videos shorter than ``min + 1`` frames (after
-    ``max_frames``, which keeps the first ``max_frames`` frames of each video when positive), are
-    skipped with one warning each and listed in ``.skipped``; if none is left, a
-    :class:`DatasetError` names ``root``.
+    does not say), and with ``index_cache`` (default) only for video files not in the index
+    cache of ``root`` (:mod:`landmarks.data.index_cache`), which it updates. Videos that cannot
+    be opened, and videos shorter than ``min + 1`` frames (after ``max_frames``, which keeps the
+    first ``max_frames`` frames of each video when positive), are skipped with one warning each
+    and listed in ``.skipped``; if none is left, a :class:`DatasetError` names ``root``.
 
     ``cache_videos`` / ``cache_bytes`` bound the per-process cache of decoded videos.
+
+    ``sources`` / ``frame_counts`` are for a caller that reads many folders as one dataset and
+    so lists and probes them itself, with one index cache for all of them (VoxCeleb: one
+    dataset per identity folder): ``sources`` replaces listing the folder ``root``
+    (:func:`find_sources` of it), ``frame_counts`` maps its video files to their counts or
+    error messages (:func:`~landmarks.data.index_cache.probe_frame_counts`); video files
+    missing from ``frame_counts`` are probed without the cache.
     """
 
     def __init__(self, root: str | Path, image_size: int,
                  frame_gap: Sequence[int] = (3, 30), crop: Sequence[float] | None = None,
                  max_frames: int = 0, *, cache_videos: int = 64,
-                 cache_bytes: int = 4 << 30) -> None:
+                 cache_bytes: int = 4 << 30, index_cache: bool = True,
+                 sources: Sequence[Source] | None = None,
+                 frame_counts: Mapping[Path, Probe] | None = None) -> None:
         self.root = Path(root).expanduser()
         self.image_size = int(image_size)
         if self.image_size < 1:
@@ -238,10 +261,11 @@ class VideoFramePairs(Dataset):
         self.max_frames = int(max_frames)
         self.cache_videos = int(cache_videos)
         self.cache_bytes = int(cache_bytes)
+        self.index_cache = bool(index_cache)
         self.skipped: list[str] = []
         self.skip_reasons: dict[str, str] = {}
         self._warned: set[str] = set()
-        self.videos: list[_Video] = self._build_index()
+        self.videos: list[_Video] = self._build_index(sources, frame_counts)
         ends = np.cumsum([v.num_frames for v in self.videos])
         self._ends: list[int] = [int(e) for e in ends]
 
@@ -253,23 +277,32 @@ class VideoFramePairs(Dataset):
             self.skip_reasons[key] = reason
             warnings.warn(f"skipping video {path}: {reason}", stacklevel=3)
 
-    def _build_index(self) -> list[_Video]:
+    def _build_index(self, sources: Sequence[Source] | None = None,
+                     frame_counts: Mapping[Path, Probe] | None = None) -> list[_Video]:
         root = self.root
-        if not root.exists():
-            raise DatasetError(f"video root {root} does not exist")
-        if root.is_file():
-            if not is_video_file(root):
-                raise DatasetError(f"video root {root} is a file but not a video; expected a "
-                                   f"video file ({', '.join(VIDEO_EXTENSIONS)}) or a folder of "
-                                   f"videos and/or frame folders")
-            sources: list[tuple[Path, list[Path]]] = [(root, [])]
-        else:
-            sources = _find_sources(root)
+        if sources is None:
+            if not root.exists():
+                raise DatasetError(f"video root {root} does not exist")
+            if root.is_file():
+                if not is_video_file(root):
+                    raise DatasetError(f"video root {root} is a file but not a video; expected "
+                                       f"a video file ({', '.join(VIDEO_EXTENSIONS)}) or a "
+                                       f"folder of videos and/or frame folders")
+                sources = [(root, [])]
+            else:
+                sources = find_sources(root)
         if not sources:
             raise DatasetError(
                 f"video root {root} holds no videos (looked recursively for video files "
                 f"{', '.join(VIDEO_EXTENSIONS)} and folders of images "
                 f"{', '.join(IMAGE_EXTENSIONS)})")
+        given: Mapping[Path, Probe] = frame_counts or {}  # not copied: it may be huge
+        files = [path for path, frame_paths in sources if not frame_paths and path not in given]
+        # frame folders need no probing: their length is their number of images
+        probed = probe_frame_counts(root, files, self.max_frames, count=count_frames,
+                                    use_cache=self.index_cache and frame_counts is None
+                                    ) if files else {}
+        counts = ChainMap(probed, given)
         videos: list[_Video] = []
         need = self.min_gap + 1
         for path, frame_paths in sources:
@@ -278,11 +311,11 @@ class VideoFramePairs(Dataset):
                     frame_paths = frame_paths[: self.max_frames]
                 n = len(frame_paths)
             else:
-                try:
-                    n = count_frames(path, self.max_frames)
-                except DatasetError as err:
-                    self._skip(path, str(err))
+                probe = counts[path]
+                if isinstance(probe, str):  # the file cannot be opened or decoded
+                    self._skip(path, probe)
                     continue
+                n = probe
             if n < need:
                 self._skip(path, f"{n} frame(s), fewer than the {need} that frame_gap "
                                  f"{(self.min_gap, self.max_gap)} needs")

@@ -37,6 +37,20 @@ are 25 fps, while ``unzippedFaces`` keeps about one frame per second), ``data.cr
 Items: ``{"source", "target": (3, S, S)}`` float32 in ``[0, 1]`` and ``"frames":
 tensor([t_target, t_source])``, or ``None`` for an undecodable clip (see
 :class:`~landmarks.data.video.VideoFramePairs`).
+
+**Index cache.** Indexing needs the number of frames of every mp4 clip (150k in VoxCeleb1, 1M
+in VoxCeleb2), which means opening each file; the counts are kept across runs by
+:mod:`landmarks.data.index_cache` (where the file lives, what invalidates an entry, how to
+delete it), so that a later construction on unchanged data opens no video. A VoxCeleb root has
+one cache file (``index_cache_path(root, max_frames)``), shared by the three splits and by
+``data.kind=video`` on the same root: the clips of the identity folders being read are probed
+on cache misses, the entries of the other splits' identity folders are kept, those of clips and
+identity folders no longer under ``root`` dropped. Frame folders (``unzippedFaces``) need no
+probing.
+
+DataLoader workers get the built dataset (forked or pickled), so they never rebuild the index.
+Each DDP rank builds its own, so on the very first start every rank probes every clip; construct
+the dataset on rank 0 before the others (e.g. behind a barrier) to probe only once.
 """
 
 from __future__ import annotations
@@ -52,9 +66,10 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
+from landmarks.data.index_cache import probe_frame_counts
 from landmarks.data.pairs import locate
 from landmarks.data.transforms import DatasetError
-from landmarks.data.video import VideoFramePairs
+from landmarks.data.video import VideoFramePairs, find_sources
 from landmarks.registry import register_dataset
 
 __all__ = [
@@ -159,10 +174,19 @@ class VoxCelebPairs(Dataset):
         self._skipped: dict[str, str] = {}  # identity folders left out -> reason
         self.parts: list[VideoFramePairs] = []
         self.identities: list[str] = []
+        if max_frames < 0:
+            raise ValueError(f"max_frames: expected >= 0 (0 = all frames), got {max_frames}")
+        # list every clip, then count the frames of the video files through the index cache of
+        # the whole root (one file, not one per identity folder), keeping the other splits' part
+        sources = {folder: find_sources(folder) for folder in chosen}
+        clips = [path for found in sources.values() for path, frames in found if not frames]
+        others = {f.name for f in folders} - {f.name for f in chosen}
+        counts = probe_frame_counts(self.root, clips, int(max_frames), keep=others) if clips else {}
         for folder in chosen:
             try:
                 part = VideoFramePairs(folder, image_size, frame_gap=frame_gap, crop=crop,
-                                       max_frames=max_frames)
+                                       max_frames=max_frames, sources=sources[folder],
+                                       frame_counts=counts)
             except DatasetError as err:
                 self._skipped[str(folder)] = str(err)
                 warnings.warn(f"skipping VoxCeleb identity {folder}: {err}", stacklevel=2)

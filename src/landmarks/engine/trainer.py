@@ -195,8 +195,18 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False,
     weights, optimiser, schedule, loss statistics and step come from the run's last checkpoint;
     build ``cfg`` with :func:`resume_config` (the saved config plus explicit changes such as a
     longer ``train.steps``). ``init`` loads model weights (only) from a checkpoint, for
-    fine-tuning."""
-    run_dir = Path(run_dir)
+    fine-tuning. ``train.threads`` sets PyTorch's CPU thread count for the run (restored
+    afterwards)."""
+    threads = torch.get_num_threads()
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    try:
+        return _train(cfg, Path(run_dir), resume, init)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) -> TrainResult:
     keep_freed_memory()
     info, device = setup_distributed(cfg.train.device)
     resume_from = prepare_run_dir(run_dir, resume) if info.is_main else None

@@ -3,7 +3,8 @@
 * :mod:`~landmarks.evaluation.regression` -- the linear-regression protocol (freeze the
   detector, fit a bias-free least-squares map from K keypoints to L annotated points on the
   training split with 10% held out, report the inter-ocular-normalised test error);
-* :mod:`~landmarks.evaluation.metrics` -- inter-ocular-normalised error and PCK;
+* :mod:`~landmarks.evaluation.metrics` -- inter-ocular-normalised error, PCK and the error in %
+  of the image side (Human3.6M), per group;
 * :mod:`~landmarks.evaluation.matching` -- Hungarian matching of raw keypoints to annotations;
 * :mod:`~landmarks.evaluation.sample_efficiency` -- error versus number of labelled images;
 * :mod:`~landmarks.evaluation.baseline` -- MediaPipe's face mesh reduced to MAFL's 5 points, a
@@ -20,12 +21,15 @@ from landmarks.evaluation.baseline import mafl5_from_mesh, mediapipe_available, 
 from landmarks.evaluation.matching import MatchResult, match_cost_matrix, match_keypoints
 from landmarks.evaluation.metrics import (
     EYE_INDICES,
+    group_means,
     inter_ocular_distance,
     iod_error,
     normalized_point_errors,
     pck,
     pck_curve,
     point_distances,
+    size_error,
+    size_point_errors,
     validate_eye_indices,
     validate_points,
 )
@@ -58,6 +62,7 @@ __all__ = [
     "flatten_points",
     "format_results",
     "format_table",
+    "group_means",
     "inter_ocular_distance",
     "iod_error",
     "mafl5_from_mesh",
@@ -71,6 +76,8 @@ __all__ = [
     "point_distances",
     "resolve_sizes",
     "sample_efficiency",
+    "size_error",
+    "size_point_errors",
     "split_train_val",
     "validate_eye_indices",
     "validate_points",

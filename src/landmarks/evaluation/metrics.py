@@ -1,4 +1,5 @@
-"""Landmark error metrics: inter-ocular-normalised error and PCK, on NumPy arrays.
+"""Landmark error metrics: inter-ocular-normalised error, PCK and error in % of the image side,
+on NumPy arrays.
 
 Every function takes point sets of shape ``(N, P, 2)`` -- N images, P points, ``(x, y)`` per
 point -- in one consistent unit. The inter-ocular-normalised error is scale free, so any unit
@@ -13,23 +14,33 @@ Definitions (Zhang et al. 2018; Jakab et al. 2018):
 * normalised point error: ``e_il = || pred[i, l] - gt[i, l] || / d_i``;
 * reported error: ``100 * mean_{i, l} e_il`` in %, and per point ``100 * mean_i e_il``;
 * PCK@d: ``100 * mean_{i, l} [ || pred[i, l] - gt[i, l] || <= d ]`` in % (default ``d = 6``
-  pixels, as used for BBC-Pose), and per part ``100 * mean_i [...]``.
+  pixels, as used for BBC-Pose), and per part ``100 * mean_i [...]``;
+* error in % of the image side (Human3.6M): ``s_il = 100 * || pred[i, l] - gt[i, l] || / S`` for
+  points in pixels of an S×S image, reported as ``mean_{i, l} s_il``, per point, and -- when each
+  image belongs to a group (a Human3.6M activity) -- per group and as the mean of the per-group
+  means (each group counts once, however many images it has).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = [
     "EYE_INDICES",
+    "check_image_side",
+    "group_means",
     "inter_ocular_distance",
     "iod_error",
     "normalized_point_errors",
     "pck",
     "pck_curve",
     "point_distances",
+    "size_error",
+    "size_point_errors",
     "validate_eye_indices",
     "validate_points",
 ]
@@ -241,6 +252,110 @@ def pck_curve(pred: np.ndarray, gt: np.ndarray, thresholds: Sequence[float]) -> 
         _check_threshold(float(t))
     dist = point_distances(pred, gt).reshape(-1)
     return 100.0 * (dist[None, :] <= thr[:, None]).mean(axis=1)
+
+
+def size_point_errors(pred: np.ndarray, gt: np.ndarray, image_side: float) -> np.ndarray:
+    """Point errors in % of the image side: ``100 * || pred[i, l] - gt[i, l] || / S``.
+
+    Args:
+        pred: ``(N, L, 2)`` predicted points, in pixels of the S×S image.
+        gt: ``(N, L, 2)`` annotated points, same pixels.
+        image_side: S, the side of that image in those pixels (a positive finite number).
+
+    Returns:
+        ``(N, L)`` float64 errors in %.
+
+    Raises:
+        ValueError: naming ``image_side`` when it is not a positive finite number, or the array
+            at fault (as :func:`point_distances`).
+    """
+    side = check_image_side(image_side)
+    return 100.0 * point_distances(pred, gt) / side
+
+
+def group_means(values: np.ndarray, groups: Sequence[str]) -> dict[str, float]:
+    """The mean of ``values`` within each group.
+
+    Args:
+        values: ``(N,)`` one finite value per image (e.g. its mean point error).
+        groups: ``N`` non-empty group names, one per image (e.g. Human3.6M activities).
+
+    Returns:
+        ``{group: mean of its values}``, groups sorted by name.
+
+    Raises:
+        ValueError: naming ``values`` when it is not a non-empty finite ``(N,)`` array (with the
+            first bad index), naming ``groups`` when the lengths differ (with both) or a group is
+            not a non-empty string (with the image index and the value).
+    """
+    try:
+        vals = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"values: expected a numeric array of shape (N,); {exc}") from exc
+    if vals.ndim != 1 or vals.shape[0] == 0:
+        raise ValueError(f"values: expected shape (N,) with N >= 1, got shape {vals.shape}")
+    bad = np.flatnonzero(~np.isfinite(vals))
+    if bad.size:
+        raise ValueError(f"values: expected finite values, found {bad.size} non-finite "
+                         f"value(s), first at image {int(bad[0])}")
+    names = list(groups)
+    if len(names) != vals.shape[0]:
+        raise ValueError(f"groups: expected one group per image, got {len(names)} groups for "
+                         f"{vals.shape[0]} images")
+    for i, g in enumerate(names):
+        if not isinstance(g, str) or not g:
+            raise ValueError(f"groups: image {i} has group {g!r}; expected a non-empty string")
+    labels = np.asarray(names, dtype=object)
+    return {g: float(vals[labels == g].mean()) for g in sorted(set(names))}
+
+
+def size_error(
+    pred: np.ndarray, gt: np.ndarray, image_side: float, groups: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The Human3.6M metric (Zhang et al. 2018; Jakab et al. 2018): mean L2 error of the points
+    divided by the image side, in %, overall, per point and, with ``groups``, per group.
+
+    Args:
+        pred: ``(N, L, 2)`` predicted points, in pixels of the S×S image.
+        gt: ``(N, L, 2)`` annotated points, same pixels.
+        image_side: S (a positive finite number of pixels).
+        groups: optional ``N`` non-empty group names, one per image (e.g. its activity).
+
+    Returns:
+        ``{"mean": 100 * mean_{i,l} e_il, "per_point": [L] 100 * mean_i e_il}`` with
+        ``e_il = || pred[i, l] - gt[i, l] || / S``; with ``groups`` also ``"per_group"`` (``{name:
+        mean over the group's images and points}``, names sorted), ``"mean_over_groups"`` (the
+        mean of the per-group means: each group counts once, the paper's per-activity
+        averaging) and ``"group_frames"`` (``{name: number of images}``).
+
+    Raises:
+        ValueError: as :func:`size_point_errors` and :func:`group_means`.
+    """
+    err = size_point_errors(pred, gt, image_side)
+    out: dict[str, Any] = {"mean": float(err.mean()), "per_point": err.mean(axis=0).tolist()}
+    if groups is not None:
+        names = list(groups)
+        per_group = group_means(err.mean(axis=1), names)
+        out["per_group"] = per_group
+        out["mean_over_groups"] = float(np.mean(list(per_group.values())))
+        counts = Counter(names)
+        out["group_frames"] = {g: counts[g] for g in per_group}
+    return out
+
+
+def check_image_side(image_side: float) -> float:
+    """``image_side`` as a float, after checking it is a positive finite number of pixels.
+
+    Raises:
+        ValueError: naming ``image_side`` (and its value) when it is not a positive finite real
+            number (bools, strings, NaN, inf, 0 and negatives are refused).
+    """
+    if isinstance(image_side, bool | np.bool_) \
+            or not isinstance(image_side, int | float | np.integer | np.floating) \
+            or not np.isfinite(image_side) or image_side <= 0:
+        raise ValueError(f"image_side: expected a positive finite number of pixels, got "
+                         f"{image_side!r}")
+    return float(image_side)
 
 
 def _check_threshold(threshold: float) -> float:

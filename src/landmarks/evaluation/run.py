@@ -18,6 +18,13 @@ dlib's supervised 68-point model -- *not* human annotations):
    to the 5 points (:mod:`landmarks.evaluation.baseline`), or the reason it was skipped; and a
    floor, ``mean_shape``: the mean ``train_labelled`` label predicted for every test frame.
 
+For the registered benchmarks (:func:`evaluate_benchmark`; MAFL, AFLW, BBC-Pose, Human3.6M, …)
+the same steps run in pixels of the S×S network input, scored with the benchmark's metric:
+``iod`` (IOD error, as above), ``pck`` (PCK at the benchmark's threshold) or ``size`` (the
+Human3.6M metric: mean L2 error / image side S in %,
+:func:`~landmarks.evaluation.metrics.size_error`; with per-group means and
+their mean, ``mean_over_groups``, when the test items carry a ``"group"``, e.g. an activity).
+
 The result is a JSON-safe dict (NaN → ``None``) whose keys are shared with the report writer;
 :func:`format_results` renders it as plain text.
 """
@@ -25,6 +32,8 @@ The result is a JSON-safe dict (NaN → ``None``) whose keys are shared with the
 from __future__ import annotations
 
 import math
+import textwrap
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,8 +42,18 @@ import numpy as np
 import torch
 
 from landmarks.evaluation.matching import match_keypoints
-from landmarks.evaluation.metrics import iod_error, pck, pck_curve, point_distances
-from landmarks.evaluation.regression import evaluate_regression
+from landmarks.evaluation.metrics import (
+    iod_error,
+    pck,
+    pck_curve,
+    point_distances,
+    size_error,
+)
+from landmarks.evaluation.regression import (
+    evaluate_regression,
+    fit_linear_regressor,
+    split_train_val,
+)
 from landmarks.evaluation.sample_efficiency import DEFAULT_SIZES, format_table, sample_efficiency
 from landmarks.geometry.coords import normalized_to_pixels
 
@@ -173,6 +192,55 @@ def _matching(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarra
     }
 
 
+def _size_matching(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
+                   test_labels: np.ndarray, side: float,
+                   groups: Sequence[str] | None) -> dict[str, Any]:
+    """Hungarian matching scored in % of the image side (assignment chosen on the train split)."""
+    k, n_labels = train_kp.shape[1], train_labels.shape[1]
+    if k < n_labels:
+        return {"skipped": f"K={k} keypoints < {n_labels} labelled points: Hungarian matching "
+                           f"needs one distinct keypoint per label"}
+    assignment = match_keypoints(train_kp, train_labels).assignment
+    matched = test_kp[:, assignment]
+    dist = point_distances(matched, test_labels)
+    return {
+        "assignment": [int(a) for a in assignment],
+        "mean_error_px": float(dist.mean()),
+        "per_point_error_px": dist.mean(axis=0).tolist(),
+        "size_error": size_error(matched, test_labels, side, groups),
+        "assignment_from": "train",
+    }
+
+
+def _size_protocol(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
+                   test_labels: np.ndarray, side: float, groups: Sequence[str] | None,
+                   draws: int) -> tuple[dict[str, Any], np.ndarray, dict[str, int]]:
+    """Metric ``size``: fit on 90% of train (10% held out), score test in % of the side.
+
+    Returns the result entries, the ``(M, L, 2)`` regressed test points and the fit / held-out
+    sizes."""
+    fit_idx, val_idx = split_train_val(train_kp.shape[0], 0.1)
+    regressor = fit_linear_regressor(train_kp[fit_idx], train_labels[fit_idx])
+    regressed = regressor.predict(test_kp)
+    val = (size_error(regressor.predict(train_kp[val_idx]), train_labels[val_idx], side)["mean"]
+           if val_idx.size else None)
+    shape = np.broadcast_to(train_labels.mean(axis=0), test_labels.shape)
+    entries = {
+        "size_error": size_error(regressed, test_labels, side, groups),
+        "val_size_error": val,
+        "matching": _size_matching(train_kp, train_labels, test_kp, test_labels, side, groups),
+        "sample_efficiency": sample_efficiency(train_kp, train_labels, test_kp, test_labels,
+                                               sizes=DEFAULT_SIZES, draws=draws,
+                                               image_side=side),
+        "mean_shape": {"size_error": size_error(shape, test_labels, side, groups),
+                       "note": "no detector: the mean train label predicted for every test "
+                               "frame"},
+        "regressor": regressor.to_dict(),
+    }
+    return entries, regressed, {"regression_fit": int(fit_idx.size),
+                                "regression_val": int(val_idx.size)}
+
+
 def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str = "auto",
                         draws: int = 10) -> dict[str, Any]:
     """Run the landmark protocol for ``checkpoint`` on a labelled benchmark (see module doc).
@@ -260,27 +328,97 @@ def available_benchmarks() -> list[str]:
     return sorted({*DATASETS, *BENCHMARKS.names()})
 
 
-def _detect_split(detector: Any, split: Any, size: int) -> tuple[np.ndarray, np.ndarray,
-                                                                  np.ndarray]:
-    """Keypoints (N,K,2), labels (N,L,2) and visibility (N,L) of a labelled split, all in
-    pixels of the S×S network input."""
+def _collate_labelled(batch: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
+    """:func:`~landmarks.data.collate_skipping` for labelled benchmark items: unreadable items
+    (``None``) are dropped and counted in ``"skipped"``. When any kept item carries a
+    ``"group"``, every kept item gets the key (``None`` where it has none), so that ``"group"``
+    is a list aligned with the kept images and a split that only partly names its groups is
+    caught by :func:`_detect_split`, not by a KeyError."""
+    from landmarks.data import collate_skipping
+
+    kept = [item for item in batch if item is not None]
+    if any("group" in item for item in kept):
+        kept = [item if "group" in item else {**item, "group": None} for item in kept]
+    out = collate_skipping(kept)
+    out["skipped"] = len(batch) - len(kept)
+    return out
+
+
+def _detect_split(detector: Any, split: Any, size: int, what: str = "split"
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str] | None, int]:
+    """Keypoints (N,K,2), labels (N,L,2) and visibility (N,L) of the readable items of a
+    labelled split, all in pixels of the S×S network input, the items' ``"group"`` names (N,
+    aligned with them) or ``None`` when the items carry none (:mod:`landmarks.data.labelled`),
+    and the number of unreadable items skipped (the reader returned ``None``; it warns with the
+    file, and a summary warning names ``what``).
+
+    Raises ValueError naming ``what`` when only some items carry a group, one is not a
+    non-empty string, or no item of the split could be read."""
     from torch.utils.data import DataLoader
 
     kps, labels, visible = [], [], []
-    for batch in DataLoader(split, batch_size=_BATCH, shuffle=False):
+    groups: list[str] = []
+    with_group = without_group = skipped = 0
+    for batch in DataLoader(split, batch_size=_BATCH, shuffle=False,
+                            collate_fn=_collate_labelled):
+        skipped += int(batch.pop("skipped", 0))
+        if "image" not in batch:  # every item of this batch was unreadable
+            continue
         kp = detector.detect_tensor(batch["image"]).numpy().astype(np.float64)
         kps.append(normalized_to_pixels(kp, (size, size)))
         labels.append(batch["labels"].numpy().astype(np.float64))
         visible.append(batch["visible"].numpy().astype(bool))
-    return np.concatenate(kps), np.concatenate(labels), np.concatenate(visible)
+        n = len(batch["labels"])
+        names = batch.get("group")
+        if names is None:
+            without_group += n
+            continue
+        if not isinstance(names, list):
+            raise ValueError(f"{what}: item key 'group' must hold a non-empty string (e.g. an "
+                             f"activity name), got {names!r}")
+        bad = next((g for g in names if g is not None and (not isinstance(g, str) or not g)),
+                   None)
+        if bad is not None:
+            raise ValueError(f"{what}: item key 'group' must hold a non-empty string (e.g. an "
+                             f"activity name), got {bad!r}")
+        missing = sum(g is None for g in names)
+        without_group += missing
+        with_group += n - missing
+        groups += [g for g in names if g is not None]
+    if with_group and without_group:
+        raise ValueError(f"{what}: {with_group} items carry a 'group' and {without_group} do "
+                         f"not; either every item names its group or none does")
+    if not kps:
+        raise ValueError(f"{what}: no readable item ({skipped} unreadable of {len(split)})")
+    if skipped:
+        warnings.warn(f"{what}: skipped {skipped} unreadable item(s) of {len(split)}; the "
+                      f"evaluation uses the other {len(split) - skipped}", stacklevel=2)
+    return (np.concatenate(kps), np.concatenate(labels), np.concatenate(visible),
+            groups if with_group else None, skipped)
 
 
 def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "auto",
                        draws: int = 10, **options: Any) -> dict[str, Any]:
     """The protocol on a registered :class:`~landmarks.data.labelled.LabelledBenchmark`
-    (MAFL, AFLW, BBC-Pose, …): the same steps as for realfaces, in pixels of the network input;
-    metric ``iod`` reports the IOD error, metric ``pck`` PCK at the benchmark's threshold (in
-    the dataset's original pixels) per part, plus Hungarian-matched raw points."""
+    (MAFL, AFLW, BBC-Pose, Human3.6M, …): the same steps as for realfaces, in pixels of the
+    network input.
+
+    Metric ``iod`` reports the IOD error; metric ``pck`` PCK at the benchmark's threshold (in
+    the dataset's original pixels) per part, plus Hungarian-matched raw points; metric ``size``
+    (Human3.6M) the error in % of the image side S: ``size_error`` = ``{"mean", "per_point"}``
+    and, when the test items carry groups, ``"per_group"``, ``"mean_over_groups"`` (the paper's
+    per-activity average) and ``"group_frames"``
+    (:func:`~landmarks.evaluation.metrics.size_error`); ``val_size_error`` on the
+    10% of train held out of the fit; Hungarian matching of the raw keypoints and the mean
+    training shape in the same unit; the sample-efficiency curve (plain mean over test points);
+    PCK at thresholds in % of the side (``pck["threshold"]`` = the benchmark's
+    ``pck_threshold``, in % of the side).
+
+    Unreadable items (the reader returns ``None`` and warns with the file) are skipped, never a
+    crash; ``sizes["skipped_train"]`` / ``sizes["skipped_test"]`` count them per split (a
+    ValueError only when no item of a split can be read). Items with a missing label are left
+    out of the protocol image-wise (``sizes`` counts the images used).
+    """
     from landmarks.inference import Detector
     from landmarks.registry import BENCHMARKS, load_builtin_datasets
 
@@ -292,24 +430,38 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
     detector = Detector.from_checkpoint(checkpoint, device=device)
     k, size = detector.num_keypoints, detector.image_size
     bench = BENCHMARKS.create(name, root=root, image_size=size, **options)
-    train_kp, train_labels, train_vis = _detect_split(detector, bench.split("train"), size)
-    test_kp, test_labels, test_vis = _detect_split(detector, bench.split("test"), size)
+    train_kp, train_labels, train_vis, _, skipped_train = _detect_split(
+        detector, bench.split("train"), size, f"benchmark {name!r} train split")
+    test_kp, test_labels, test_vis, test_groups, skipped_test = _detect_split(
+        detector, bench.split("test"), size, f"benchmark {name!r} test split")
     if not (train_vis.all() and test_vis.all()):
         # the protocol regresses every point; missing labels are excluded image-wise
         keep_tr, keep_te = train_vis.all(axis=1), test_vis.all(axis=1)
         train_kp, train_labels = train_kp[keep_tr], train_labels[keep_tr]
         test_kp, test_labels = test_kp[keep_te], test_labels[keep_te]
+        if test_groups is not None:
+            test_groups = [g for g, keep in zip(test_groups, keep_te, strict=True) if keep]
     results: dict[str, Any] = {
         "checkpoint": str(checkpoint), "dataset": name, "root": str(root),
         "num_keypoints": k, "image_size": size, "crop_size": size,
         "labels_note": "human annotations of the dataset",
         "point_names": list(bench.point_names), "paper_figure": bench.paper_figure,
         "notes": list(bench.notes),
-        "sizes": {"train_labelled": len(train_kp), "test": len(test_kp)},
+        "sizes": {"train_labelled": len(train_kp), "test": len(test_kp),
+                  "skipped_train": skipped_train, "skipped_test": skipped_test},
         "baseline": {"skipped": "a supervised baseline row is computed for realfaces only"},
     }
-    scale = bench.pixel_scale
-    if bench.metric == "iod":
+    # PCK distances: the dataset's original pixels, or % of the side for metric "size"
+    scale = 100.0 / size if bench.metric == "size" else bench.pixel_scale
+    if bench.metric == "size":
+        entries, regressed, fit_sizes = _size_protocol(train_kp, train_labels, test_kp,
+                                                       test_labels, float(size), test_groups,
+                                                       draws)
+        results.update(entries)
+        results["sizes"].update(fit_sizes)
+        if test_groups is not None:
+            results["group_label"] = bench.group_label
+    elif bench.metric == "iod":
         eyes = bench.eye_indices or (0, 1)
         reg = evaluate_regression(train_kp, train_labels, test_kp, test_labels,
                                   eye_indices=eyes, bias=False, val_fraction=0.1)
@@ -324,8 +476,6 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
             mean_shape=_mean_shape(train_labels, test_labels, eyes),
             regressor=reg.regressor.to_dict())
     else:
-        from landmarks.evaluation.regression import fit_linear_regressor
-
         regressor = fit_linear_regressor(train_kp, train_labels)
         regressed = regressor.predict(test_kp)
         results["regressor"] = regressor.to_dict()
@@ -373,8 +523,183 @@ def _num(value: Any, fmt: str = "6.2f") -> str:
     return "n/a" if value is None else format(float(value), fmt)
 
 
+def _skipped_lines(sizes: dict[str, Any]) -> list[str]:
+    """The line saying how many unreadable items were skipped per split; none when none was."""
+    counts = [(split, sizes.get(f"skipped_{split}") or 0) for split in ("train", "test")]
+    if not any(n for _, n in counts):
+        return []
+    return ["  skipped unreadable images: " + ", ".join(f"{n} {split}" for split, n in counts)
+            + " (left out; the reader's warnings name the files)"]
+
+
+def _format_size_results(results: dict[str, Any]) -> str:
+    """:func:`format_results` for metric ``size`` (results holding ``size_error``)."""
+    names = list(results.get("point_names") or [])
+    sizes = results.get("sizes", {})
+    err = results.get("size_error") or {}
+    match = results.get("matching") or {}
+    shape = (results.get("mean_shape") or {}).get("size_error") or {}
+    per_group = err.get("per_group") or {}
+    group = str(results.get("group_label") or "group")
+    plural = "activities" if group == "activity" else f"{group}s"
+    lines = [
+        f"{results.get('dataset', '?')} evaluation of {results.get('checkpoint', '?')}",
+        f"  model: K={results.get('num_keypoints')} keypoints at {results.get('image_size')} px; "
+        f"{sizes.get('train_labelled', '?')} labelled train frames, {sizes.get('test', '?')} "
+        f"test frames",
+        *_skipped_lines(sizes),
+        f"  {results.get('labels_note', '')}",
+    ]
+    if results.get("paper_figure"):
+        lines.append(f"  paper: {results['paper_figure']}")
+    lines += ["", "Error in % of image side (mean L2 distance to the labels / image side; lower "
+              "is better)"]
+    label_w = 44
+    cols = ([f"mean over {plural}"] if per_group else []) + ["mean over frames"]
+    width = max(len(c) for c in cols)
+    lines.append(f"  {'':<{label_w}} " + " ".join(f"{c:>{width}}" for c in cols))
+
+    def row(label: str, block: dict[str, Any]) -> str:
+        values = ([block.get("mean_over_groups")] if per_group else []) + [block.get("mean")]
+        return f"  {label:<{label_w}} " + " ".join(f"{_num(v, '.2f'):>{width}}" for v in values)
+
+    lines.append(row(f"unsupervised K={results.get('num_keypoints')} + linear regressor", err))
+    if "skipped" in match:
+        lines.append(f"  {'Hungarian matching (no regression)':<{label_w}} skipped: "
+                     f"{match['skipped']}")
+    elif match:
+        lines.append(row("Hungarian matching (no regression)", match.get("size_error") or {}))
+    if shape:
+        lines.append(row("mean train shape (no detector)", shape))
+    lines.append(f"  validation error (10% of the train split held out, mean over frames): "
+                 f"{_num(results.get('val_size_error'), '.2f')} %")
+
+    if per_group:
+        frames = err.get("group_frames") or {}
+        m_groups = (match.get("size_error") or {}).get("per_group") or {}
+        s_groups = shape.get("per_group") or {}
+        name_w = max(len(f"mean over {plural}"), *(len(g) for g in per_group))
+        lines += ["", f"Per {group} (error in % of image side; the paper's figure is the mean "
+                  f"over {plural})",
+                  f"  {group:<{name_w}} {'frames':>7} {'regression':>11} {'matching':>9} "
+                  f"{'mean shape':>11}"]
+        for g, v in per_group.items():
+            lines.append(f"  {g:<{name_w}} {frames.get(g, '?'):>7} {_num(v, '.2f'):>11} "
+                         f"{_num(m_groups.get(g), '.2f'):>9} {_num(s_groups.get(g), '.2f'):>11}")
+        lines.append(f"  {'mean over ' + plural:<{name_w}} {'':>7} "
+                     f"{_num(err.get('mean_over_groups'), '.2f'):>11} "
+                     f"{_num((match.get('size_error') or {}).get('mean_over_groups'), '.2f'):>9} "
+                     f"{_num(shape.get('mean_over_groups'), '.2f'):>11}")
+
+    per_point = err.get("per_point") or []
+    if per_point:
+        # "name value" pairs never split across lines (non-breaking space while wrapping)
+        pairs = ", ".join(f"{n}\u00a0{_num(v, '.2f')}" for n, v in zip(
+            names + [f"point {i}" for i in range(len(names), len(per_point))], per_point,
+            strict=False))
+        lines += ["", "Per point (linear regressor, % of image side, mean over frames):"]
+        lines += [line.replace("\u00a0", " ") for line in textwrap.wrap(
+            pairs, width=100, initial_indent="  ", subsequent_indent="  ")]
+
+    p = results.get("pck") or {}
+    lines += ["", f"PCK@{_num(p.get('threshold'), 'g')}% of image side (regressed points): "
+              f"{_num(p.get('at_6'), '.1f')} %"]
+    if p.get("thresholds") and p.get("curve"):
+        pairs = " ".join(f"{_num(t, 'g')}:{_num(c, '.0f')}" for t, c in zip(
+            p["thresholds"], p["curve"], strict=False))
+        lines.append("  PCK curve (d in % of side: %): " + pairs)
+
+    lines.append("")
+    if "skipped" in match:
+        lines.append(f"Hungarian matching of raw keypoints: skipped ({match['skipped']})")
+    elif match:
+        lines.append(f"Hungarian matching of raw keypoints (no regression; assignment from "
+                     f"{match.get('assignment_from', 'train')}): keypoints "
+                     f"{match.get('assignment')} -> mean error "
+                     f"{_num(match.get('mean_error_px'), '.2f')} px")
+    rows = results.get("sample_efficiency") or []
+    if rows:
+        lines += ["", "Sample efficiency (linear regressor on n labelled train frames; test error "
+                  "in % of image side, mean over frames)",
+                  format_table(rows, error_label="error (% side)")]
+    notes = results.get("notes") or []
+    if notes:
+        lines += ["", "Notes:"] + [f"  - {n}" for n in notes]
+    return "\n".join(lines)
+
+
+def _format_pck_results(results: dict[str, Any]) -> str:
+    """:func:`format_results` for metric ``pck`` (BBC-Pose: results with ``pck`` but neither
+    ``iod_error`` nor ``size_error``): PCK at the benchmark's threshold, in the dataset's original
+    (evaluation) pixels, per part, for the linear regressor and the Hungarian-matched raw
+    keypoints; the PCK curve."""
+    sizes = results.get("sizes", {})
+    p = results.get("pck") or {}
+    match = results.get("matching") or {}
+    per_part = list(p.get("per_part_at_6") or [])
+    names = list(results.get("point_names") or [])
+    names += [f"point {i}" for i in range(len(names), len(per_part))]
+    thr = _num(p.get("threshold", PCK_AT), "g")
+    lines = [
+        f"{results.get('dataset', '?')} evaluation of {results.get('checkpoint', '?')}",
+        f"  model: K={results.get('num_keypoints')} keypoints at {results.get('image_size')} px; "
+        f"{sizes.get('train_labelled', '?')} labelled train frames, {sizes.get('test', '?')} "
+        f"test frames",
+        *_skipped_lines(sizes),
+        f"  {results.get('labels_note', '')}",
+    ]
+    if results.get("paper_figure"):
+        lines.append(f"  paper: {results['paper_figure']}")
+    lines += ["", f"PCK@{thr} px on the test split (% of points within {thr} px of the label, "
+              f"in the dataset's original pixels; higher is better)",
+              f"  PCK@{thr} px, linear regressor (fitted on all labelled train frames): "
+              f"{_num(p.get('at_6'), '.2f')} %"]
+    matched = "skipped" not in match and bool(match)
+    if matched:
+        lines.append(f"  PCK@{thr} px, Hungarian-matched raw keypoints (no regression): "
+                     f"{_num(match.get('pck'), '.2f')} %")
+    if per_part:
+        name_w = max(len("mean"), len("part"), *(len(n) for n in names))
+        cols = ["regression"] + (["matching"] if matched else [])
+        lines += ["", f"Per part (PCK@{thr} px, %)",
+                  f"  {'part':<{name_w}} " + " ".join(f"{c:>10}" for c in cols)]
+        m_per = list(match.get("per_part_pck") or []) if matched else []
+        for i, (n, v) in enumerate(zip(names, per_part, strict=False)):
+            vals = [v] + ([m_per[i] if i < len(m_per) else None] if matched else [])
+            lines.append(f"  {n:<{name_w}} " + " ".join(f"{_num(x, '.1f'):>10}" for x in vals))
+        means = [p.get("at_6")] + ([match.get("pck")] if matched else [])
+        lines.append(f"  {'mean':<{name_w}} " + " ".join(f"{_num(x, '.1f'):>10}" for x in means))
+    if p.get("thresholds") and p.get("curve"):
+        pairs = " ".join(f"{_num(t, 'g')}:{_num(c, '.0f')}" for t, c in zip(
+            p["thresholds"], p["curve"], strict=False))
+        lines += ["", "PCK curve (linear regressor; d in original px: %): " + pairs]
+
+    lines.append("")
+    if "skipped" in match:
+        lines.append(f"Hungarian matching of raw keypoints: skipped ({match['skipped']})")
+    elif match:
+        lines.append(f"Hungarian matching of raw keypoints (no regression; assignment from "
+                     f"{match.get('assignment_from', 'train')}): keypoints "
+                     f"{match.get('assignment')} -> mean error "
+                     f"{_num(match.get('mean_error_px'), '.2f')} original px")
+    notes = results.get("notes") or []
+    if notes:
+        lines += ["", "Notes:"] + [f"  - {n}" for n in notes]
+    return "\n".join(lines)
+
+
 def format_results(results: dict[str, Any]) -> str:
-    """A plain-text summary of :func:`evaluate_checkpoint`'s dict (also of its JSON, reloaded)."""
+    """A plain-text summary of :func:`evaluate_checkpoint`'s dict (also of its JSON, reloaded).
+
+    Results of a metric-``size`` benchmark (``size_error``, Human3.6M) get their own layout:
+    the error in % of the image side, per group (activity) and averaged over the groups. So do
+    results of a metric-``pck`` benchmark (``pck`` without ``iod_error``, BBC-Pose): PCK at the
+    benchmark's threshold per part, for the regressor and the Hungarian-matched raw keypoints,
+    and the PCK curve. Everything else (realfaces, MAFL, AFLW) gets the IOD layout."""
+    if "size_error" in results:
+        return _format_size_results(results)
+    if "iod_error" not in results and "pck" in results:
+        return _format_pck_results(results)
     names = list(results.get("point_names") or MAFL_POINT_NAMES)
     sizes = results.get("sizes", {})
     lines = [
@@ -382,6 +707,7 @@ def format_results(results: dict[str, Any]) -> str:
         f"  model: K={results.get('num_keypoints')} keypoints at {results.get('image_size')} px; "
         f"crops {results.get('crop_size')} px; {sizes.get('train_labelled', '?')} labelled "
         f"train frames, {sizes.get('test', '?')} test frames",
+        *_skipped_lines(sizes),
         f"  {results.get('labels_note', LABELS_NOTE)}",
         "",
         "IOD error on the test split (%; lower is better)",

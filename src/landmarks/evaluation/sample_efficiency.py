@@ -3,7 +3,9 @@
 The linear regressor of :mod:`landmarks.evaluation.regression` is fitted on n randomly drawn
 labelled training images, for n in ``{1, 5, 10, 100, 500, 1000, 5000, all}``, and scored on the
 whole test split; each n is repeated over ``draws`` (>= 10 in the paper) random draws and reported
-as mean ± std of the inter-ocular-normalised test error (%).
+as mean ± std of the test error (%): inter-ocular-normalised (``eye_indices``, the faces
+benchmarks), or normalised by the image side (``image_side``, Human3.6M's metric ``"size"``: the
+plain mean over all test points, not averaged per activity).
 
 For n smaller than the number of unknowns per output (2K, or 2K + 1 with a bias) the
 least-squares problem is underdetermined; :func:`numpy.linalg.lstsq` then returns the
@@ -17,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from landmarks.evaluation.metrics import iod_error, validate_eye_indices, validate_points
+from landmarks.evaluation.metrics import (
+    check_image_side,
+    iod_error,
+    size_point_errors,
+    validate_eye_indices,
+    validate_points,
+)
 from landmarks.evaluation.regression import _check_lengths, fit_linear_regressor
 
 __all__ = ["DEFAULT_SIZES", "format_table", "resolve_sizes", "sample_efficiency"]
@@ -56,13 +64,34 @@ def _test_error_for_subset(
     subset: np.ndarray,
     test_kp: np.ndarray,
     test_labels: np.ndarray,
-    eye_indices: tuple[int, int],
+    eye_indices: tuple[int, int] | None,
     bias: bool,
+    image_side: float | None = None,
 ) -> float:
-    """Fit on ``train_*[subset]`` and return the mean test error (%)."""
+    """Fit on ``train_*[subset]`` and return the mean test error (%): IOD-normalised with
+    ``eye_indices``, else normalised by ``image_side``."""
     regressor = fit_linear_regressor(train_kp[subset], train_labels[subset], bias=bias)
-    err, _ = iod_error(regressor.predict(test_kp), test_labels, eye_indices)
-    return err
+    pred = regressor.predict(test_kp)
+    if eye_indices is not None:
+        err, _ = iod_error(pred, test_labels, eye_indices)
+        return err
+    assert image_side is not None  # checked by sample_efficiency
+    return float(size_point_errors(pred, test_labels, image_side).mean())
+
+
+def _check_normaliser(
+    eye_indices: tuple[int, int] | None, image_side: float | None, num_labels: int
+) -> tuple[tuple[int, int] | None, float | None]:
+    """Exactly one of ``eye_indices`` / ``image_side``, validated."""
+    if (eye_indices is None) == (image_side is None):
+        raise ValueError(
+            "sample_efficiency: give exactly one normaliser, eye_indices (IOD error) or "
+            f"image_side (error in % of the image side); got eye_indices={eye_indices!r}, "
+            f"image_side={image_side!r}"
+        )
+    if eye_indices is not None:
+        return validate_eye_indices(eye_indices, num_labels), None
+    return None, check_image_side(image_side)
 
 
 def sample_efficiency(
@@ -70,11 +99,12 @@ def sample_efficiency(
     train_labels: np.ndarray,
     test_kp: np.ndarray,
     test_labels: np.ndarray,
-    eye_indices: tuple[int, int],
+    eye_indices: tuple[int, int] | None = None,
     sizes: Sequence[int | None] = DEFAULT_SIZES,
     draws: int = 10,
     bias: bool = False,
     seed: int = 0,
+    image_side: float | None = None,
 ) -> list[dict[str, Any]]:
     """Test error of the linear regressor as a function of the number of labelled images.
 
@@ -91,15 +121,22 @@ def sample_efficiency(
         train_labels: ``(N, L, 2)`` their annotated points.
         test_kp: ``(M, K, 2)`` discovered keypoints of the test images.
         test_labels: ``(M, L, 2)`` their annotated points.
-        eye_indices: ``(a, b)`` eye indices into the L annotated points.
+        eye_indices: ``(a, b)`` eye indices into the L annotated points: the error is the
+            inter-ocular-normalised error (:func:`~landmarks.evaluation.metrics.iod_error`).
         sizes: requested numbers of training images; ``None`` means all.
         draws: random draws per size (>= 1; the paper uses 10).
         bias: fit an offset too.
         seed: base seed.
+        image_side: instead of ``eye_indices``: the side S of the S×S image the points are in
+            (pixels); the error is ``100 * mean_{i,l} ||pred[i,l] - gt[i,l]|| / S``, the plain
+            mean over all test points. Exactly one of ``eye_indices`` / ``image_side``.
 
     Returns:
         One dict per size, increasing n: ``{"n": int, "mean": float, "std": float,
         "draws": int}``; mean and std (sample std, ``ddof=1``) of the test error in %.
+
+    Raises:
+        ValueError: on bad arrays, sizes or draws, or unless exactly one normaliser is given.
     """
     train_kp = validate_points(train_kp, "train_kp")
     train_labels = validate_points(train_labels, "train_labels")
@@ -107,7 +144,7 @@ def sample_efficiency(
     test_labels = validate_points(test_labels, "test_labels", expected_points=train_labels.shape[1])
     _check_lengths(train_kp, train_labels, "train_kp", "train_labels")
     _check_lengths(test_kp, test_labels, "test_kp", "test_labels")
-    eyes = validate_eye_indices(eye_indices, train_labels.shape[1])
+    eyes, side = _check_normaliser(eye_indices, image_side, train_labels.shape[1])
     if isinstance(draws, bool) or int(draws) != draws or draws < 1:
         raise ValueError(f"draws: expected a positive integer, got {draws!r}")
 
@@ -121,7 +158,9 @@ def sample_efficiency(
             subsets = [rng.choice(available, size=n, replace=False) for _ in range(int(draws))]
         errors = np.array(
             [
-                _test_error_for_subset(train_kp, train_labels, s, test_kp, test_labels, eyes, bias)
+                _test_error_for_subset(
+                    train_kp, train_labels, s, test_kp, test_labels, eyes, bias, side
+                )
                 for s in subsets
             ]
         )
@@ -136,16 +175,17 @@ def sample_efficiency(
     return rows
 
 
-def format_table(rows: Sequence[dict[str, Any]]) -> str:
+def format_table(rows: Sequence[dict[str, Any]], error_label: str = "IOD error (%)") -> str:
     """Render :func:`sample_efficiency` rows as a plain-text table.
 
     Args:
         rows: dicts with keys ``"n"``, ``"mean"``, ``"std"``, ``"draws"``.
+        error_label: the header of the error column (e.g. ``"error (% of side)"``).
 
     Returns:
         A header line, a rule and one line per row, e.g. ``"    10 |  12.34 ±  1.23 |    10"``.
     """
-    header = f"{'n':>6} | {'IOD error (%)':>15} | {'draws':>5}"
+    header = f"{'n':>6} | {error_label:>15} | {'draws':>5}"
     lines = [header, "-" * len(header)]
     for row in rows:
         missing = {"n", "mean", "std", "draws"} - set(row)

@@ -493,14 +493,18 @@ def _load_run_model(checkpoint: Path) -> _RunModel | str:
     return _RunModel(checkpoint, det, dataset, held_out=held_out)
 
 
-def _dataset_images(dataset: Any, count: int, what: str = "training item"
-                    ) -> tuple[list[Any], list[str]]:
+def _dataset_images(dataset: Any, count: int, what: str = "training item",
+                    shuffle: bool = False) -> tuple[list[Any], list[str]]:
     """Up to ``count`` readable images spread over ``dataset`` (a pair's target frame), with
-    their names (``"<what> <index>"``, plus the frame number for frame pairs)."""
+    their names (``"<what> <index>"``, plus the frame number for frame pairs). ``shuffle``
+    picks them in a fixed pseudo-random order instead (datasets ordered in a regular pattern,
+    e.g. round robin over digit classes, then do not give the same kind of image each time)."""
     images, names = [], []
+    order = (np.random.default_rng(0).permutation(len(dataset)).tolist() if shuffle
+             else _pick_indices(len(dataset), count))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for idx in _pick_indices(len(dataset), count):
+        for idx in order:
             item = dataset[idx]
             if item is None:
                 continue
@@ -573,7 +577,7 @@ def _swap_section(run: _RunModel) -> _Section:
     dataset, what = ((run.held_out, "held-out item") if run.held_out is not None
                      and len(run.held_out) >= 2 * _NUM_SWAP_IMAGES
                      else (run.dataset, "training item"))
-    images, names = _dataset_images(dataset, 2 * _NUM_SWAP_IMAGES, what)
+    images, names = _dataset_images(dataset, 2 * _NUM_SWAP_IMAGES, what, shuffle=True)
     if len(images) < 2:
         return _Section("swap", _note(f"{title} skipped: fewer than two readable images."))
     half = len(images) // 2
@@ -614,7 +618,102 @@ def _resolve_image(path: str, json_path: Path, root: str | None) -> Path | None:
     return None
 
 
+def _group_plural(ev: dict[str, Any]) -> tuple[str, str]:
+    """What a metric-``size`` result's groups are called: ("activity", "activities")."""
+    group = str(ev.get("group_label") or "group")
+    return group, "activities" if group == "activity" else f"{group}s"
+
+
+def _size_error_table(ev: dict[str, Any]) -> str:
+    """The error table of a metric-``size`` result (error in % of the image side)."""
+    names = list(ev.get("point_names") or [])
+    err = ev.get("size_error") if isinstance(ev.get("size_error"), dict) else {}
+    grouped = isinstance(err.get("per_group"), dict) and bool(err.get("per_group"))
+    _, plural = _group_plural(ev)
+    n_points = max(len(names), len(_per_point_of(err)))
+    names += [f"point {i}" for i in range(len(names), n_points)]
+    head = (f"<th>mean over {_esc(plural)}</th>" if grouped else "") + "<th>mean over frames</th>"
+    head += "".join(f"<th>{_esc(n)}</th>" for n in names)
+    rows: list[str] = []
+
+    def row(label: str, block: Any, css: str = "") -> None:
+        block = block if isinstance(block, dict) else {"mean": block}
+        per = _per_point_of(block)
+        # the headline (bold) is the mean over groups when there are groups
+        if grouped:
+            cells = (f"<td><b>{_fmt(block.get('mean_over_groups'))}</b></td>"
+                     f"<td>{_fmt(block.get('mean'))}</td>")
+        else:
+            cells = f"<td><b>{_fmt(block.get('mean'))}</b></td>"
+        cells += "".join(f"<td>{_fmt(per[i]) if i < len(per) else '–'}</td>"
+                         for i in range(n_points))
+        cls = f' class="{css}"' if css else ""
+        rows.append(f"<tr{cls}><th>{label}</th>{cells}</tr>")
+
+    width = n_points + (2 if grouped else 1)
+    k = ev.get("num_keypoints", "K")
+    if err:
+        row(f"Linear regression from the {k} discovered keypoints (test)", err, "ours")
+    if ev.get("val_size_error") is not None:
+        row("  same, validation split (held out of the labelled training images; mean over "
+            "frames)", {"mean": _mean_of(ev["val_size_error"])})
+    match = ev.get("matching")
+    if isinstance(match, dict):
+        if "skipped" in match:
+            rows.append(f'<tr class="muted"><th>Hungarian matching (no regression)</th>'
+                        f'<td colspan="{width}">skipped: {_esc(match["skipped"])}</td></tr>')
+        elif isinstance(match.get("size_error"), dict):
+            row("Hungarian matching: each point ← one raw keypoint (no regression)",
+                match["size_error"])
+    shape = ev.get("mean_shape")
+    if isinstance(shape, dict) and isinstance(shape.get("size_error"), dict):
+        row("Mean shape: the mean training label for every image (no detector)",
+            shape["size_error"], "ref")
+    pck = ev.get("pck") if isinstance(ev.get("pck"), dict) else {}
+    if pck.get("at_6") is not None or pck.get("per_part_at_6"):
+        per = pck.get("per_part_at_6") or []
+        lead = ('<td></td>' if grouped else "") + f"<td><b>{_fmt(pck.get('at_6'), 1)}</b></td>"
+        cells = "".join(f"<td>{_fmt(per[i], 1) if i < len(per) else '–'}</td>"
+                        for i in range(n_points))
+        thr = f"{pck['threshold']:g}" if _is_num(pck.get("threshold")) else "?"
+        rows.append(f'<tr class="pck"><th>PCK@{thr}% of the image side, linear regression '
+                    f"(%, higher is better)</th>{lead}{cells}</tr>")
+    if not rows:
+        return ""
+    return (f'<table class="num"><tr><th>Error, % of the image side (lower is better)</th>'
+            f"{head}</tr>{''.join(rows)}</table>")
+
+
+def _group_table(ev: dict[str, Any]) -> str:
+    """Per-group (Human3.6M: per-activity) errors of a metric-``size`` result, and their mean
+    (the paper's figure)."""
+    err = ev.get("size_error") if isinstance(ev.get("size_error"), dict) else {}
+    per_group = err.get("per_group")
+    if not isinstance(per_group, dict) or not per_group:
+        return ""
+    group, plural = _group_plural(ev)
+    frames = err.get("group_frames") if isinstance(err.get("group_frames"), dict) else {}
+    match = ev.get("matching") if isinstance(ev.get("matching"), dict) else {}
+    m_err = match.get("size_error") if isinstance(match.get("size_error"), dict) else {}
+    shape = ev.get("mean_shape") if isinstance(ev.get("mean_shape"), dict) else {}
+    s_err = shape.get("size_error") if isinstance(shape.get("size_error"), dict) else {}
+    m_groups = m_err.get("per_group") if isinstance(m_err.get("per_group"), dict) else {}
+    s_groups = s_err.get("per_group") if isinstance(s_err.get("per_group"), dict) else {}
+    rows = "".join(f"<tr><th>{_esc(g)}</th><td>{_fmt(frames.get(g), 0)}</td>"
+                   f'<td class="ours">{_fmt(v)}</td><td>{_fmt(m_groups.get(g))}</td>'
+                   f"<td>{_fmt(s_groups.get(g))}</td></tr>" for g, v in per_group.items())
+    rows += (f'<tr class="pck"><th>mean over {_esc(plural)}</th><td></td>'
+             f"<td><b>{_fmt(err.get('mean_over_groups'))}</b></td>"
+             f"<td>{_fmt(m_err.get('mean_over_groups'))}</td>"
+             f"<td>{_fmt(s_err.get('mean_over_groups'))}</td></tr>")
+    return (f'<table class="num"><tr><th>{_esc(group)}</th><th>test frames</th>'
+            f"<th>linear regression</th><th>Hungarian matching</th><th>mean shape</th></tr>"
+            f"{rows}</table>")
+
+
 def _error_table(ev: dict[str, Any]) -> str:
+    if "size_error" in ev:
+        return _size_error_table(ev)
     names = ev.get("point_names") or []
     iod = ev.get("iod_error")
     per_point = _per_point_of(iod)
@@ -679,7 +778,7 @@ def _error_table(ev: dict[str, Any]) -> str:
             f"{''.join(pck_rows)}</table>")
 
 
-def _pck_figure(pck: dict[str, Any]) -> bytes | None:
+def _pck_figure(pck: dict[str, Any], unit: str = "pixels") -> bytes | None:
     t, c = pck.get("thresholds"), pck.get("curve")
     if not isinstance(t, list) or not isinstance(c, list) or not t or len(t) != len(c):
         return None
@@ -688,10 +787,13 @@ def _pck_figure(pck: dict[str, Any]) -> bytes | None:
     fig = _new_figure(4.6, 3.3)
     ax = fig.add_subplot()
     ax.plot(t, c, lw=1.6, marker="." if len(t) < 30 else None)
+    at = pck.get("threshold") if _is_num(pck.get("threshold")) else 6
+    suffix = "%" if unit != "pixels" else ""
     if _is_num(pck.get("at_6")):
-        ax.plot([6], [pck["at_6"]], "o", color="C3", label=f"PCK@6 = {pck['at_6']:.1f}%")
+        ax.plot([at], [pck["at_6"]], "o", color="C3",
+                label=f"PCK@{at:g}{suffix} = {pck['at_6']:.1f}%")
         ax.legend(fontsize=8, loc="lower right")
-    ax.set_xlabel("threshold (pixels)", fontsize=9)
+    ax.set_xlabel(f"threshold ({unit})", fontsize=9)
     ax.set_ylabel("points within threshold (%)", fontsize=9)
     ax.set_ylim(0, 101)
     ax.set_title("PCK curve (linear regression, test)", fontsize=10)
@@ -713,7 +815,8 @@ def _sample_efficiency_figure(ev: dict[str, Any]) -> bytes | None:
     ax = fig.add_subplot()
     ax.errorbar(n, mean, yerr=std, fmt="o-", capsize=3, lw=1.4, ms=4,
                 label="regression on n labelled images")
-    full = _mean_of(ev.get("iod_error"))
+    size = "size_error" in ev
+    full = _mean_of(ev.get("size_error" if size else "iod_error"))
     if _is_num(full):
         ntr = (ev.get("sizes") or {}).get("train_labelled")
         ax.axhline(full, color="C2", ls=":", lw=1.2,
@@ -725,7 +828,7 @@ def _sample_efficiency_figure(ev: dict[str, Any]) -> bytes | None:
     if (n > 0).all():
         ax.set_xscale("log")
     ax.set_xlabel("labelled training images n (log scale)", fontsize=9)
-    ax.set_ylabel("IOD error (%)", fontsize=9)
+    ax.set_ylabel("error (% of image side)" if size else "IOD error (%)", fontsize=9)
     ax.set_title("Sample efficiency (mean ± std over draws)", fontsize=10)
     ax.grid(True, alpha=0.3, which="both")
     ax.tick_params(labelsize=8)
@@ -831,7 +934,30 @@ def _eval_block(ev: dict[str, Any], json_path: Path) -> str:
         parts.append('<table class="kv">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>"
                                                     for k, v in meta) + "</table>")
     table = _error_table(ev)
-    if table:
+    size = "size_error" in ev
+    if table and size:
+        group, plural = _group_plural(ev)
+        parts.append(_caption(
+            "The linear-regression protocol of Jakab et al. 2018: the detector is frozen, a "
+            "bias-free linear map from the discovered keypoints to the labelled points is fitted "
+            "on 90% of the labelled training images, and the test error is the mean distance to "
+            "the labels in % of the image side (the Human3.6M metric of Zhang et al. 2018), "
+            "overall and per point"
+            + (f"; the paper's figure is the error averaged per {_esc(group)}, then over the "
+               f"{_esc(plural)} (<b>mean over {_esc(plural)}</b>); the mean over frames weights "
+               f"{_esc(plural)} by their frame counts" if _group_table(ev) else "")
+            + ". PCK: % of points within the threshold (in % of the image side) of the label."))
+        parts.append(table)
+        groups = _group_table(ev)
+        if groups:
+            parts.append(_caption(f"Error per {_esc(group)} (% of the image side, test split)."))
+            parts.append(groups)
+        if ev.get("paper_figure"):
+            parts.append(_caption(f"Paper: {_esc(ev['paper_figure'])}."))
+        notes = [n for n in ev.get("notes") or [] if isinstance(n, str) and n]
+        if notes:
+            parts.append(_caption("Notes: " + "; ".join(_esc(n) for n in notes) + "."))
+    elif table:
         parts.append(_caption(
             "The linear-regression protocol of Jakab et al. 2018: the detector is frozen, a "
             "bias-free linear map from the discovered keypoints to the labelled points is fitted "
@@ -867,7 +993,7 @@ def _eval_block(ev: dict[str, Any], json_path: Path) -> str:
     plots = []
     pck = ev.get("pck")
     if isinstance(pck, dict):
-        png = _pck_figure(pck)
+        png = _pck_figure(pck, "% of image side" if size else "pixels")
         if png:
             plots.append(_figure(png, "PCK curve", "Share of test points (linear regression) "
                                  "within a distance of their label, for each threshold."))
@@ -883,7 +1009,8 @@ def _eval_block(ev: dict[str, Any], json_path: Path) -> str:
         cells = "".join(f"<tr><td>{_fmt(r.get('n'), 0)}</td><td>{_fmt(r.get('mean'))}</td>"
                         f"<td>{_fmt(r.get('std'))}</td><td>{_fmt(r.get('draws'), 0)}</td></tr>"
                         for r in se)
-        parts.append('<table class="num"><tr><th>n labelled</th><th>mean IOD error %</th>'
+        what = "mean error, % of image side" if size else "mean IOD error %"
+        parts.append(f'<table class="num"><tr><th>n labelled</th><th>{what}</th>'
                      f"<th>std</th><th>draws</th></tr>{cells}</table>")
     png, found = _examples_figure(ev, json_path)
     if png:

@@ -1,0 +1,886 @@
+"""Human3.6M from the **official release** (videos + ``D2_Positions`` CDF files), cropped to the
+person with loose boxes computed from the given 2D poses.
+
+Training data ``h36m_full`` (frame pairs of one sequence) and the labelled benchmark
+``h36m_full`` (the 32 2D joints, error in % of the image side, averaged per activity). The
+protocol (activities, subject split, joints, metric) is that of :mod:`landmarks.data.h36m`, whose
+names this module reuses; what differs is the input: :mod:`~landmarks.data.h36m` reads Zhang et
+al.'s pre-cropped 128×128 release, this module the files of the Human3.6M site and makes its own
+crops.
+
+**What to download** (http://vision.imar.ro/human3.6m/, per subject S1, S5, S6, S7, S8, S9, S11):
+the videos and the "D2 Positions" poses. Layout (as unpacked; the subject folder names are those
+of the release)::
+
+    <root>/S1/Videos/<Action>.<camera>.mp4                        e.g. "Directions 1.54138969.mp4"
+    <root>/S1/MyPoseFeatures/D2_Positions/<Action>.<camera>.cdf   the 2D poses of that video
+    <root>/S1/Images/<Action>.<camera>/<number>.jpg|png           optional: extracted frames
+    <root>/S5/...  S6/ S7/ S8/ S9/ S11/
+
+The videos are 50 fps, 1000×1002 (cameras 54138969, 55011271, 58860488, 60457274). A ``.cdf`` is
+a NASA CDF file (read with the pure-Python ``cdflib``) whose variable ``Pose`` has shape
+``(1, N, 64)`` (``(N, 64)`` is accepted too): per frame, the 32 joints as ``x0, y0, x1, y1, …``
+in pixels of the video frame, in the order of :data:`landmarks.data.h36m.POINT_NAMES`. They are
+taken as 0-based pixel-centre coordinates (the project's convention); the release does not say,
+and the difference (0.5 frame px) is about 0.1 px at 128×128.
+
+**Sequences.** A *sequence* is one video file ``Videos/<stem>.mp4`` or one frame folder
+``Images/<stem>/``; it is paired with the pose file of the **same stem**,
+``MyPoseFeatures/D2_Positions/<stem>.cdf``. When both a video and a frame folder have the stem,
+the frame folder is read (it is much faster). Sequences without a pose file of their stem are
+skipped, counted in ``.skipped`` / the benchmark notes, and reported in one warning. The release
+is not consistent in its names (some files have an ``_ALL`` suffix; some actions are spelt
+differently for different subjects, e.g. ``TakingPhoto`` / ``Photo``, ``WalkDog`` /
+``WalkingDog``); no name is translated: a video whose pose file has a different stem is skipped,
+so rename one of the two if you want it. The activity of a sequence is its action name without
+the trailing `` N`` number (``"Directions 1.54138969"`` → ``"Directions"``, as
+:func:`landmarks.data.h36m.sequence_activity`); option ``activities`` (default the protocol's six,
+:data:`landmarks.data.h36m.ACTIVITIES`) is matched against it, case-insensitively, so
+``"WalkDog 1"`` is activity ``WalkDog`` and only read when listed.
+
+**Frame folders** (for users who extracted the frames, e.g. ``ffmpeg -i "Directions
+1.54138969.mp4" "Images/Directions 1.54138969/%06d.jpg"``): every image (``.jpg``, ``.jpeg``,
+``.png``, any case) of the folder is a frame; its name must end in its frame number (``1.jpg``,
+``000001.jpg``, ``img_000001.png``; zero padding and a non-digit prefix are allowed). The numbers
+must be consecutive (no gaps, no duplicates); the smallest number is frame 0, so 0-based and
+ffmpeg's 1-based numbering both work, and frame ``i`` of the folder is pose row ``i``. Extract
+every frame: a folder with gaps (e.g. every 5th frame) or a name without a number is skipped with
+a warning, since its frames cannot be matched to the pose rows.
+
+**Frame counts.** A sequence has ``min(pose rows, frames)`` frames (for a video, the frame count
+of its container metadata; when the container does not say, the pose rows). A few official videos
+differ from their pose files by some frames; this is counted in ``.length_mismatch`` and reported
+in one warning. Video frames are addressed by their timestamps (``round((pts - start) × fps ×
+time_base)``; the official videos have a constant frame rate).
+
+**Crops** (:func:`joint_box`, :func:`crop_frame`): per frame, the bounding box of the 32 joints
+(non-finite joints ignored), made square around its centre with side ``max(w, h) ×
+crop_margin`` (option ``crop_margin``, default :data:`DEFAULT_CROP_MARGIN` = 1.5: the joints span
+2/3 of the side, leaving room for the top of the head, which no joint marks, and a loose frame
+like the person-centred crops of Zhang et al.'s release; the value is ours, not theirs). Where the
+square leaves the frame the frame is extended by **repeating its edge pixels** (the studio
+background continues, no black bars). The square is resized to S×S (128 in the recipe; antialiased
+bilinear, as everywhere in the project). A joint at frame pixel ``p`` lies at ``(p + 0.5 -
+box_origin) × S / side - 0.5`` in the S×S image (:func:`to_crop_pixels`; pixel centres at
+integers, x right, y down, as :mod:`landmarks` states). Zhang et al.'s release also removes the
+background with foreground masks; the official release has none, so this reader keeps the
+background (option ``mask`` accepts only ``false``).
+
+**Frames, stride and pairs** (:class:`H36MFullPairs`). Frames are numbered as in the video (pose
+row ``i`` = video frame ``i``, 50 fps). Option ``stride`` (default :data:`DEFAULT_STRIDE` = 5,
+i.e. 10 targets per second) keeps every ``stride``-th frame (0, stride, 2·stride, …) as a
+*target*, which keeps the index and an epoch manageable (consecutive 50 fps frames are nearly
+identical). The *source* of a target ``t`` is frame ``t ± g`` of the same sequence with ``g``
+uniform in ``data.frame_gap`` (default 3–30) **in the original 50 fps numbering** (any frame, not
+only the kept ones), so the gap does not change with ``stride``; direction and clipping as
+:func:`landmarks.data.pairs.pick_partner_frame`. Both frames are cropped with **the target's
+box**, so the person's motion between the two frames stays in the pair (a per-frame re-centring
+would cancel it). ``data.max_frames`` keeps the first frames of each sequence; ``data.crop`` is
+not used (the crops come from the poses).
+
+Decoding: a frame folder reads two images per item. A video is decoded from the keyframe before
+the earlier frame of the item up to the later one (the reader of a video stays open per process,
+and a later frame close ahead continues the decoding instead of seeking, so the benchmark, which
+reads frames in order, decodes each video about once). Random access into 1000×1002 video is
+nevertheless slow, a keyframe interval of decoding per item: on a 2-core build machine, about 1 s
+per training pair for a synthetic 1000×1002 h264 video with a keyframe every 250 frames, against
+0.04 s per frame for in-order reads. For training at scale, extract the frames (layout above).
+
+**Benchmark** (:func:`make_benchmark`): splits ``train`` (S1, S5–S9, every ``train_stride``-th
+frame) and ``test`` (S11, every ``test_stride``-th frame), each frame cropped with its own box.
+Items carry their activity as ``"group"``; the error is in % of the image side, reported per
+activity and as the mean over activities (``size_error.mean_over_groups``), as for ``h36m``. The
+figure of the papers was measured on Zhang et al.'s crops, which these crops only resemble.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from landmarks.config import DataConfig
+from landmarks.data.h36m import (
+    ACTIVITIES,
+    PAPER_FIGURE,
+    PCK_THRESHOLD,
+    POINT_NAMES,
+    SUBJECTS,
+    TEST_SUBJECTS,
+    TRAIN_SUBJECTS,
+    sequence_activity,
+)
+from landmarks.data.labelled import LabelledBenchmark
+from landmarks.data.pairs import locate, pick_partner_frame
+from landmarks.data.transforms import DatasetError, uint8_to_tensor
+from landmarks.registry import register_benchmark, register_dataset
+
+__all__ = [
+    "CAMERAS",
+    "DEFAULT_CROP_MARGIN",
+    "DEFAULT_STRIDE",
+    "FPS",
+    "IMAGE_DIR",
+    "POSE_DIR",
+    "POSE_VARIABLE",
+    "VIDEO_DIR",
+    "FullSequence",
+    "H36MFullLabelled",
+    "H36MFullPairs",
+    "clear_video_readers",
+    "crop_frame",
+    "find_sequences",
+    "joint_box",
+    "load_poses",
+    "make_benchmark",
+    "pose_rows",
+    "read_frames",
+    "to_crop_pixels",
+]
+
+VIDEO_DIR = "Videos"
+POSE_DIR = "MyPoseFeatures/D2_Positions"
+IMAGE_DIR = "Images"
+POSE_VARIABLE = "Pose"
+CAMERAS: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
+FPS = 50
+DEFAULT_STRIDE = 5
+DEFAULT_CROP_MARGIN = 1.5
+#: Smallest crop side in frame pixels (a pose whose joints coincide still gets a crop).
+MIN_CROP_SIDE = 8.0
+
+_VIDEO_SUFFIXES = (".mp4",)
+_FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+_FRAME_NUMBER = re.compile(r"^(?:.*\D)?(\d+)$")
+_SPLITS = ("train", "test", "all")
+_TRAIN_OPTIONS = ("activities", "train_subjects", "test_subjects", "stride", "crop_margin",
+                  "mask")
+_BENCH_OPTIONS = ("activities", "train_subjects", "test_subjects", "joints", "stride",
+                  "train_stride", "test_stride", "crop_margin", "mask")
+
+
+# ----------------------------------------------------------------------------------------------
+# Layout
+
+
+@dataclass(frozen=True)
+class FullSequence:
+    """One sequence: a video file, or a frame folder (``frames``: its images in frame order),
+    and the pose file of the same stem. ``num_frames`` = ``min(pose rows, frames)``."""
+
+    subject: str
+    name: str  # the stem, e.g. "Directions 1.54138969"
+    activity: str  # e.g. "Directions"
+    pose_path: Path
+    video: Path | None  # the .mp4, or None for a frame folder
+    frames: tuple[Path, ...]  # the frame folder's images, frame 0 first (empty for a video)
+    num_frames: int
+
+    @property
+    def camera(self) -> str:
+        """The camera id of the stem (``""`` when the stem has no ``.<camera>`` part)."""
+        return self.name.rsplit(".", 1)[1] if "." in self.name else ""
+
+    @property
+    def source(self) -> Path:
+        """The video file or the frame folder."""
+        return self.video if self.video is not None else self.frames[0].parent
+
+    def frame_path(self, row: int) -> Path:
+        """The file holding frame ``row`` (the video itself for a video)."""
+        return self.video if self.video is not None else self.frames[row]
+
+
+def load_poses(path: str | Path) -> np.ndarray:
+    """The ``Pose`` variable of a ``D2_Positions`` ``.cdf`` as ``(N, 32, 2)`` float64 ``(x, y)``
+    frame pixels. Raises :class:`DatasetError` naming the file when it is missing, is no CDF file,
+    has no ``Pose`` variable, or ``Pose`` is not ``(1, N, 64)`` / ``(N, 64)``."""
+    import cdflib
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"Human3.6M pose file {path} is missing (the 2D poses of a sequence: "
+                           f"{POSE_DIR}/<Action>.<camera>.cdf of the official release)")
+    try:
+        cdf = cdflib.CDF(str(path))
+        try:
+            pose = np.asarray(cdf.varget(POSE_VARIABLE), dtype=np.float64)
+        finally:
+            del cdf
+    except Exception as err:
+        raise DatasetError(f"Human3.6M pose file {path} cannot be read as a CDF file with a "
+                           f"{POSE_VARIABLE!r} variable: {err}") from err
+    rows = _check_pose_shape(path, tuple(int(d) for d in pose.shape))
+    return pose.reshape(len(rows), len(POINT_NAMES), 2)
+
+
+def pose_rows(path: str | Path) -> int:
+    """The number of frames (rows) of a ``D2_Positions`` ``.cdf``, from the variable's header
+    (no data read). Raises :class:`DatasetError` as :func:`load_poses` does."""
+    import cdflib
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"Human3.6M pose file {path} is missing (the 2D poses of a sequence: "
+                           f"{POSE_DIR}/<Action>.<camera>.cdf of the official release)")
+    try:
+        cdf = cdflib.CDF(str(path))
+        try:
+            info = cdf.varinq(POSE_VARIABLE)
+        finally:
+            del cdf
+    except Exception as err:
+        raise DatasetError(f"Human3.6M pose file {path} cannot be read as a CDF file with a "
+                           f"{POSE_VARIABLE!r} variable: {err}") from err
+    dims = tuple(int(d) for d in info.Dim_Sizes)
+    shape = ((int(info.Last_Rec) + 1,) + dims) if info.Rec_Vary else dims
+    return len(_check_pose_shape(path, shape))
+
+
+def _check_pose_shape(path: Path, shape: tuple[int, ...]) -> range:
+    """``range(N)`` for a ``Pose`` of shape ``(1, N, 64)`` or ``(N, 64)``; else a
+    :class:`DatasetError` naming the file and the shape."""
+    width = 2 * len(POINT_NAMES)
+    if len(shape) == 3 and shape[0] == 1 and shape[2] == width:
+        return range(shape[1])
+    if len(shape) == 2 and shape[1] == width:
+        return range(shape[0])
+    raise DatasetError(f"Human3.6M pose file {path}: {POSE_VARIABLE!r} has shape {shape}, "
+                       f"expected (1, N, {width}) (per frame {len(POINT_NAMES)} joints × (x, y))")
+
+
+def _frame_folder(folder: Path) -> tuple[tuple[Path, ...], str]:
+    """The images of a frame folder in frame order, or ``((), why)`` when they cannot be matched
+    to pose rows (module docstring)."""
+    numbered = []
+    for entry in os.scandir(folder):
+        name = entry.name
+        if name.startswith(".") or not entry.is_file():
+            continue
+        path = Path(name)
+        if path.suffix.lower() not in _FRAME_SUFFIXES:
+            continue
+        match = _FRAME_NUMBER.match(path.stem)
+        if match is None:
+            return (), f"image {folder / name} has no frame number at the end of its name"
+        numbered.append((int(match.group(1)), folder / name))
+    if not numbered:
+        return (), "no frames (.jpg / .png)"
+    numbered.sort(key=lambda item: (item[0], item[1].name))
+    numbers = [n for n, _ in numbered]
+    if numbers[-1] - numbers[0] + 1 != len(numbers) or len(set(numbers)) != len(numbers):
+        return (), (f"frame numbers {numbers[0]}..{numbers[-1]} are not consecutive "
+                    f"({len(numbers)} images): extract every frame so that image i is pose "
+                    f"row i")
+    return tuple(p for _, p in numbered), ""
+
+
+def _video_frames(path: Path) -> int | str:
+    """The frame count of a video's container metadata (0 when it does not say), or why the
+    video cannot be opened."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return f"video {path} has no video stream"
+            return int(container.streams.video[0].frames or 0)
+    except Exception as err:
+        return f"video {path} cannot be opened: {err}"
+
+
+def find_sequences(root: str | Path, subjects: Sequence[str], activities: Sequence[str]
+                   ) -> tuple[list[FullSequence], dict[str, str], list[str]]:
+    """The sequences of ``subjects`` whose activity is one of ``activities`` (case-insensitive),
+    sorted by subject order, then stem. Returns ``(sequences, skipped, mismatched)``:
+    ``skipped`` maps each skipped video / frame folder to why (no pose file of its stem,
+    unusable frame folder, unopenable video), ``mismatched`` lists the sequences (video files /
+    frame folders) whose frame count differs from their pose rows. Warns once about the skipped
+    sequences without a pose file and once about any other skipped sequence.
+
+    Raises :class:`DatasetError` naming the expected path when the root, a subject folder, its
+    ``MyPoseFeatures/D2_Positions`` folder, or both its ``Videos`` and ``Images`` folders are
+    missing; and (from :func:`load_poses`) for an unreadable pose file or a bad ``Pose`` shape.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"Human3.6M root {root} does not exist or is not a folder; expected "
+                           f"the official release's subject folders ({', '.join(SUBJECTS)}), "
+                           f"each with {VIDEO_DIR}/ (or {IMAGE_DIR}/) and {POSE_DIR}/")
+    wanted = {a.lower() for a in activities}
+    sequences: list[FullSequence] = []
+    skipped: dict[str, str] = {}
+    no_pose: list[str] = []
+    mismatched: list[str] = []
+    for subject in subjects:
+        base = root / subject
+        if not base.is_dir():
+            raise DatasetError(f"Human3.6M subject folder {base} is missing (subject {subject} of "
+                               f"the official release, with {VIDEO_DIR}/ and {POSE_DIR}/)")
+        videos_dir, images_dir, pose_dir = base / VIDEO_DIR, base / IMAGE_DIR, base / POSE_DIR
+        if not videos_dir.is_dir() and not images_dir.is_dir():
+            raise DatasetError(f"Human3.6M video folder {videos_dir} is missing (the videos "
+                               f"<Action>.<camera>.mp4 of subject {subject}; or extracted frames "
+                               f"in {images_dir}/<Action>.<camera>/)")
+        if not pose_dir.is_dir():
+            raise DatasetError(f"Human3.6M 2D pose folder {pose_dir} is missing (the "
+                               f"D2_Positions/<Action>.<camera>.cdf files of subject {subject})")
+        found: dict[str, Path] = {}  # stem -> video file or frame folder (a folder wins)
+        if videos_dir.is_dir():
+            for entry in os.scandir(videos_dir):
+                path = Path(entry.path)
+                if (not entry.name.startswith(".") and entry.is_file()
+                        and path.suffix.lower() in _VIDEO_SUFFIXES):
+                    found[path.stem] = path
+        if images_dir.is_dir():
+            for entry in os.scandir(images_dir):
+                if not entry.name.startswith(".") and entry.is_dir():
+                    found[entry.name] = Path(entry.path)
+        for stem in sorted(found):
+            activity = sequence_activity(stem)
+            if activity.lower() not in wanted:
+                continue
+            source = found[stem]
+            pose_path = pose_dir / f"{stem}.cdf"
+            if not pose_path.is_file():
+                skipped[str(source)] = f"no pose file {pose_path}"
+                no_pose.append(str(source))
+                continue
+            frames: tuple[Path, ...] = ()
+            if source.is_dir():
+                frames, why = _frame_folder(source)
+                if not frames:
+                    skipped[str(source)] = why
+                    continue
+                count = len(frames)
+            else:
+                probe = _video_frames(source)
+                if isinstance(probe, str):
+                    skipped[str(source)] = probe
+                    continue
+                count = probe
+            rows = pose_rows(pose_path)
+            n = min(rows, count) if count > 0 else rows
+            if count > 0 and count != rows:
+                mismatched.append(str(source))
+            sequences.append(FullSequence(subject, stem, activity, pose_path,
+                                          None if frames else source, frames, n))
+    if no_pose:
+        warnings.warn(f"skipping {len(no_pose)} Human3.6M sequence(s) without a pose file of "
+                      f"the same stem in {POSE_DIR} (e.g. {no_pose[0]}); see "
+                      f"landmarks.data.h36m_full on the release's inconsistent names",
+                      stacklevel=2)
+    other = {k: v for k, v in skipped.items() if k not in set(no_pose)}
+    if other:
+        first = next(iter(other.items()))
+        warnings.warn(f"skipping {len(other)} unusable Human3.6M sequence(s), e.g. {first[0]}: "
+                      f"{first[1]}", stacklevel=2)
+    return sequences, skipped, mismatched
+
+
+# ----------------------------------------------------------------------------------------------
+# Geometry
+
+
+def joint_box(joints: np.ndarray, margin: float = DEFAULT_CROP_MARGIN
+              ) -> tuple[float, float, float] | None:
+    """The crop square ``(x0, y0, side)`` (pixel-edge coordinates: the frame spans ``[0, W]``) of
+    a pose ``(J, 2)`` in 0-based frame pixels: its joints' bounding box made square around the
+    box centre, side ``max(w, h) × margin`` (at least :data:`MIN_CROP_SIDE`). ``None`` when no
+    joint is finite."""
+    joints = np.asarray(joints, dtype=np.float64)
+    finite = np.isfinite(joints).all(axis=1)
+    if not finite.any():
+        return None
+    lo, hi = joints[finite].min(axis=0), joints[finite].max(axis=0)
+    side = max(float((hi - lo).max()) * float(margin), MIN_CROP_SIDE)
+    cx, cy = (lo + hi) / 2.0
+    return float(cx) + 0.5 - side / 2.0, float(cy) + 0.5 - side / 2.0, side
+
+
+def to_crop_pixels(points: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:
+    """Map ``(..., 2)`` 0-based frame pixels into the ``size × size`` crop of ``box`` (same
+    convention: pixel centres at integers)."""
+    x0, y0, side = box
+    return (np.asarray(points, np.float64) + 0.5 - np.array([x0, y0])) * (size / side) - 0.5
+
+
+def crop_frame(frame: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:
+    """Crop the square ``box = (x0, y0, side)`` (pixel edges; it may leave the frame, which is
+    then extended by repeating its edge pixels) out of an ``(H, W, 3)`` uint8 frame and resize it
+    to ``(size, size, 3)`` uint8 (antialiased bilinear, straight from the float box)."""
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"frame: expected an (H, W, 3) uint8 array, got {frame.shape} "
+                         f"{frame.dtype}")
+    h, w = frame.shape[:2]
+    x0, y0, side = box
+    # the filter reads about side / size input pixels around the box: take them too
+    support = int(math.ceil(max(side / size, 1.0))) + 2
+    ix0, iy0 = int(math.floor(x0)) - support, int(math.floor(y0)) - support
+    ix1 = int(math.ceil(x0 + side)) + support
+    iy1 = int(math.ceil(y0 + side)) + support
+    xs = np.clip(np.arange(ix0, ix1), 0, w - 1)
+    ys = np.clip(np.arange(iy0, iy1), 0, h - 1)
+    region = frame[ys[:, None], xs[None, :]]  # edge pixels repeated outside the frame
+    img = Image.fromarray(np.ascontiguousarray(region), "RGB")
+    bx, by = x0 - ix0, y0 - iy0
+    out = img.resize((size, size), Image.Resampling.BILINEAR, box=(bx, by, bx + side, by + side))
+    return np.array(out, dtype=np.uint8)
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading frames
+
+
+class _VideoReader:
+    """An open video of this process that returns frames by number (timestamps), seeking only
+    when the next frame asked for is behind, or far ahead of, the last decoded one."""
+
+    #: Frames ahead of the last decoded one that are reached by decoding on, not by seeking.
+    CONTINUE = 64
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pid = os.getpid()
+        self.container = av.open(str(path))
+        if not self.container.streams.video:
+            raise ValueError(f"video {path} has no video stream")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        rate = self.stream.average_rate or self.stream.guessed_rate
+        if not rate or self.stream.time_base is None:
+            raise ValueError(f"video {path} has no frame rate / time base")
+        self.fps = float(rate)
+        self.time_base = float(self.stream.time_base)
+        self.start = int(self.stream.start_time or 0)
+        self._frames: Iterator[tuple[int, Any]] | None = None
+        self._last = -1  # number of the last frame taken from self._frames
+
+    def close(self) -> None:
+        self._frames = None
+        self.container.close()
+
+    def _decode(self) -> Iterator[tuple[int, Any]]:
+        for frame in self.container.decode(self.stream):
+            if frame.pts is None:
+                raise ValueError(f"video {self.path}: a frame has no timestamp")
+            yield round((frame.pts - self.start) * self.time_base * self.fps), frame
+
+    def _position(self, row: int) -> None:
+        """Seek so that the next decoded frame is at or before frame ``row``."""
+        back = 0
+        while True:
+            target = max(row - back, 0)
+            pts = self.start + int(target / self.fps / self.time_base)
+            self.container.seek(pts, stream=self.stream, backward=True, any_frame=False)
+            frames = self._decode()
+            first = next(frames, None)
+            if first is None and target > 0:
+                back = max(2 * back, int(self.fps))
+                continue
+            if first is None:
+                self._frames = iter(())
+                return
+            if first[0] <= row or target == 0:
+                self._frames = _chain(first, frames)
+                self._last = first[0] - 1
+                return
+            back = max(2 * back, int(self.fps))  # the demuxer landed after the frame
+
+    def read(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
+        """Frames ``rows`` as ``(H, W, 3)`` uint8 RGB; rows past the end are missing."""
+        want = sorted(set(int(r) for r in rows))
+        if not (self._frames is not None and self._last < want[0] <= self._last + self.CONTINUE):
+            self._position(want[0])
+        assert self._frames is not None
+        out: dict[int, np.ndarray] = {}
+        wanted = set(want)
+        for number, frame in self._frames:
+            self._last = number
+            if number in wanted:
+                out[number] = frame.to_ndarray(format="rgb24")
+            if number >= want[-1]:
+                break
+        else:
+            self._frames = None  # end of the stream
+        return out
+
+
+def _chain(first: tuple[int, Any], rest: Iterator[tuple[int, Any]]
+           ) -> Iterator[tuple[int, Any]]:
+    yield first
+    yield from rest
+
+
+_READERS: OrderedDict[str, _VideoReader] = OrderedDict()
+_READERS_LOCK = threading.Lock()
+#: Open videos kept per process.
+MAX_OPEN_VIDEOS = 8
+
+
+def clear_video_readers() -> None:
+    """Close every video this process holds open for :func:`read_frames`."""
+    with _READERS_LOCK:
+        for reader in _READERS.values():
+            if reader.pid == os.getpid():
+                reader.close()
+        _READERS.clear()
+
+
+def _read_video(path: Path, rows: Sequence[int]) -> dict[int, np.ndarray]:
+    key = str(path)
+    with _READERS_LOCK:
+        reader = _READERS.pop(key, None)
+        if reader is not None and reader.pid != os.getpid():
+            reader = None  # inherited from the parent process: never touch its decoder
+        try:
+            if reader is None:
+                reader = _VideoReader(path)
+            frames = reader.read(rows)
+        except Exception:
+            if reader is not None and reader.pid == os.getpid():
+                reader.close()
+            raise
+        _READERS[key] = reader
+        while len(_READERS) > MAX_OPEN_VIDEOS:
+            _, old = _READERS.popitem(last=False)
+            if old.pid == os.getpid():
+                old.close()
+        return frames
+
+
+def read_frames(sequence: FullSequence, rows: Sequence[int]) -> dict[int, np.ndarray]:
+    """Frames ``rows`` of ``sequence`` as full-size ``(H, W, 3)`` uint8 RGB arrays. Raises
+    ``OSError`` / PIL / PyAV errors when a file cannot be read, ``EOFError`` when the video ends
+    before a frame."""
+    if sequence.video is None:
+        out = {}
+        for row in rows:
+            with Image.open(sequence.frames[row]) as img:
+                out[int(row)] = np.array(img.convert("RGB"), dtype=np.uint8)
+        return out
+    frames = _read_video(sequence.video, rows)
+    missing = sorted(set(int(r) for r in rows) - set(frames))
+    if missing:
+        raise EOFError(f"video {sequence.video} has no frame {missing[0]} (it ends earlier than "
+                       f"its pose file)")
+    return frames
+
+
+# ----------------------------------------------------------------------------------------------
+# Options
+
+
+def _check_options(options: Mapping[str, Any], valid: Sequence[str], what: str) -> None:
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise DatasetError(f"{what}: unknown option(s) {', '.join(map(repr, unknown))}; valid "
+                           f"options: {', '.join(valid)}")
+    if options.get("mask", False) is not False:
+        raise DatasetError(f"{what}: option 'mask' must be false or absent, got "
+                           f"{options['mask']!r}: the official Human3.6M release has no "
+                           f"foreground masks (Zhang et al.'s release, data.kind 'h36m', has); "
+                           f"with configs/h36m_k20.yaml pass data.options={{}}")
+
+
+def _names(options: Mapping[str, Any], key: str, default: Sequence[str]) -> tuple[str, ...]:
+    value = options.get(key, default)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not value or \
+            not all(isinstance(v, str) and v for v in value):
+        raise DatasetError(f"option {key!r}: expected a non-empty list of names, got {value!r}")
+    return tuple(value)
+
+
+def _count(options: Mapping[str, Any], key: str, default: int) -> int:
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DatasetError(f"option {key!r}: expected an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _margin(options: Mapping[str, Any]) -> float:
+    value = options.get("crop_margin", DEFAULT_CROP_MARGIN)
+    if isinstance(value, bool) or not isinstance(value, int | float) or \
+            not math.isfinite(value) or value <= 0:
+        raise DatasetError(f"option 'crop_margin': expected a number > 0 (the crop side over the "
+                           f"joints' box side), got {value!r}")
+    return float(value)
+
+
+def _joint_indices(options: Mapping[str, Any]) -> list[int]:
+    value = options.get("joints", "all")
+    if value == "all":
+        return list(range(len(POINT_NAMES)))
+    if isinstance(value, list | tuple) and value and all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(POINT_NAMES)
+            for i in value):
+        return [int(i) for i in value]
+    raise DatasetError(f"option 'joints': expected \"all\" or a list of joint indices in "
+                       f"0..{len(POINT_NAMES) - 1}, got {value!r}")
+
+
+def _split_subjects(split: str, options: Mapping[str, Any]) -> tuple[str, ...]:
+    train = _names(options, "train_subjects", TRAIN_SUBJECTS)
+    test = _names(options, "test_subjects", TEST_SUBJECTS)
+    if split == "train":
+        return train
+    if split == "test":
+        return test
+    return tuple(dict.fromkeys(train + test))
+
+
+def _warn_mismatch(mismatched: Sequence[str]) -> None:
+    if mismatched:
+        warnings.warn(f"{len(mismatched)} Human3.6M sequence(s) have a different number of "
+                      f"frames than pose rows (e.g. {mismatched[0]}); the first min(frames, "
+                      f"rows) frames of each are used", stacklevel=3)
+
+
+# ----------------------------------------------------------------------------------------------
+# Training pairs
+
+
+class H36MFullPairs(Dataset):
+    """Frame pairs of official Human3.6M sequences, cropped with the target's pose box (module
+    docstring).
+
+    ``dataset[i]`` is ``{"source", "target": (3, S, S) float32 in [0, 1], "frames": (2,) int64
+    frame numbers [target, source] in the sequence (50 fps numbering)}``, or ``None`` when a
+    frame cannot be read (one warning per file). Targets are every ``stride``-th frame.
+    Sequences shorter than ``frame_gap[0] + 1`` frames are skipped (``.skipped``, warned).
+    """
+
+    def __init__(self, root: str | Path, image_size: int, subjects: Sequence[str],
+                 activities: Sequence[str] = ACTIVITIES, frame_gap: Sequence[int] = (3, 30),
+                 stride: int = DEFAULT_STRIDE, crop_margin: float = DEFAULT_CROP_MARGIN,
+                 max_frames: int = 0) -> None:
+        self.root = Path(root).expanduser()
+        self.image_size = int(image_size)
+        if self.image_size < 1:
+            raise ValueError(f"image_size must be positive, got {image_size}")
+        if len(frame_gap) != 2 or not 1 <= int(frame_gap[0]) <= int(frame_gap[1]):
+            raise ValueError(f"frame_gap: expected (min, max) with 1 <= min <= max, "
+                             f"got {tuple(frame_gap)}")
+        if int(stride) < 1:
+            raise ValueError(f"stride: expected >= 1, got {stride}")
+        if not crop_margin > 0:
+            raise ValueError(f"crop_margin: expected > 0, got {crop_margin}")
+        self.min_gap, self.max_gap = int(frame_gap[0]), int(frame_gap[1])
+        self.stride, self.crop_margin = int(stride), float(crop_margin)
+        self.subjects, self.activities = tuple(subjects), tuple(activities)
+        found, skipped, self.length_mismatch = find_sequences(self.root, self.subjects,
+                                                              self.activities)
+        self.skipped: dict[str, str] = dict(skipped)
+        self.sequences: list[FullSequence] = []
+        self._boxes: list[np.ndarray] = []  # per sequence: (targets, 3) target boxes, NaN: none
+        need = self.min_gap + 1
+        for seq in found:
+            n = min(seq.num_frames, max_frames) if max_frames > 0 else seq.num_frames
+            if n < need:
+                self.skipped[str(seq.source)] = (f"{n} frame(s), fewer than the {need} that "
+                                                 f"frame_gap needs")
+                warnings.warn(f"skipping Human3.6M sequence {seq.source}: {n} frame(s), fewer "
+                              f"than the {need} that frame_gap needs", stacklevel=2)
+                continue
+            if n != seq.num_frames:
+                seq = FullSequence(seq.subject, seq.name, seq.activity, seq.pose_path,
+                                   seq.video, seq.frames[:n], n)
+            poses = load_poses(seq.pose_path)[: n: self.stride]
+            boxes = [joint_box(p, self.crop_margin) for p in poses]
+            self._boxes.append(np.array([b if b is not None else (np.nan,) * 3 for b in boxes],
+                                        dtype=np.float64))
+            self.sequences.append(seq)
+        _warn_mismatch(self.length_mismatch)
+        if not self.sequences:
+            raise DatasetError(f"Human3.6M root {self.root} holds no usable sequence of subjects "
+                               f"{', '.join(self.subjects)} and activities "
+                               f"{', '.join(self.activities)} ({len(self.skipped)} skipped)")
+        self._ends = [int(e) for e in np.cumsum([len(b) for b in self._boxes])]
+        self._warned: set[str] = set()
+
+    def __len__(self) -> int:
+        return self._ends[-1]
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """Map a dataset index to ``(sequence index, target frame number)``."""
+        q, k = locate(self._ends, index)
+        return q, k * self.stride
+
+    def _warn(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, stacklevel=3)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor] | None:
+        q, t = self.locate(index)
+        seq = self.sequences[q]
+        box = self._boxes[q][t // self.stride]
+        s = pick_partner_frame(t, seq.num_frames, self.min_gap, self.max_gap)
+        if not np.isfinite(box).all():
+            self._warn(f"{seq.pose_path}#{t}", f"skipping Human3.6M frame {t} of {seq.source}: "
+                                               f"its pose in {seq.pose_path} has no finite joint")
+            return None
+        frames: dict[int, np.ndarray] = {}
+        # a frame folder is read image by image, so that a failure names the image
+        for rows in ([t, s] if seq.video is None else [(t, s)]):
+            rows = rows if isinstance(rows, tuple) else (rows,)
+            try:
+                frames.update(read_frames(seq, rows))
+            except Exception as err:
+                path = seq.frame_path(rows[0])
+                self._warn(str(path), f"skipping unreadable Human3.6M frame(s) {list(rows)} of "
+                                      f"{path}: {err}")
+                return None
+        box_t = (float(box[0]), float(box[1]), float(box[2]))
+        target = crop_frame(frames[t], box_t, self.image_size)
+        source = crop_frame(frames[s], box_t, self.image_size)
+        return {"source": uint8_to_tensor(source), "target": uint8_to_tensor(target),
+                "frames": torch.tensor([t, s], dtype=torch.int64)}
+
+    def __repr__(self) -> str:
+        return (f"H36MFullPairs(root={str(self.root)!r}, subjects={list(self.subjects)}, "
+                f"sequences={len(self.sequences)}, targets={len(self)}, stride={self.stride}, "
+                f"image_size={self.image_size}, crop_margin={self.crop_margin})")
+
+
+@register_dataset("h36m_full")
+def _h36m_full_dataset(cfg: DataConfig, image_size: int) -> Dataset:
+    """``data.kind: h36m_full``: :class:`H36MFullPairs` of ``data.split`` (``train`` = S1,
+    S5–S9; ``test`` = S11; ``all``). Options: ``activities``, ``train_subjects``,
+    ``test_subjects``, ``stride`` (5), ``crop_margin`` (1.5), ``mask`` (only false)."""
+    options = dict(cfg.options)
+    _check_options(options, _TRAIN_OPTIONS, "data.kind 'h36m_full'")
+    if cfg.split not in _SPLITS:
+        raise DatasetError(f"Human3.6M split {cfg.split!r} is unknown; expected one of "
+                           f"{', '.join(_SPLITS)}")
+    if cfg.crop:
+        raise DatasetError("data.crop is not used by data.kind 'h36m_full', which crops around "
+                           "the 2D pose of each target frame; set data.options.crop_margin")
+    return H36MFullPairs(cfg.root, image_size, _split_subjects(cfg.split, options),
+                         activities=_names(options, "activities", ACTIVITIES),
+                         frame_gap=tuple(cfg.frame_gap),
+                         stride=_count(options, "stride", DEFAULT_STRIDE),
+                         crop_margin=_margin(options), max_frames=cfg.max_frames)
+
+
+# ----------------------------------------------------------------------------------------------
+# Labelled benchmark
+
+
+class H36MFullLabelled(Dataset):
+    """Labelled frames of official Human3.6M sequences, each cropped with its own pose box:
+    ``{"image": (3, S, S), "labels": (L, 2) float32 pixels of the S×S image, "visible": (L,)
+    bool, "group": str (the activity)}``, or ``None`` for an unreadable frame (one warning per
+    file).
+
+    ``items``: ``(sequence, frame number, pose (32, 2) in frame pixels)``; ``joints``: the joint
+    indices to return.
+    """
+
+    def __init__(self, items: Sequence[tuple[FullSequence, int, np.ndarray]], image_size: int,
+                 joints: Sequence[int], crop_margin: float = DEFAULT_CROP_MARGIN) -> None:
+        self.items = list(items)
+        self.image_size = int(image_size)
+        self.joints = list(joints)
+        self.crop_margin = float(crop_margin)
+        self._warned: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor] | None:
+        seq, row, pose = self.items[index]
+        box = joint_box(pose, self.crop_margin)
+        try:
+            if box is None:
+                raise ValueError(f"its pose in {seq.pose_path} has no finite joint")
+            frame = read_frames(seq, (row,))[row]
+        except Exception as err:
+            key = str(seq.frame_path(row))
+            if key not in self._warned:
+                self._warned.add(key)
+                warnings.warn(f"skipping unreadable Human3.6M frame {row} of {key}: {err}",
+                              stacklevel=2)
+            return None
+        labels = to_crop_pixels(pose[self.joints], box, self.image_size)
+        visible = np.isfinite(labels).all(axis=1)
+        labels = np.where(visible[:, None], labels, 0.0)
+        return {"image": uint8_to_tensor(crop_frame(frame, box, self.image_size)),
+                "labels": torch.from_numpy(labels.astype(np.float32)),
+                "visible": torch.from_numpy(visible), "group": seq.activity}
+
+
+def make_benchmark(root: str | Path, image_size: int, **options: Any) -> LabelledBenchmark:
+    """The Human3.6M benchmark on the official release (module docstring).
+
+    Splits ``"train"`` (S1, S5–S9) and ``"test"`` (S11), every ``train_stride`` / ``test_stride``
+    -th frame of each sequence (both default to ``stride``, default 5). Options:
+    ``activities``, ``train_subjects``, ``test_subjects``, ``joints`` (``"all"`` or a list of
+    indices), ``stride``, ``train_stride``, ``test_stride``, ``crop_margin`` (1.5), ``mask``
+    (only false). Metric ``"size"``; test items carry their activity as ``"group"``.
+    """
+    _check_options(options, _BENCH_OPTIONS, "benchmark 'h36m_full'")
+    activities = _names(options, "activities", ACTIVITIES)
+    joints = _joint_indices(options)
+    margin = _margin(options)
+    stride = _count(options, "stride", DEFAULT_STRIDE)
+    strides = {"train": _count(options, "train_stride", stride),
+               "test": _count(options, "test_stride", stride)}
+    splits: dict[str, Dataset] = {}
+    skipped: dict[str, str] = {}
+    mismatched: dict[str, None] = {}
+    for split in ("train", "test"):
+        subjects = _split_subjects(split, options)
+        sequences, skipped_here, mismatch = find_sequences(root, subjects, activities)
+        skipped.update(skipped_here)
+        mismatched.update(dict.fromkeys(mismatch))
+        items = []
+        for seq in sequences:
+            poses = load_poses(seq.pose_path)
+            items.extend((seq, row, poses[row].astype(np.float32))
+                         for row in range(0, seq.num_frames, strides[split]))
+        if not items:
+            raise DatasetError(f"Human3.6M root {Path(root).expanduser()} holds no frames of "
+                               f"subjects {', '.join(subjects)} and activities "
+                               f"{', '.join(activities)} ({split} split; "
+                               f"{len(skipped_here)} sequence(s) skipped)")
+        splits[split] = H36MFullLabelled(items, image_size, joints, margin)
+    _warn_mismatch(list(mismatched))
+    notes = [
+        "errors are in % of the image side; the paper's figure is the error averaged per "
+        "activity, then over the activities (size_error.mean_over_groups)",
+        f"official release, loose crops from the 2D poses (crop_margin {margin:g}, edge pixels "
+        f"repeated outside the frame), background kept (no masks): the paper's figure was "
+        f"measured on Zhang et al.'s crops, so compare with care",
+        f"frame stride {strides['train']} (train) / {strides['test']} (test) at 50 fps; "
+        f"train: {', '.join(_split_subjects('train', options))}; "
+        f"test: {', '.join(_split_subjects('test', options))}",
+        f"PCK (at {PCK_THRESHOLD:g}% of the side) is a secondary figure, not one of the papers'",
+    ]
+    if skipped:
+        notes.append(f"{len(skipped)} sequence(s) skipped (no pose file of the same stem, or "
+                     f"unusable), e.g. {next(iter(skipped))}")
+    return LabelledBenchmark(
+        name="h36m_full", splits=splits, point_names=[POINT_NAMES[j] for j in joints],
+        metric="size", pck_threshold=PCK_THRESHOLD, paper_figure=PAPER_FIGURE,
+        group_label="activity", notes=notes)
+
+
+@register_benchmark("h36m_full")
+def _h36m_full_benchmark(root: str | Path, image_size: int, **options: Any
+                         ) -> LabelledBenchmark:
+    return make_benchmark(root, image_size, **options)
