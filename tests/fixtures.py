@@ -80,21 +80,34 @@ def write_video(path: str | Path, frames: int, size_hw: Sequence[int], fps: int 
     """Write a real video (h264 if PyAV has libx264, else MPEG-4 part 2) of ``frames`` frames of
     ``size_hw = (H, W)`` (even numbers) showing the moving blob; the container follows the suffix
     (``.mp4``, ``.mkv``, ``.avi``, ``.mov``). Returns ``path``."""
+    h, w = _hw(size_hw)
+    images = [blob_image((h, w), blob_position(t, frames, (h, w))) for t in range(frames)]
+    return write_video_frames(path, images, fps)
+
+
+def write_video_frames(path: str | Path, images: Sequence[np.ndarray], fps: int = 25, *,
+                       crf: int = 12, bit_rate: int = 4_000_000, gop: int | None = None) -> Path:
+    """Write ``images`` (``(H, W, 3)`` uint8, even sizes) as a real video at ``fps``: h264 at
+    quality ``crf`` if PyAV has libx264, else MPEG-4 part 2 at ``bit_rate``; with ``gop``, a
+    keyframe every ``gop`` frames (and no scene-cut keyframes). The container follows the
+    suffix. Returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    h, w = _hw(size_hw)
+    h, w = images[0].shape[:2]
     codec = _video_codec()
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        if gop is not None:
+            stream.codec_context.gop_size = gop
         if codec == "libx264":
-            stream.options = {"crf": "12", "preset": "veryfast"}
+            stream.options = {"crf": str(crf), "preset": "veryfast"} | (
+                {} if gop is None else {"keyint": str(gop), "min-keyint": str(gop),
+                                        "scenecut": "0"})
         else:
-            stream.bit_rate = 4_000_000
-        for t in range(frames):
-            rgb = blob_image((h, w), blob_position(t, frames, (h, w)))
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            for packet in stream.encode(frame):
+            stream.bit_rate = bit_rate
+        for rgb in images:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
@@ -215,3 +228,19 @@ def write_realfaces_root(root: str | Path, n_unlabelled: int = 4, n_labelled: in
     (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
     (root / "README.txt").write_text("a test fixture; labels are made up\n")
     return root
+
+
+def write_tiny_checkpoint(path: str | Path) -> Path:
+    """Write a training checkpoint (the real format of :mod:`landmarks.engine.checkpoint`) of an
+    untrained IMM model with K=6 keypoints at 32 px, width 8, and the config that built it.
+    Returns ``path``."""
+    from landmarks.config import load_config, to_dict
+    from landmarks.engine.checkpoint import save_checkpoint
+    from landmarks.registry import create_model
+
+    over = ["model.num_keypoints=6", "model.image_size=32", "model.width=8",
+            "model.render_channels=32", "model.min_render_channels=8"]
+    cfg = load_config(None, over)
+    model = create_model("imm", **{k: v for k, v in to_dict(cfg.model).items() if k != "name"})
+    return save_checkpoint(Path(path), {"model": model.state_dict(), "step": 0,
+                                        "config": to_dict(cfg)})

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
+
+from fixtures import write_video_frames
 
 #: (H, W) of the fixture videos (even, for yuv420p).
 FRAME_HW = (96, 128)
@@ -90,39 +91,11 @@ def write_pose_cdf(path: str | Path, pose: np.ndarray) -> Path:
     return path
 
 
-def _codec() -> str:
-    for name in ("libx264", "mpeg4"):
-        try:
-            av.codec.Codec(name, "w")
-            return name
-        except Exception:
-            continue
-    raise RuntimeError("PyAV has neither a libx264 nor an mpeg4 encoder")
-
-
 def write_fixture_video(path: str | Path, images: Sequence[np.ndarray], fps: int = 50,
                         gop: int = 6) -> Path:
     """Write ``images`` (``(H, W, 3)`` uint8, even sizes) as an mp4 at ``fps`` with a keyframe
     every ``gop`` frames."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w = images[0].shape[:2]
-    codec = _codec()
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.codec_context.gop_size = gop
-        if codec == "libx264":
-            stream.options = {"crf": "8", "preset": "veryfast", "keyint": str(gop),
-                              "min-keyint": str(gop), "scenecut": "0"}
-        else:
-            stream.bit_rate = 8_000_000
-        for rgb in images:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    return write_video_frames(path, images, fps, crf=8, bit_rate=8_000_000, gop=gop)
 
 
 def write_sequence(root: Path, subject: str, stem: str, frames: int, form: str,

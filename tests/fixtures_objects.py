@@ -20,10 +20,11 @@ import struct
 from collections.abc import Sequence
 from pathlib import Path
 
-import av
 import numpy as np
 import scipy.io
 from PIL import Image
+
+from fixtures import write_video_frames
 
 # ----------------------------------------------------------------------------------------------
 # SmallNORB
@@ -155,33 +156,8 @@ def _vox_frame(clip: int, frame: int) -> np.ndarray:
     return img
 
 
-def _codec() -> str:
-    for name in ("libx264", "mpeg4"):
-        try:
-            av.codec.Codec(name, "w")
-            return name
-        except Exception:
-            continue
-    raise RuntimeError("PyAV has neither a libx264 nor an mpeg4 encoder")
-
-
 def _write_clip(path: Path, clip: int, frames: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    codec = _codec()
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=25)
-        stream.width = stream.height = VOX_SIZE
-        stream.pix_fmt = "yuv420p"
-        if codec == "libx264":
-            stream.options = {"crf": "4", "preset": "veryfast"}
-        else:
-            stream.bit_rate = 4_000_000
-        for t in range(frames):
-            frame = av.VideoFrame.from_ndarray(_vox_frame(clip, t), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    write_video_frames(path, [_vox_frame(clip, t) for t in range(frames)], 25, crf=4)
 
 
 #: The mp4 layout: identity → {video id: number of frames of each utterance clip}.

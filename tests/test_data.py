@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from data_checks import count_video_probes, forbid_video_opens
 from fixtures import (
     blob_position,
     write_corrupt_image,
@@ -287,33 +288,6 @@ def test_mixed_folder_skips_corrupt_and_short_videos(tmp_path: Path) -> None:
         VideoFramePairs(only_bad, 32)
 
 
-def _count_opens(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Record every video file the index probes (``landmarks.data.video.count_frames``)."""
-    import landmarks.data.video as video_mod
-
-    calls: list[Path] = []
-    real = video_mod.count_frames
-
-    def counting(path, max_frames=0):
-        calls.append(Path(path))
-        return real(path, max_frames)
-
-    monkeypatch.setattr(video_mod, "count_frames", counting)
-    return calls
-
-
-def _forbid_video_opens(monkeypatch: pytest.MonkeyPatch) -> None:
-    import av
-
-    import landmarks.data.video as video_mod
-
-    def boom(*args, **kwargs):
-        raise AssertionError(f"a video was opened: {args}")
-
-    monkeypatch.setattr(av, "open", boom)
-    monkeypatch.setattr(video_mod, "count_frames", boom)
-
-
 # (patched in MonkeyPatch.context() blocks: monkeypatch.undo() would also undo _private_cache)
 
 
@@ -323,13 +297,13 @@ def test_video_folder_second_construction_opens_no_video(tmp_path: Path,
 
     root = _mixed_root(tmp_path / "videos")
     with pytest.MonkeyPatch.context() as mp, pytest.warns(UserWarning):
-        opens = _count_opens(mp)
+        opens = count_video_probes(mp)
         first = VideoFramePairs(root, 32)
     assert sorted(p.name for p in opens) == ["a_clip.mp4", "c_broken.mp4", "d_short.mp4"]
     cache = index_cache_path(root)
     assert cache.is_file() and cache.parent == _private_cache / "index"
     with pytest.MonkeyPatch.context() as mp, pytest.warns(UserWarning) as record:
-        _forbid_video_opens(mp)
+        forbid_video_opens(mp)
         again = VideoFramePairs(root, 32, frame_gap=(3, 10))
     messages = " ".join(str(w.message) for w in record)  # the corrupt and short ones still warn
     assert "c_broken.mp4" in messages and "d_short.mp4" in messages
@@ -343,7 +317,7 @@ def test_video_folder_second_construction_opens_no_video(tmp_path: Path,
     # a rewritten video is probed again, alone
     write_video(root / "a_clip.mp4", 30, (48, 64))
     with pytest.MonkeyPatch.context() as mp, pytest.warns(UserWarning):
-        opens = _count_opens(mp)
+        opens = count_video_probes(mp)
         changed = VideoFramePairs(root, 32)
     assert opens == [root / "a_clip.mp4"] and len(changed) == 30 + 20
 
@@ -352,13 +326,13 @@ def test_video_index_cache_off_and_single_file_roots(tmp_path: Path,
                                                      _private_cache: Path) -> None:
     path = write_video(tmp_path / "clip.mkv", 12, (32, 48))  # counted by decoding
     with pytest.MonkeyPatch.context() as mp:
-        opens = _count_opens(mp)
+        opens = count_video_probes(mp)
         for _ in range(2):
             assert len(VideoFramePairs(path, 16, frame_gap=(2, 6), index_cache=False)) == 12
         assert len(opens) == 2 and not _private_cache.exists()  # neither read nor written
         assert len(VideoFramePairs(path, 16, frame_gap=(2, 6))) == 12 and len(opens) == 3
     with pytest.MonkeyPatch.context() as mp:
-        _forbid_video_opens(mp)
+        forbid_video_opens(mp)
         assert len(VideoFramePairs(path, 16, frame_gap=(2, 6))) == 12  # one-file roots too
     # frame folders need no probing: no cache file for a root holding only frame folders
     write_frame_folder(tmp_path / "frames" / "a", 6, (32, 32))

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import landmarks.data.aflw as aflw
+from data_checks import check_corrupt_labelled_image, skipped_with_one_warning
 from fixtures_faces import MARKERS, marker_centroid, write_aflw_fixture
 from landmarks.config import DataConfig
 from landmarks.data import DatasetError, collate_skipping
@@ -199,11 +200,7 @@ def test_unreadable_image_is_skipped(fresh: Path, written: tuple[Path, dict]) ->
     second = written[1]["train"]["names"][1]
     (fresh / "output" / second).write_bytes(b"not a jpeg")
     ds = DATASETS.create("aflw", cfg=DataConfig(kind="aflw", root=str(fresh)), image_size=32)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert ds[1] is None
-        assert ds[1] is None
-    assert len([w for w in caught if second in str(w.message)]) == 1
+    skipped_with_one_warning(ds, 1, second)
     batch = next(iter(DataLoader(ds, batch_size=4, collate_fn=collate_skipping)))
     assert batch["image"].shape == (3, 3, 32, 32) and batch["skipped"] == 1
 
@@ -211,14 +208,5 @@ def test_unreadable_image_is_skipped(fresh: Path, written: tuple[Path, dict]) ->
 def test_corrupt_labelled_image_gives_none_and_names_the_file(
         fresh: Path, written: tuple[Path, dict]) -> None:
     # one corrupt image of a benchmark split is skipped (the evaluation counts it), not a crash
-    bad = fresh / "output" / written[1]["test"]["names"][2]
-    bad.write_bytes(b"this is not an image \x00\xff\x13" * 8)
-    test = aflw.aflw_benchmark(fresh, 32).split("test")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert test[2] is None
-        assert test[2] is None  # warned once per file
-    named = [str(w.message) for w in caught if str(bad) in str(w.message)]
-    assert len(named) == 1 and "unreadable" in named[0]
-    assert test[0] is not None and test[0]["labels"].shape == (5, 2)  # the others still read
-    assert test.skipped == [str(bad)]
+    check_corrupt_labelled_image(fresh / "output" / written[1]["test"]["names"][2],
+                                 lambda: aflw.aflw_benchmark(fresh, 32).split("test"), 2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import landmarks.data.celeba as celeba
+from data_checks import check_corrupt_labelled_image, skipped_with_one_warning
 from fixtures_faces import MARKERS, marker_centroid, write_celeba_fixture
 from landmarks.config import DataConfig
 from landmarks.data import DatasetError, collate_skipping
@@ -206,25 +206,12 @@ def test_unreadable_image_is_skipped(fresh: Path) -> None:
     path = fresh
     (path / "Img" / "img_align_celeba" / "000002.jpg").write_bytes(b"not a jpeg")
     ds = DATASETS.create("celeba", cfg=DataConfig(kind="celeba", root=str(path)), image_size=32)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert ds[1] is None
-        assert ds[1] is None
-    assert len([w for w in caught if "000002.jpg" in str(w.message)]) == 1
+    skipped_with_one_warning(ds, 1, "000002.jpg")
     batch = next(iter(DataLoader(ds, batch_size=4, collate_fn=collate_skipping)))
     assert batch["image"].shape == (3, 3, 32, 32) and batch["skipped"] == 1
 
 
 def test_corrupt_labelled_image_gives_none_and_names_the_file(fresh: Path) -> None:
     # one corrupt image of a benchmark split is skipped (the evaluation counts it), not a crash
-    bad = fresh / "Img" / "img_align_celeba" / "000002.jpg"
-    bad.write_bytes(b"this is not an image \x00\xff\x13" * 8)
-    train = celeba.mafl_benchmark(fresh, 32).split("train")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert train[1] is None
-        assert train[1] is None  # warned once per file
-    named = [str(w.message) for w in caught if str(bad) in str(w.message)]
-    assert len(named) == 1 and "unreadable" in named[0]
-    assert train[0] is not None and train[0]["labels"].shape == (5, 2)  # the others still read
-    assert train.skipped == [str(bad)]
+    check_corrupt_labelled_image(fresh / "Img" / "img_align_celeba" / "000002.jpg",
+                                 lambda: celeba.mafl_benchmark(fresh, 32).split("train"), 1)

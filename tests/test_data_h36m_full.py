@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 import landmarks.data.h36m_full as h36m_full
+from fixtures import write_tiny_checkpoint
 from fixtures_h36m_full import (
     CAMERA,
     FRAME_HW,
@@ -24,7 +25,7 @@ from fixtures_h36m_full import (
     write_pose_cdf,
     write_sequence,
 )
-from landmarks.config import DataConfig, load_config, to_dict
+from landmarks.config import DataConfig, load_config
 from landmarks.data import DatasetError, collate_skipping
 from landmarks.data.h36m import POINT_NAMES, TEST_SUBJECTS, TRAIN_SUBJECTS
 from landmarks.registry import BENCHMARKS, DATASETS
@@ -404,15 +405,7 @@ def test_unreadable_frames_are_skipped_with_one_warning(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from landmarks.engine.checkpoint import save_checkpoint
-    from landmarks.registry import create_model
-
-    over = ["model.num_keypoints=6", "model.image_size=32", "model.width=8",
-            "model.render_channels=32", "model.min_render_channels=8"]
-    cfg = load_config(None, over)
-    model = create_model("imm", **{k: v for k, v in to_dict(cfg.model).items() if k != "name"})
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt",
-                           {"model": model.state_dict(), "step": 0, "config": to_dict(cfg)})
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt")
 
 
 def test_eval_cli_reports_error_per_activity(fixture: dict, checkpoint: Path, tmp_path: Path,

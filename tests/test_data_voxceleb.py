@@ -14,8 +14,8 @@ import torch
 from torch.utils.data import DataLoader
 
 import landmarks.data.index_cache as ic
-import landmarks.data.video as video_mod
 import landmarks.data.voxceleb as vox
+from data_checks import count_video_probes, forbid_video_opens
 from fixtures_objects import VOX_MP4_LAYOUT, write_voxceleb_fixture
 from landmarks.config import DataConfig
 from landmarks.data import DatasetError, VideoFramePairs, build_dataset, collate_skipping
@@ -175,25 +175,7 @@ def _private_cache(tmp_path, monkeypatch) -> Path:
 @pytest.fixture()
 def probes(monkeypatch) -> list[Path]:
     """Record every clip the index opens (through ``landmarks.data.video.count_frames``)."""
-    calls: list[Path] = []
-    real = video_mod.count_frames
-
-    def counting(path, max_frames=0):
-        calls.append(Path(path))
-        return real(path, max_frames)
-
-    monkeypatch.setattr(video_mod, "count_frames", counting)
-    return calls
-
-
-def _no_video_opens(monkeypatch) -> None:
-    import av
-
-    def boom(*args, **kwargs):
-        raise AssertionError(f"a video was opened: {args}")
-
-    monkeypatch.setattr(av, "open", boom)
-    monkeypatch.setattr(video_mod, "count_frames", boom)
+    return count_video_probes(monkeypatch)
 
 
 def _summary(ds: vox.VoxCelebPairs) -> tuple:
@@ -210,7 +192,7 @@ def test_index_cache_second_construction_opens_no_video(mp4_root, probes, monkey
     assert path.is_file() and path.parent == _private_cache / "index"
     assert path.name.startswith("frames-") and path.suffix == ".json"
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # one file per root
-    _no_video_opens(monkeypatch)
+    forbid_video_opens(monkeypatch)
     again = _build(_cfg(root))
     assert _summary(again) == _summary(first)
     assert any("id10003" in p and "fewer than the 4" in r for p, r in again.skip_reasons.items())
@@ -265,7 +247,7 @@ def test_index_cache_keeps_corrupt_clips_skipped(tmp_path, probes, monkeypatch):
     bad = write_corrupt_video(root / "id10002" / "C7k7C-PDvAA" / "00002.mp4")
     first = _build(_cfg(root))
     assert str(bad) in first.skipped and str(bad) in first.skip_reasons[str(bad)]
-    _no_video_opens(monkeypatch)
+    forbid_video_opens(monkeypatch)
     with pytest.warns(UserWarning, match=re.escape(f"skipping video {bad}")):
         again = vox.VoxCelebPairs(root, 32, frame_gap=(3, 4))
     assert _summary(again) == _summary(first)
@@ -318,7 +300,7 @@ def test_index_cache_is_shared_with_data_kind_video(mp4_root, probes, monkeypatc
     root, _ = mp4_root
     everything = _build(_cfg(root, split="all"))
     assert len(probes) == 6
-    _no_video_opens(monkeypatch)  # the same root read as data.kind=video: same cache file
+    forbid_video_opens(monkeypatch)  # the same root read as data.kind=video: same cache file
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plain = VideoFramePairs(root, 32, frame_gap=(3, 4))

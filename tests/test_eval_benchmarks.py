@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fixtures import write_tiny_checkpoint
 from fixtures_faces import write_aflw_fixture, write_celeba_fixture
 from landmarks.cli import main
-from landmarks.config import load_config, to_dict
 from landmarks.data.labelled import LabelledBenchmark
-from landmarks.engine.checkpoint import save_checkpoint
 from landmarks.evaluation.run import (
     _collate_labelled,
     _detect_split,
@@ -20,17 +19,11 @@ from landmarks.evaluation.run import (
     evaluate_checkpoint,
     format_results,
 )
-from landmarks.registry import create_model
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    over = ["model.num_keypoints=6", "model.image_size=32", "model.width=8",
-            "model.render_channels=32", "model.min_render_channels=8"]
-    cfg = load_config(None, over)
-    model = create_model("imm", **{k: v for k, v in to_dict(cfg.model).items() if k != "name"})
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt",
-                           {"model": model.state_dict(), "step": 0, "config": to_dict(cfg)})
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt")
 
 
 def test_registered_benchmarks_are_listed() -> None:

@@ -239,7 +239,9 @@ def test_several_layers_first_step_and_gradients() -> None:
     target = torch.rand(2, 3, 16, 16)
     pred = torch.rand(2, 3, 16, 16, requires_grad=True)
     out = loss_fn(pred, target)
-    assert set(out) == {"loss", "perceptual/input", "perceptual/conv1_2", "perceptual/conv2_2"}
+    names = ("input", "conv1_2", "conv2_2")
+    assert set(out) == {"loss", *(f"perceptual/{n}" for n in names),
+                        *(f"perceptual_raw/{n}" for n in names)}
     assert out["loss"].item() == pytest.approx(3000.0, rel=1e-5)
     assert out["loss"].dtype == torch.float32 and out["loss"].requires_grad
     assert not out["perceptual/conv1_2"].requires_grad

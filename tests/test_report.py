@@ -105,6 +105,16 @@ def _png_uris(text: str) -> list[bytes]:
     return [base64.b64decode(m) for m in _PNG_URI.findall(text)]
 
 
+def test_loss_curves_show_raw_layer_errors_in_their_own_panel(run: Path) -> None:
+    metrics = report_mod.read_metrics(run / "metrics.csv")
+    raw = [c for c in metrics if c.startswith("perceptual_raw/")]
+    assert raw and all(np.isfinite(metrics[c]).all() and (metrics[c] >= 0).all() for c in raw)
+    body = report_mod._loss_section(metrics).body
+    assert "raw layer errors" in body and "hovers near 1000" in body
+    without = {c: v for c, v in metrics.items() if c not in raw}
+    assert "raw layer errors" not in report_mod._loss_section(without).body
+
+
 def test_report_has_all_sections_inline_and_offline(report: Path) -> None:
     assert sorted(p.name for p in report.parent.glob("*report.html*")) == ["report.html"]
     text = report.read_text()
@@ -321,3 +331,176 @@ def test_eval_block_of_a_size_metric_result(tmp_path: Path) -> None:
     assert len(_png_uris(text)) == 2  # PCK curve and sample efficiency
     words = _PNG_URI.sub("", text)  # base64 may spell anything
     assert "IOD" not in words and "inter-ocular" not in words
+
+
+# ------------------------------------------------------------------------------------------------
+# reports of real `landmarks eval` results on the benchmark fixtures (tests/fixtures_faces.py,
+# tests/fixtures_pose.py): metric "pck" (BBC-Pose), "iod" (MAFL) and "size" (Human3.6M)
+
+BBC_PARTS = ("head", "right_wrist", "left_wrist", "right_elbow", "left_elbow", "right_shoulder",
+             "left_shoulder")
+
+
+def _bench_checkpoint(path: Path, num_keypoints: int) -> Path:
+    """An untrained tiny checkpoint (as in tests/test_eval_benchmarks.py) with K keypoints."""
+    from landmarks.config import load_config, to_dict
+    from landmarks.engine.checkpoint import save_checkpoint
+    from landmarks.registry import create_model
+
+    over = [f"model.num_keypoints={num_keypoints}", "model.image_size=32", "model.width=8",
+            "model.render_channels=32", "model.min_render_channels=8"]
+    cfg = load_config(None, over)
+    model = create_model("imm", **{k: v for k, v in to_dict(cfg.model).items() if k != "name"})
+    return save_checkpoint(path, {"model": model.state_dict(), "step": 0, "config": to_dict(cfg)})
+
+
+@pytest.fixture(scope="module")
+def bench_evals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """`landmarks eval` JSON files written by the CLI on the benchmark fixtures: "bbcpose" and
+    "mafl" and "h36m" with K=8 (BBC-Pose's 7 joints can be matched one-to-one), "bbcpose_k6"
+    with K=6 (matching skipped)."""
+    from fixtures_faces import write_celeba_fixture
+    from fixtures_pose import write_bbcpose_fixture, write_h36m_fixture
+
+    base = tmp_path_factory.mktemp("bench")
+    k8 = _bench_checkpoint(base / "k8.pt", 8)
+    k6 = _bench_checkpoint(base / "k6.pt", 6)
+    write_bbcpose_fixture(base / "bbc")
+    write_celeba_fixture(base / "celeba")
+    h36m = write_h36m_fixture(base / "h36m")["root"]
+    out = {}
+    for key, ckpt, dataset, root in (("bbcpose", k8, "bbcpose", base / "bbc"),
+                                     ("bbcpose_k6", k6, "bbcpose", base / "bbc"),
+                                     ("mafl", k8, "mafl", base / "celeba"),
+                                     ("h36m", k8, "h36m", h36m)):
+        out[key] = base / "eval" / f"{key}.json"
+        assert main(["eval", str(ckpt), "--dataset", dataset, "--root", str(root),
+                     "--out", str(out[key]), "--device", "cpu", "--draws", "2"]) == 0
+    run = base / "run"  # a run folder holding only metrics.csv: no model to load
+    run.mkdir()
+    (run / "metrics.csv").write_text("step,loss\n1,2.0\n2,1.5\n")
+    out["run"] = run
+    return out
+
+
+def _blocks(text: str) -> dict[str, str]:
+    """The evaluation section's blocks by JSON file name, without the base64 PNG payloads
+    (base64 may spell anything)."""
+    words = _PNG_URI.sub("data:image/png;base64,", text)
+    section = words.split('<section id="eval">')[1].split("</section>")[0]
+    return {m.group(1): m.group(2) for m in re.finditer(
+        r"<h3>([^<]+)\.json</h3>(.*?)(?=<h3>|$)", section, re.S)}
+
+
+def _plain(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def _figure_labels(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """Record (title, x label, y label) of the first axes of every figure the report draws."""
+    seen: list[tuple[str, str, str]] = []
+    real = report_mod._fig_png
+
+    def spy(fig):  # noqa: ANN001, ANN202
+        ax = fig.axes[0]
+        seen.append((ax.get_title(), ax.get_xlabel(), ax.get_ylabel()))
+        return real(fig)
+
+    monkeypatch.setattr(report_mod, "_fig_png", spy)
+    return seen
+
+
+def test_report_of_a_real_bbcpose_eval(bench_evals: dict[str, Path],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A metric-"pck" result renders PCK@6 px in original pixels: a headline, a per-part
+    table with a regression and a matched-raw-keypoints column, the PCK curve, the paper's
+    figure and the notes; no IOD wording, no empty cells."""
+    res = json.loads(bench_evals["bbcpose"].read_text())
+    p, match = res["pck"], res["matching"]
+    assert "iod_error" not in res and "size_error" not in res and "skipped" not in match
+    labels = _figure_labels(monkeypatch)
+    text = build_report(bench_evals["run"], [bench_evals["bbcpose"]])
+    block = _blocks(text)["bbcpose"]
+    plain = _plain(block)
+    # the headline: threshold, unit and both figures
+    assert (f"PCK@6 px on the test split ({res['sizes']['test']} images); 6 px in the "
+            f"dataset's original pixels, not pixels of the 32-px network input: "
+            f"{p['at_6']:.1f}% with the linear regressor from the 8 discovered keypoints; "
+            f"{match['pck']:.1f}% with the Hungarian-matched raw keypoints (no regression)."
+            ) in plain
+    # the per-part table: one row per joint, both columns, the overall figures last
+    table = re.search(r'<table class="num">(.*?)</table>', block, re.S).group(1)
+    assert "<th>linear regression</th>" in table
+    assert "<th>Hungarian-matched raw keypoints (no regression)</th>" in table
+    assert "PCK@6 px per part: % of test points within 6 original px" in table
+    for i, name in enumerate(BBC_PARTS):
+        assert (f"<tr><th>{name}</th><td>{p['per_part_at_6'][i]:.1f}</td>"
+                f"<td>{match['per_part_pck'][i]:.1f}</td></tr>") in table
+    assert (f'<tr class="pck"><th>all 7 parts</th><td><b>{p["at_6"]:.1f}</b></td>'
+            f'<td><b>{match["pck"]:.1f}</b></td></tr>') in table
+    assert "–" not in table and "n/a" not in plain
+    # the protocol, the matching, the paper and the notes
+    assert "distances measured in the dataset's original pixels" in plain
+    assert f"mean error {match['mean_error_px']:.2f} original px" in plain
+    assert "Paper: BBC-Pose 68.44% PCK@6 px averaged over the 7 joints" in plain
+    assert "<li>PCK@6 px at 0.5x the frame resolution" in block
+    assert "Supervised baseline: skipped" in plain
+    assert "Crop size" not in plain  # 32 = the network input; the notes give the 300 px crop
+    # one figure, the PCK curve, against original pixels
+    assert block.count("<img") == 1
+    assert [lab for lab in labels if lab[0] != "total loss"] == [
+        ("PCK curve (linear regression, test)", "threshold (original pixels)",
+         "points within threshold (%)")]
+    assert "IOD" not in block and "inter-ocular" not in block
+
+
+def test_report_of_a_bbcpose_eval_without_matching(bench_evals: dict[str, Path]) -> None:
+    """K=6 < 7 joints: the matched column is left out and the headline says why."""
+    res = json.loads(bench_evals["bbcpose_k6"].read_text())
+    why = res["matching"]["skipped"]
+    assert why.startswith("K=6")
+    block = _blocks(build_report(bench_evals["run"], [bench_evals["bbcpose_k6"]]))["bbcpose_k6"]
+    plain = _plain(block)
+    assert (f"{res['pck']['at_6']:.1f}% with the linear regressor from the 6 discovered "
+            f"keypoints; Hungarian matching of the raw keypoints skipped ({why}).") in plain
+    assert "<th>linear regression</th></tr>" in block
+    assert "<th>Hungarian-matched" not in block and "Hungarian-matched column" not in block
+    for i, name in enumerate(BBC_PARTS):
+        assert f"<tr><th>{name}</th><td>{res['pck']['per_part_at_6'][i]:.1f}</td></tr>" in block
+    assert "IOD" not in block and "–" not in block and "n/a" not in plain
+
+
+def test_report_of_real_mafl_and_h36m_evals(bench_evals: dict[str, Path],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Metric "iod" (MAFL) and "size" (Human3.6M) results next to a "pck" one on one page:
+    each keeps its own table, wording and PCK unit."""
+    mafl = json.loads(bench_evals["mafl"].read_text())
+    h36m = json.loads(bench_evals["h36m"].read_text())
+    labels = _figure_labels(monkeypatch)
+    text = build_report(bench_evals["run"], [bench_evals[k] for k in ("bbcpose", "mafl", "h36m")])
+    blocks = _blocks(text)
+    assert list(blocks) == ["bbcpose", "mafl", "h36m"]
+    # MAFL: the IOD table with the regression row per point, the paper's figure, PCK in pixels
+    m = blocks["mafl"]
+    assert "IOD error, % of the inter-ocular distance" in m
+    row = "".join(f"<td>{v:.2f}</td>" for v in mafl["iod_error"]["per_point"])
+    assert f"<td><b>{mafl['iod_error']['mean']:.2f}</b></td>{row}</tr>" in m
+    for name in ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth"):
+        assert f"<th>{name}</th>" in m
+    assert f"<b>{mafl['pck']['at_6']:.1f}</b>" in m and "Hungarian matching: assignment" in m
+    assert "Paper: MAFL: 3.19% (K=10) / 2.58% (K=30) IOD error" in _plain(m)
+    assert f"mean error {mafl['matching']['mean_error_px']:.2f} px" in _plain(m)
+    # Human3.6M: error in % of the image side per activity, no IOD wording
+    h = blocks["h36m"]
+    err = h36m["size_error"]
+    assert "Error, % of the image side" in h and "mean over activities" in h
+    for g, v in err["per_group"].items():
+        assert f'<th>{g}</th><td>{err["group_frames"][g]}</td><td class="ours">{v:.2f}</td>' in h
+    assert f"<b>{err['mean_over_groups']:.2f}</b>" in h
+    assert "IOD" not in h and "inter-ocular" not in h and "original pixels" not in h
+    # x axes: original pixels (BBC-Pose), pixels (MAFL), % of the side (Human3.6M)
+    pck_axes = [x for title, x, _ in labels if title.startswith("PCK curve")]
+    assert pck_axes == ["threshold (original pixels)", "threshold (pixels)",
+                        "threshold (% of image side)"]
+    assert [y for title, _, y in labels if title.startswith("Sample efficiency")] == [
+        "IOD error (%)", "error (% of image side)"]

@@ -47,10 +47,10 @@ from landmarks.data.celeba import (
     EYE_INDICES,
     POINT_NAMES,
     box_points,
-    check_options,
     load_box_image,
 )
 from landmarks.data.labelled import LabelledBenchmark
+from landmarks.data.options import check_options
 from landmarks.data.transforms import DatasetError
 from landmarks.registry import register_benchmark, register_dataset
 

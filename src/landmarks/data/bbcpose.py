@@ -66,15 +66,19 @@ from typing import Any
 
 import numpy as np
 import scipy.io
-import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
-from landmarks.data.labelled import LabelledBenchmark
-from landmarks.data.pairs import locate, pick_partner_frame
-from landmarks.data.transforms import DatasetError, is_image_file, uint8_to_tensor
+from landmarks.data.labelled import LabelledBenchmark, labelled_item
+from landmarks.data.options import check_options, read_choice, read_count, read_positive
+from landmarks.data.pairs import check_frame_gap, locate, pair_item, pick_partner_frame
+from landmarks.data.transforms import (
+    DatasetError,
+    is_image_file,
+    to_crop_pixels,
+)
 from landmarks.registry import register_benchmark, register_dataset
 
 __all__ = [
@@ -285,48 +289,8 @@ def crop_square(image: Image.Image, box: tuple[float, float, float], size: int) 
     return np.array(out, dtype=np.uint8)
 
 
-def to_crop_pixels(points: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:
-    """Map ``(..., 2)`` 0-based frame pixels into the ``size × size`` crop of ``box`` (same
-    convention: pixel centres at integers)."""
-    x0, y0, side = box
-    return (np.asarray(points, np.float64) + 0.5 - np.array([x0, y0])) * (size / side) - 0.5
-
-
 def _image_centre(image: Image.Image) -> tuple[float, float]:
     return (image.width - 1) / 2.0, (image.height - 1) / 2.0
-
-
-# ----------------------------------------------------------------------------------------------
-# Options
-
-
-def _check_options(options: Mapping[str, Any], valid: Sequence[str], what: str) -> None:
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise DatasetError(f"{what}: unknown option(s) {', '.join(map(repr, unknown))}; valid "
-                           f"options: {', '.join(valid)}")
-
-
-def _positive(options: Mapping[str, Any], key: str, default: float) -> float:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 \
-            or not math.isfinite(value):
-        raise DatasetError(f"option {key!r}: expected a positive number, got {value!r}")
-    return float(value)
-
-
-def _choice(options: Mapping[str, Any], key: str, default: str, allowed: Sequence[str]) -> str:
-    value = options.get(key, default)
-    if value not in allowed:
-        raise DatasetError(f"option {key!r}: expected one of {', '.join(allowed)}, got {value!r}")
-    return str(value)
-
-
-def _count(options: Mapping[str, Any], key: str, default: int) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DatasetError(f"option {key!r}: expected an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def _frame_folder(root: Path, video: BBCVideo) -> Path:
@@ -376,13 +340,10 @@ class BBCPoseFramePairs(Dataset):
         if split not in _TRAIN_SPLITS:
             raise DatasetError(f"BBC-Pose split {split!r} is unknown; expected one of "
                                f"{', '.join(_TRAIN_SPLITS)}")
-        if len(frame_gap) != 2 or not 1 <= int(frame_gap[0]) <= int(frame_gap[1]):
-            raise ValueError(f"frame_gap: expected (min, max) with 1 <= min <= max, "
-                             f"got {tuple(frame_gap)}")
+        self.min_gap, self.max_gap = check_frame_gap(frame_gap)
         if crop_centre not in _CENTRES_TRAIN:
             raise DatasetError(f"option 'crop_centre': expected one of "
                                f"{', '.join(_CENTRES_TRAIN)} for training, got {crop_centre!r}")
-        self.min_gap, self.max_gap = int(frame_gap[0]), int(frame_gap[1])
         self.crop_size, self.crop_centre = float(crop_size), crop_centre
         self.split = split
         self.annotations = find_annotations(self.root, annotations)
@@ -444,8 +405,7 @@ class BBCPoseFramePairs(Dataset):
                     warnings.warn(f"skipping unreadable BBC-Pose frame {path}: {err}",
                                   stacklevel=2)
                 return None
-        return {"source": uint8_to_tensor(out[1]), "target": uint8_to_tensor(out[0]),
-                "frames": torch.tensor([frames[t][0], frames[s][0]], dtype=torch.int64)}
+        return pair_item(out[0], out[1], frames[t][0], frames[s][0])
 
     def __repr__(self) -> str:
         return (f"BBCPoseFramePairs(root={str(self.root)!r}, split={self.split!r}, "
@@ -460,15 +420,15 @@ def _bbcpose_dataset(cfg: DataConfig, image_size: int) -> Dataset:
     trainval). Options: ``annotations`` (path), ``crop_size`` (frame px, default 300),
     ``crop_centre`` (``video`` | ``image``)."""
     options = dict(cfg.options)
-    _check_options(options, _TRAIN_OPTIONS, "data.kind 'bbcpose'")
+    check_options(options, _TRAIN_OPTIONS, "data.kind 'bbcpose'")
     if cfg.crop:
         raise DatasetError("data.crop is not used by data.kind 'bbcpose', which crops a square "
                            "around the signer itself; set data.options.crop_size / crop_centre")
     return BBCPoseFramePairs(
         cfg.root, image_size, split=cfg.split, frame_gap=tuple(cfg.frame_gap),
         max_frames=cfg.max_frames, annotations=options.get("annotations"),
-        crop_size=_positive(options, "crop_size", DEFAULT_CROP_SIZE),
-        crop_centre=_choice(options, "crop_centre", "video", _CENTRES_TRAIN))
+        crop_size=read_positive(options, "crop_size", DEFAULT_CROP_SIZE),
+        crop_centre=read_choice(options, "crop_centre", "video", _CENTRES_TRAIN))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -526,11 +486,7 @@ class BBCPoseLabelled(Dataset):
                 self._warned.add(str(path))
                 warnings.warn(f"skipping unreadable BBC-Pose frame {path}: {err}", stacklevel=2)
             return None
-        visible = np.isfinite(joints).all(axis=1)
-        labels = np.where(visible[:, None], to_crop_pixels(joints, box, self.image_size), 0.0)
-        return {"image": uint8_to_tensor(pixels),
-                "labels": torch.from_numpy(labels.astype(np.float32)),
-                "visible": torch.from_numpy(visible)}
+        return labelled_item(pixels, to_crop_pixels(joints, box, self.image_size))
 
 
 def _labelled_items(root: Path, videos: Sequence[BBCVideo], manual: bool,
@@ -563,11 +519,11 @@ def make_benchmark(root: str | Path, image_size: int, **options: Any) -> Labelle
     Options: ``annotations``, ``crop_size`` (frame px, 300), ``crop_centre`` (``video`` | ``frame``
     | ``image``), ``eval_scale`` (0.5), ``train_stride`` (1).
     """
-    _check_options(options, _BENCH_OPTIONS, "benchmark 'bbcpose'")
-    crop_size = _positive(options, "crop_size", DEFAULT_CROP_SIZE)
-    crop_centre = _choice(options, "crop_centre", "video", _CENTRES_BENCH)
-    eval_scale = _positive(options, "eval_scale", EVAL_SCALE)
-    stride = _count(options, "train_stride", 1)
+    check_options(options, _BENCH_OPTIONS, "benchmark 'bbcpose'")
+    crop_size = read_positive(options, "crop_size", DEFAULT_CROP_SIZE)
+    crop_centre = read_choice(options, "crop_centre", "video", _CENTRES_BENCH)
+    eval_scale = read_positive(options, "eval_scale", EVAL_SCALE)
+    stride = read_count(options, "train_stride", 1)
     root = Path(root).expanduser()
     path = find_annotations(root, options.get("annotations"))
     videos = load_annotations(path)
@@ -587,8 +543,9 @@ def make_benchmark(root: str | Path, image_size: int, **options: Any) -> Labelle
         pck_threshold=PCK_THRESHOLD, pixel_scale=eval_scale * crop_size / image_size,
         paper_figure=PAPER_FIGURE,
         notes=[
-            f"labels: 'train' = semi-automatic train_joints of the training videos (every "
-            f"{stride}th frame); 'val'/'test' = manual test_joints (200 frames per video)",
+            "labels: 'train' = semi-automatic train_joints of the training videos ("
+            + ("every frame" if stride == 1 else f"every {stride}th frame")
+            + "); 'val'/'test' = manual test_joints (200 frames per video)",
             f"crop: {crop_size:g} frame px square, centred per {crop_centre}; resized to "
             f"{image_size}",
             f"PCK@{PCK_THRESHOLD:g} px at {eval_scale:g}x the frame resolution (the official "

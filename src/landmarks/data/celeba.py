@@ -53,6 +53,7 @@ from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
 from landmarks.data.labelled import LabelledBenchmark
+from landmarks.data.options import check_options
 from landmarks.data.transforms import DatasetError, uint8_to_tensor
 from landmarks.registry import register_benchmark, register_dataset
 
@@ -65,7 +66,6 @@ __all__ = [
     "CelebA",
     "box_points",
     "celeba_split",
-    "check_options",
     "load_box_image",
     "mafl_benchmark",
     "read_landmarks_file",
@@ -101,14 +101,6 @@ PAPER_FIGURE = ("MAFL: 3.19% (K=10) / 2.58% (K=30) IOD error (Jakab et al. 2018,
 
 # ----------------------------------------------------------------------------------------------
 # Shared geometry (also used by landmarks.data.aflw)
-
-
-def check_options(options: dict[str, Any], valid: Sequence[str], dataset: str) -> None:
-    """Raise :class:`DatasetError` naming any key of ``options`` not in ``valid``."""
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise DatasetError(f"{dataset}: unknown option(s) {', '.join(map(repr, unknown))}; "
-                           f"valid options: {', '.join(valid) or 'none'}")
 
 
 def load_box_image(path: str | Path, size: int,

@@ -53,21 +53,20 @@ from typing import Any
 
 import numpy as np
 import scipy.io
-import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
-from landmarks.data.labelled import LabelledBenchmark
-from landmarks.data.pairs import locate, pick_partner_frame
+from landmarks.data.labelled import LabelledBenchmark, labelled_item
+from landmarks.data.options import check_options, read_count, read_flag, read_names
+from landmarks.data.pairs import check_frame_gap, locate, pair_item, pick_partner_frame
 from landmarks.data.transforms import (
     DatasetError,
     check_crop,
     is_image_file,
     resize_frame,
     square_crop_box,
-    uint8_to_tensor,
 )
 from landmarks.registry import register_benchmark, register_dataset
 
@@ -86,10 +85,12 @@ __all__ = [
     "H36MLabelled",
     "H36MSequence",
     "find_sequences",
+    "joint_indices",
     "load_frame",
     "load_joints",
     "make_benchmark",
     "sequence_activity",
+    "split_subjects",
 ]
 
 SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
@@ -240,38 +241,9 @@ def load_joints(path: str | Path) -> np.ndarray:
 # Options
 
 
-def _check_options(options: Mapping[str, Any], valid: Sequence[str], what: str) -> None:
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise DatasetError(f"{what}: unknown option(s) {', '.join(map(repr, unknown))}; valid "
-                           f"options: {', '.join(valid)}")
-
-
-def _names(options: Mapping[str, Any], key: str, default: Sequence[str]) -> tuple[str, ...]:
-    value = options.get(key, default)
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list | tuple) or not value or \
-            not all(isinstance(v, str) and v for v in value):
-        raise DatasetError(f"option {key!r}: expected a non-empty list of names, got {value!r}")
-    return tuple(value)
-
-
-def _flag(options: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = options.get(key, default)
-    if not isinstance(value, bool):
-        raise DatasetError(f"option {key!r}: expected true or false, got {value!r}")
-    return value
-
-
-def _count(options: Mapping[str, Any], key: str, default: int) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DatasetError(f"option {key!r}: expected an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _joint_indices(options: Mapping[str, Any]) -> list[int]:
+def joint_indices(options: Mapping[str, Any]) -> list[int]:
+    """Option ``joints``: ``"all"`` (default) = every joint of :data:`POINT_NAMES`, or a list of
+    their indices."""
     value = options.get("joints", "all")
     if value == "all":
         return list(range(len(POINT_NAMES)))
@@ -283,9 +255,15 @@ def _joint_indices(options: Mapping[str, Any]) -> list[int]:
                        f"0..{len(POINT_NAMES) - 1}, got {value!r}")
 
 
-def _split_subjects(split: str, options: Mapping[str, Any]) -> tuple[str, ...]:
-    train = _names(options, "train_subjects", TRAIN_SUBJECTS)
-    test = _names(options, "test_subjects", TEST_SUBJECTS)
+def split_subjects(split: str, options: Mapping[str, Any]) -> tuple[str, ...]:
+    """The subjects of ``split`` (``train``, ``test`` or ``all``) from options ``train_subjects``
+    / ``test_subjects`` (default :data:`TRAIN_SUBJECTS` / :data:`TEST_SUBJECTS`). Raises
+    :class:`DatasetError` for another split or a bad subject list."""
+    if split not in _SPLITS:
+        raise DatasetError(f"Human3.6M split {split!r} is unknown; expected one of "
+                           f"{', '.join(_SPLITS)}")
+    train = read_names(options, "train_subjects", TRAIN_SUBJECTS)
+    test = read_names(options, "test_subjects", TEST_SUBJECTS)
     if split == "train":
         return train
     if split == "test":
@@ -313,10 +291,7 @@ class H36MFramePairs(Dataset):
         self.image_size = int(image_size)
         if self.image_size < 1:
             raise ValueError(f"image_size must be positive, got {image_size}")
-        if len(frame_gap) != 2 or not 1 <= int(frame_gap[0]) <= int(frame_gap[1]):
-            raise ValueError(f"frame_gap: expected (min, max) with 1 <= min <= max, "
-                             f"got {tuple(frame_gap)}")
-        self.min_gap, self.max_gap = int(frame_gap[0]), int(frame_gap[1])
+        self.min_gap, self.max_gap = check_frame_gap(frame_gap)
         self.mask, self.crop = bool(mask), check_crop(crop)
         self.subjects, self.activities = tuple(subjects), tuple(activities)
         self.skipped: list[str] = []
@@ -367,8 +342,7 @@ class H36MFramePairs(Dataset):
                     warnings.warn(f"skipping unreadable Human3.6M frame {key}: {err}",
                                   stacklevel=2)
                 return None
-        return {"source": uint8_to_tensor(out[1]), "target": uint8_to_tensor(out[0]),
-                "frames": torch.tensor([t, s], dtype=torch.int64)}
+        return pair_item(out[0], out[1], t, s)
 
     def __repr__(self) -> str:
         return (f"H36MFramePairs(root={str(self.root)!r}, subjects={list(self.subjects)}, "
@@ -382,13 +356,10 @@ def _h36m_dataset(cfg: DataConfig, image_size: int) -> Dataset:
     ``test`` = S11; ``all``). Options: ``mask`` (true), ``activities``, ``train_subjects``,
     ``test_subjects``."""
     options = dict(cfg.options)
-    _check_options(options, _TRAIN_OPTIONS, "data.kind 'h36m'")
-    if cfg.split not in _SPLITS:
-        raise DatasetError(f"Human3.6M split {cfg.split!r} is unknown; expected one of "
-                           f"{', '.join(_SPLITS)}")
-    return H36MFramePairs(cfg.root, image_size, _split_subjects(cfg.split, options),
-                          activities=_names(options, "activities", ACTIVITIES),
-                          frame_gap=tuple(cfg.frame_gap), mask=_flag(options, "mask", True),
+    check_options(options, _TRAIN_OPTIONS, "data.kind 'h36m'")
+    return H36MFramePairs(cfg.root, image_size, split_subjects(cfg.split, options),
+                          activities=read_names(options, "activities", ACTIVITIES),
+                          frame_gap=tuple(cfg.frame_gap), mask=read_flag(options, "mask", True),
                           crop=cfg.crop or None, max_frames=cfg.max_frames)
 
 
@@ -432,11 +403,7 @@ class H36MLabelled(Dataset):
         x0, y0, side, _ = square_crop_box(w, h)
         edge = xy * np.array([w, h], dtype=np.float64)  # continuous position, 0 = image edge
         labels = (edge - np.array([x0, y0])) * (self.image_size / side) - 0.5
-        visible = np.isfinite(labels).all(axis=1)
-        labels = np.where(visible[:, None], labels, 0.0)
-        return {"image": uint8_to_tensor(resize_frame(rgb, self.image_size)),
-                "labels": torch.from_numpy(labels.astype(np.float32)),
-                "visible": torch.from_numpy(visible), "group": seq.activity}
+        return labelled_item(resize_frame(rgb, self.image_size), labels, seq.activity)
 
 
 def make_benchmark(root: str | Path, image_size: int, **options: Any) -> LabelledBenchmark:
@@ -453,15 +420,15 @@ def make_benchmark(root: str | Path, image_size: int, **options: Any) -> Labelle
     the plain mean over test frames. PCK is a secondary figure, at :data:`PCK_THRESHOLD` % of
     the side.
     """
-    _check_options(options, _BENCH_OPTIONS, "benchmark 'h36m'")
-    mask = _flag(options, "mask", True)
-    activities = _names(options, "activities", ACTIVITIES)
-    joints = _joint_indices(options)
-    strides = {"train": _count(options, "train_stride", 1),
-               "test": _count(options, "test_stride", 1)}
+    check_options(options, _BENCH_OPTIONS, "benchmark 'h36m'")
+    mask = read_flag(options, "mask", True)
+    activities = read_names(options, "activities", ACTIVITIES)
+    joints = joint_indices(options)
+    strides = {"train": read_count(options, "train_stride", 1),
+               "test": read_count(options, "test_stride", 1)}
     splits: dict[str, Dataset] = {}
     for split in ("train", "test"):
-        subjects = _split_subjects(split, options)
+        subjects = split_subjects(split, options)
         sequences = find_sequences(root, subjects, activities, need_masks=mask, need_labels=True)
         items = [(seq, i) for seq in sequences
                  for i in range(0, len(seq.frames), strides[split])]
@@ -479,8 +446,8 @@ def make_benchmark(root: str | Path, image_size: int, **options: Any) -> Labelle
             "size_error.mean, over all test frames, weights activities by their frame counts",
             f"PCK (at {PCK_THRESHOLD:g}% of the side) is a secondary figure, not one of the "
             "papers'",
-            f"train: {', '.join(_split_subjects('train', options))}; "
-            f"test: {', '.join(_split_subjects('test', options))}; "
+            f"train: {', '.join(split_subjects('train', options))}; "
+            f"test: {', '.join(split_subjects('test', options))}; "
             f"background {'masked' if mask else 'kept'}",
             "paper figure quoted from the paper's Human3.6M table as remembered (2.73%, K=16): "
             "check it against the paper before citing",

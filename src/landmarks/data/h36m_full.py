@@ -101,14 +101,13 @@ import re
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import numpy as np
-import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -120,13 +119,14 @@ from landmarks.data.h36m import (
     PCK_THRESHOLD,
     POINT_NAMES,
     SUBJECTS,
-    TEST_SUBJECTS,
-    TRAIN_SUBJECTS,
+    joint_indices,
     sequence_activity,
+    split_subjects,
 )
-from landmarks.data.labelled import LabelledBenchmark
-from landmarks.data.pairs import locate, pick_partner_frame
-from landmarks.data.transforms import DatasetError, uint8_to_tensor
+from landmarks.data.labelled import LabelledBenchmark, labelled_item
+from landmarks.data.options import check_options, read_count, read_names, read_positive
+from landmarks.data.pairs import check_frame_gap, locate, pair_item, pick_partner_frame
+from landmarks.data.transforms import DatasetError, to_crop_pixels
 from landmarks.registry import register_benchmark, register_dataset
 
 __all__ = [
@@ -165,8 +165,8 @@ MIN_CROP_SIDE = 8.0
 
 _VIDEO_SUFFIXES = (".mp4",)
 _FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+_T = TypeVar("_T")
 _FRAME_NUMBER = re.compile(r"^(?:.*\D)?(\d+)$")
-_SPLITS = ("train", "test", "all")
 _TRAIN_OPTIONS = ("activities", "train_subjects", "test_subjects", "stride", "crop_margin",
                   "mask")
 _BENCH_OPTIONS = ("activities", "train_subjects", "test_subjects", "joints", "stride",
@@ -209,21 +209,9 @@ def load_poses(path: str | Path) -> np.ndarray:
     """The ``Pose`` variable of a ``D2_Positions`` ``.cdf`` as ``(N, 32, 2)`` float64 ``(x, y)``
     frame pixels. Raises :class:`DatasetError` naming the file when it is missing, is no CDF file,
     has no ``Pose`` variable, or ``Pose`` is not ``(1, N, 64)`` / ``(N, 64)``."""
-    import cdflib
-
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"Human3.6M pose file {path} is missing (the 2D poses of a sequence: "
-                           f"{POSE_DIR}/<Action>.<camera>.cdf of the official release)")
-    try:
-        cdf = cdflib.CDF(str(path))
-        try:
-            pose = np.asarray(cdf.varget(POSE_VARIABLE), dtype=np.float64)
-        finally:
-            del cdf
-    except Exception as err:
-        raise DatasetError(f"Human3.6M pose file {path} cannot be read as a CDF file with a "
-                           f"{POSE_VARIABLE!r} variable: {err}") from err
+    pose = _read_pose_file(path, lambda cdf: np.asarray(cdf.varget(POSE_VARIABLE),
+                                                        dtype=np.float64))
     rows = _check_pose_shape(path, tuple(int(d) for d in pose.shape))
     return pose.reshape(len(rows), len(POINT_NAMES), 2)
 
@@ -231,24 +219,30 @@ def load_poses(path: str | Path) -> np.ndarray:
 def pose_rows(path: str | Path) -> int:
     """The number of frames (rows) of a ``D2_Positions`` ``.cdf``, from the variable's header
     (no data read). Raises :class:`DatasetError` as :func:`load_poses` does."""
+    path = Path(path)
+    info = _read_pose_file(path, lambda cdf: cdf.varinq(POSE_VARIABLE))
+    dims = tuple(int(d) for d in info.Dim_Sizes)
+    shape = ((int(info.Last_Rec) + 1,) + dims) if info.Rec_Vary else dims
+    return len(_check_pose_shape(path, shape))
+
+
+def _read_pose_file(path: Path, read: Callable[[Any], _T]) -> _T:
+    """``read(cdf)`` of the pose file ``path`` opened with ``cdflib``; a :class:`DatasetError`
+    naming the file when it is missing or ``read`` fails (no CDF file, no ``Pose`` variable)."""
     import cdflib
 
-    path = Path(path)
     if not path.is_file():
         raise DatasetError(f"Human3.6M pose file {path} is missing (the 2D poses of a sequence: "
                            f"{POSE_DIR}/<Action>.<camera>.cdf of the official release)")
     try:
         cdf = cdflib.CDF(str(path))
         try:
-            info = cdf.varinq(POSE_VARIABLE)
+            return read(cdf)
         finally:
             del cdf
     except Exception as err:
         raise DatasetError(f"Human3.6M pose file {path} cannot be read as a CDF file with a "
                            f"{POSE_VARIABLE!r} variable: {err}") from err
-    dims = tuple(int(d) for d in info.Dim_Sizes)
-    shape = ((int(info.Last_Rec) + 1,) + dims) if info.Rec_Vary else dims
-    return len(_check_pose_shape(path, shape))
 
 
 def _check_pose_shape(path: Path, shape: tuple[int, ...]) -> range:
@@ -408,13 +402,6 @@ def joint_box(joints: np.ndarray, margin: float = DEFAULT_CROP_MARGIN
     side = max(float((hi - lo).max()) * float(margin), MIN_CROP_SIDE)
     cx, cy = (lo + hi) / 2.0
     return float(cx) + 0.5 - side / 2.0, float(cy) + 0.5 - side / 2.0, side
-
-
-def to_crop_pixels(points: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:
-    """Map ``(..., 2)`` 0-based frame pixels into the ``size × size`` crop of ``box`` (same
-    convention: pixel centres at integers)."""
-    x0, y0, side = box
-    return (np.asarray(points, np.float64) + 0.5 - np.array([x0, y0])) * (size / side) - 0.5
 
 
 def crop_frame(frame: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:
@@ -584,10 +571,8 @@ def read_frames(sequence: FullSequence, rows: Sequence[int]) -> dict[int, np.nda
 
 
 def _check_options(options: Mapping[str, Any], valid: Sequence[str], what: str) -> None:
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise DatasetError(f"{what}: unknown option(s) {', '.join(map(repr, unknown))}; valid "
-                           f"options: {', '.join(valid)}")
+    """:func:`~landmarks.data.options.check_options`, and option ``mask`` only false."""
+    check_options(options, valid, what)
     if options.get("mask", False) is not False:
         raise DatasetError(f"{what}: option 'mask' must be false or absent, got "
                            f"{options['mask']!r}: the official Human3.6M release has no "
@@ -595,52 +580,9 @@ def _check_options(options: Mapping[str, Any], valid: Sequence[str], what: str) 
                            f"with configs/h36m_k20.yaml pass data.options={{}}")
 
 
-def _names(options: Mapping[str, Any], key: str, default: Sequence[str]) -> tuple[str, ...]:
-    value = options.get(key, default)
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list | tuple) or not value or \
-            not all(isinstance(v, str) and v for v in value):
-        raise DatasetError(f"option {key!r}: expected a non-empty list of names, got {value!r}")
-    return tuple(value)
-
-
-def _count(options: Mapping[str, Any], key: str, default: int) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DatasetError(f"option {key!r}: expected an integer >= 1, got {value!r}")
-    return int(value)
-
-
 def _margin(options: Mapping[str, Any]) -> float:
-    value = options.get("crop_margin", DEFAULT_CROP_MARGIN)
-    if isinstance(value, bool) or not isinstance(value, int | float) or \
-            not math.isfinite(value) or value <= 0:
-        raise DatasetError(f"option 'crop_margin': expected a number > 0 (the crop side over the "
-                           f"joints' box side), got {value!r}")
-    return float(value)
-
-
-def _joint_indices(options: Mapping[str, Any]) -> list[int]:
-    value = options.get("joints", "all")
-    if value == "all":
-        return list(range(len(POINT_NAMES)))
-    if isinstance(value, list | tuple) and value and all(
-            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(POINT_NAMES)
-            for i in value):
-        return [int(i) for i in value]
-    raise DatasetError(f"option 'joints': expected \"all\" or a list of joint indices in "
-                       f"0..{len(POINT_NAMES) - 1}, got {value!r}")
-
-
-def _split_subjects(split: str, options: Mapping[str, Any]) -> tuple[str, ...]:
-    train = _names(options, "train_subjects", TRAIN_SUBJECTS)
-    test = _names(options, "test_subjects", TEST_SUBJECTS)
-    if split == "train":
-        return train
-    if split == "test":
-        return test
-    return tuple(dict.fromkeys(train + test))
+    return read_positive(options, "crop_margin", DEFAULT_CROP_MARGIN,
+                         "the crop side over the joints' box side")
 
 
 def _warn_mismatch(mismatched: Sequence[str]) -> None:
@@ -672,14 +614,11 @@ class H36MFullPairs(Dataset):
         self.image_size = int(image_size)
         if self.image_size < 1:
             raise ValueError(f"image_size must be positive, got {image_size}")
-        if len(frame_gap) != 2 or not 1 <= int(frame_gap[0]) <= int(frame_gap[1]):
-            raise ValueError(f"frame_gap: expected (min, max) with 1 <= min <= max, "
-                             f"got {tuple(frame_gap)}")
+        self.min_gap, self.max_gap = check_frame_gap(frame_gap)
         if int(stride) < 1:
             raise ValueError(f"stride: expected >= 1, got {stride}")
         if not crop_margin > 0:
             raise ValueError(f"crop_margin: expected > 0, got {crop_margin}")
-        self.min_gap, self.max_gap = int(frame_gap[0]), int(frame_gap[1])
         self.stride, self.crop_margin = int(stride), float(crop_margin)
         self.subjects, self.activities = tuple(subjects), tuple(activities)
         found, skipped, self.length_mismatch = find_sequences(self.root, self.subjects,
@@ -748,8 +687,7 @@ class H36MFullPairs(Dataset):
         box_t = (float(box[0]), float(box[1]), float(box[2]))
         target = crop_frame(frames[t], box_t, self.image_size)
         source = crop_frame(frames[s], box_t, self.image_size)
-        return {"source": uint8_to_tensor(source), "target": uint8_to_tensor(target),
-                "frames": torch.tensor([t, s], dtype=torch.int64)}
+        return pair_item(target, source, t, s)
 
     def __repr__(self) -> str:
         return (f"H36MFullPairs(root={str(self.root)!r}, subjects={list(self.subjects)}, "
@@ -764,16 +702,14 @@ def _h36m_full_dataset(cfg: DataConfig, image_size: int) -> Dataset:
     ``test_subjects``, ``stride`` (5), ``crop_margin`` (1.5), ``mask`` (only false)."""
     options = dict(cfg.options)
     _check_options(options, _TRAIN_OPTIONS, "data.kind 'h36m_full'")
-    if cfg.split not in _SPLITS:
-        raise DatasetError(f"Human3.6M split {cfg.split!r} is unknown; expected one of "
-                           f"{', '.join(_SPLITS)}")
+    subjects = split_subjects(cfg.split, options)
     if cfg.crop:
         raise DatasetError("data.crop is not used by data.kind 'h36m_full', which crops around "
                            "the 2D pose of each target frame; set data.options.crop_margin")
-    return H36MFullPairs(cfg.root, image_size, _split_subjects(cfg.split, options),
-                         activities=_names(options, "activities", ACTIVITIES),
+    return H36MFullPairs(cfg.root, image_size, subjects,
+                         activities=read_names(options, "activities", ACTIVITIES),
                          frame_gap=tuple(cfg.frame_gap),
-                         stride=_count(options, "stride", DEFAULT_STRIDE),
+                         stride=read_count(options, "stride", DEFAULT_STRIDE),
                          crop_margin=_margin(options), max_frames=cfg.max_frames)
 
 
@@ -817,11 +753,7 @@ class H36MFullLabelled(Dataset):
                               stacklevel=2)
             return None
         labels = to_crop_pixels(pose[self.joints], box, self.image_size)
-        visible = np.isfinite(labels).all(axis=1)
-        labels = np.where(visible[:, None], labels, 0.0)
-        return {"image": uint8_to_tensor(crop_frame(frame, box, self.image_size)),
-                "labels": torch.from_numpy(labels.astype(np.float32)),
-                "visible": torch.from_numpy(visible), "group": seq.activity}
+        return labelled_item(crop_frame(frame, box, self.image_size), labels, seq.activity)
 
 
 def make_benchmark(root: str | Path, image_size: int, **options: Any) -> LabelledBenchmark:
@@ -834,17 +766,17 @@ def make_benchmark(root: str | Path, image_size: int, **options: Any) -> Labelle
     (only false). Metric ``"size"``; test items carry their activity as ``"group"``.
     """
     _check_options(options, _BENCH_OPTIONS, "benchmark 'h36m_full'")
-    activities = _names(options, "activities", ACTIVITIES)
-    joints = _joint_indices(options)
+    activities = read_names(options, "activities", ACTIVITIES)
+    joints = joint_indices(options)
     margin = _margin(options)
-    stride = _count(options, "stride", DEFAULT_STRIDE)
-    strides = {"train": _count(options, "train_stride", stride),
-               "test": _count(options, "test_stride", stride)}
+    stride = read_count(options, "stride", DEFAULT_STRIDE)
+    strides = {"train": read_count(options, "train_stride", stride),
+               "test": read_count(options, "test_stride", stride)}
     splits: dict[str, Dataset] = {}
     skipped: dict[str, str] = {}
     mismatched: dict[str, None] = {}
     for split in ("train", "test"):
-        subjects = _split_subjects(split, options)
+        subjects = split_subjects(split, options)
         sequences, skipped_here, mismatch = find_sequences(root, subjects, activities)
         skipped.update(skipped_here)
         mismatched.update(dict.fromkeys(mismatch))
@@ -867,8 +799,8 @@ def make_benchmark(root: str | Path, image_size: int, **options: Any) -> Labelle
         f"repeated outside the frame), background kept (no masks): the paper's figure was "
         f"measured on Zhang et al.'s crops, so compare with care",
         f"frame stride {strides['train']} (train) / {strides['test']} (test) at 50 fps; "
-        f"train: {', '.join(_split_subjects('train', options))}; "
-        f"test: {', '.join(_split_subjects('test', options))}",
+        f"train: {', '.join(split_subjects('train', options))}; "
+        f"test: {', '.join(split_subjects('test', options))}",
         f"PCK (at {PCK_THRESHOLD:g}% of the side) is a secondary figure, not one of the papers'",
     ]
     if skipped:

@@ -39,9 +39,13 @@ pixels (for thresholds such as BBC-Pose's PCK at d = 6 original pixels). The met
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
+import torch
 from torch.utils.data import Dataset
+
+from landmarks.data.transforms import uint8_to_tensor
 
 #: The metrics a benchmark can name (module docstring).
 METRICS: tuple[str, ...] = ("iod", "pck", "size")
@@ -72,3 +76,19 @@ class LabelledBenchmark:
             raise KeyError(f"benchmark {self.name!r} has no split {name!r}; "
                            f"it has {', '.join(self.splits)}")
         return self.splits[name]
+
+
+def labelled_item(image: np.ndarray, labels: np.ndarray, group: str | None = None
+                  ) -> dict[str, Any]:
+    """The item of a labelled split (module docstring) from an ``(S, S, 3)`` uint8 image and
+    its ``(L, 2)`` labels in pixels of that image: a label with a non-finite coordinate is not
+    visible and set to 0; ``"group"`` only when ``group`` is given."""
+    visible = np.isfinite(labels).all(axis=1)
+    labels = np.where(visible[:, None], labels, 0.0)
+    item = {"image": uint8_to_tensor(image),
+            "labels": torch.from_numpy(labels.astype(np.float32)),
+            "visible": torch.from_numpy(visible)}
+    if group is not None:
+        item["group"] = group
+    return item
+

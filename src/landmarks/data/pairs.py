@@ -1,13 +1,27 @@
 """Temporal pair sampling shared by every video-like reader (video files, frame folders,
 BBC-Pose, Human3.6M, VoxCeleb): a flat dataset index names a target frame of one clip, and the
-source frame is drawn from the same clip a random gap away (the paper's frame pairs)."""
+source frame is drawn from the same clip a random gap away (the paper's frame pairs). Also the
+check of ``data.frame_gap`` and the item dict every pair dataset returns."""
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
 
+import numpy as np
 import torch
+from torch import Tensor
+
+from landmarks.data.transforms import uint8_to_tensor
+
+
+def check_frame_gap(frame_gap: Sequence[int]) -> tuple[int, int]:
+    """``data.frame_gap`` as ``(min_gap, max_gap)``; raises ValueError unless it is two integers
+    with ``1 <= min <= max``."""
+    if len(frame_gap) != 2 or not 1 <= int(frame_gap[0]) <= int(frame_gap[1]):
+        raise ValueError(f"frame_gap: expected (min, max) with 1 <= min <= max, "
+                         f"got {tuple(frame_gap)}")
+    return int(frame_gap[0]), int(frame_gap[1])
 
 
 def locate(ends: Sequence[int], index: int) -> tuple[int, int]:
@@ -33,3 +47,12 @@ def pick_partner_frame(t: int, n: int, min_gap: int, max_gap: int) -> int:
     g = int(torch.randint(lo, hi + 1, (1,)).item())
     directions = [d for d in (-1, 1) if 0 <= t + d * g <= n - 1]
     return t + directions[int(torch.randint(len(directions), (1,)).item())] * g
+
+
+def pair_item(target: np.ndarray, source: np.ndarray, t: int, s: int) -> dict[str, Tensor]:
+    """The item of a frame-pair dataset: ``{"source", "target": (3, S, S) float32 in [0, 1],
+    "frames": (2,) int64 [t, s]}`` from the two ``(S, S, 3)`` uint8 frames and their frame
+    numbers."""
+    return {"source": uint8_to_tensor(source), "target": uint8_to_tensor(target),
+            "frames": torch.tensor([t, s], dtype=torch.int64)}
+

@@ -64,6 +64,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
+from landmarks.data.options import check_options
 from landmarks.data.transforms import DatasetError, check_crop, resize_image, uint8_to_tensor
 from landmarks.registry import register_dataset
 
@@ -309,17 +310,10 @@ class SmallNORBPairs(Dataset):
                 f"images={len(self)}, image_size={self.image_size})")
 
 
-def _check_options(options: dict[str, Any], valid: Sequence[str], name: str) -> None:
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise DatasetError(f"unknown {name} option(s) {', '.join(map(repr, unknown))} in "
-                           f"data.options; valid options: {', '.join(valid)}")
-
-
 @register_dataset("smallnorb")
 def _factory(cfg: DataConfig, image_size: int) -> Dataset:
     """``data.kind=smallnorb``: :class:`SmallNORBPairs` from ``cfg.root`` / ``cfg.split`` /
     ``cfg.options`` (``category``, ``camera``, ``neighbours``, ``max_step``) / ``cfg.crop``."""
-    _check_options(cfg.options, _OPTIONS, "smallnorb")
+    check_options(cfg.options, _OPTIONS, "smallnorb", in_data_options=True)
     return SmallNORBPairs(cfg.root, image_size, split=cfg.split, crop=cfg.crop or None,
                           **cfg.options)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import scipy.io
@@ -41,6 +40,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
+from landmarks.data.options import check_options
 from landmarks.data.transforms import DatasetError, check_crop, resize_image, uint8_to_tensor
 from landmarks.registry import register_dataset
 
@@ -123,16 +123,9 @@ class SVHNDigits(Dataset):
                 f"image_size={self.image_size})")
 
 
-def _check_options(options: dict[str, Any], valid: Sequence[str], name: str) -> None:
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise DatasetError(f"unknown {name} option(s) {', '.join(map(repr, unknown))} in "
-                           f"data.options; valid options: {', '.join(valid) or 'none'}")
-
-
 @register_dataset("svhn")
 def _factory(cfg: DataConfig, image_size: int) -> Dataset:
     """``data.kind=svhn``: :class:`SVHNDigits` from ``cfg.root`` / ``cfg.split`` / ``cfg.crop``
     (no options)."""
-    _check_options(cfg.options, (), "svhn")
+    check_options(cfg.options, (), "svhn", in_data_options=True)
     return SVHNDigits(cfg.root, image_size, split=cfg.split, crop=cfg.crop or None)

@@ -107,6 +107,15 @@ def to_input_pixels(keypoints: Tensor | np.ndarray, width: int, height: int,
     return offset + normalized_to_pixels(keypoints, (sh, sw))
 
 
+def to_crop_pixels(points: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:
+    """Map ``(..., 2)`` 0-based frame pixels into the ``size × size`` crop of the square
+    ``box = (x0, y0, side)`` (pixel-edge coordinates; same convention: pixel centres at
+    integers). For readers that crop a square around the person (BBC-Pose, Human3.6M official
+    release)."""
+    x0, y0, side = box
+    return (np.asarray(points, np.float64) + 0.5 - np.array([x0, y0])) * (size / side) - 0.5
+
+
 def _resize_pil(img: Image.Image, size: int, crop: Sequence[float] | None) -> np.ndarray:
     """Crop + resize a PIL image; returns ``(size, size, 3)`` uint8."""
     if size < 1:

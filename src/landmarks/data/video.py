@@ -31,7 +31,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from landmarks.data.index_cache import Probe, probe_frame_counts
-from landmarks.data.pairs import locate, pick_partner_frame
+from landmarks.data.pairs import check_frame_gap, locate, pair_item, pick_partner_frame
 from landmarks.data.transforms import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -41,7 +41,6 @@ from landmarks.data.transforms import (
     is_video_file,
     read_image_uint8,
     resize_frame,
-    uint8_to_tensor,
 )
 
 # ----------------------------------------------------------------------------------------------
@@ -251,10 +250,7 @@ class VideoFramePairs(Dataset):
         self.image_size = int(image_size)
         if self.image_size < 1:
             raise ValueError(f"image_size must be positive, got {image_size}")
-        if len(frame_gap) != 2 or not 1 <= int(frame_gap[0]) <= int(frame_gap[1]):
-            raise ValueError(f"frame_gap: expected (min, max) with 1 <= min <= max, "
-                             f"got {tuple(frame_gap)}")
-        self.min_gap, self.max_gap = int(frame_gap[0]), int(frame_gap[1])
+        self.min_gap, self.max_gap = check_frame_gap(frame_gap)
         self.crop = check_crop(crop)
         if max_frames < 0:
             raise ValueError(f"max_frames: expected >= 0 (0 = all frames), got {max_frames}")
@@ -407,8 +403,7 @@ class VideoFramePairs(Dataset):
                 return None
             s = self._pick_source(t, n)
             pair = [frames[t], frames[s]]
-        return {"source": uint8_to_tensor(pair[1]), "target": uint8_to_tensor(pair[0]),
-                "frames": torch.tensor([t, s], dtype=torch.int64)}
+        return pair_item(pair[0], pair[1], t, s)
 
     def __repr__(self) -> str:
         return (f"VideoFramePairs(root={str(self.root)!r}, videos={len(self.videos)}, "

@@ -59,7 +59,6 @@ import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from torch import Tensor
@@ -67,6 +66,7 @@ from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
 from landmarks.data.index_cache import probe_frame_counts
+from landmarks.data.options import check_options
 from landmarks.data.pairs import locate
 from landmarks.data.transforms import DatasetError
 from landmarks.data.video import VideoFramePairs, find_sources
@@ -274,17 +274,10 @@ class VoxCelebPairs(Dataset):
                 f"skipped={len(self.skipped)}, image_size={self.image_size})")
 
 
-def _check_options(options: dict[str, Any], valid: Sequence[str], name: str) -> None:
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise DatasetError(f"unknown {name} option(s) {', '.join(map(repr, unknown))} in "
-                           f"data.options; valid options: {', '.join(valid)}")
-
-
 @register_dataset("voxceleb")
 def _factory(cfg: DataConfig, image_size: int) -> Dataset:
     """``data.kind=voxceleb``: :class:`VoxCelebPairs` from ``cfg.root`` / ``cfg.split`` /
     ``cfg.frame_gap`` / ``cfg.crop`` / ``cfg.max_frames`` / ``cfg.options`` (``meta``)."""
-    _check_options(cfg.options, _OPTIONS, "voxceleb")
+    check_options(cfg.options, _OPTIONS, "voxceleb", in_data_options=True)
     return VoxCelebPairs(cfg.root, image_size, split=cfg.split, frame_gap=tuple(cfg.frame_gap),
                          crop=cfg.crop or None, max_frames=cfg.max_frames, **cfg.options)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import textwrap
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,9 +172,13 @@ def _mean_shape(train_labels: np.ndarray, test_labels: np.ndarray,
             "note": "no detector: the mean train_labelled label predicted for every test frame"}
 
 
-def _matching(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
-              test_labels: np.ndarray, eyes: tuple[int, int]) -> dict[str, Any]:
-    """Hungarian matching: assignment chosen on the training frames, scored on the test frames."""
+def _hungarian(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
+               test_labels: np.ndarray, assigned_from: str,
+               score: Callable[[np.ndarray], dict[str, Any]]) -> dict[str, Any]:
+    """Hungarian matching of raw keypoints to labels, the assignment chosen on the training
+    frames (``assigned_from`` names them) and scored on the test frames: mean / per-point error
+    in px and ``score(matched test keypoints)``; ``{"skipped": why}`` for fewer keypoints than
+    labels."""
     k, n_labels = train_kp.shape[1], train_labels.shape[1]
     if k < n_labels:
         return {"skipped": f"K={k} keypoints < {n_labels} labelled points: Hungarian matching "
@@ -182,34 +186,30 @@ def _matching(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarra
     assignment = match_keypoints(train_kp, train_labels).assignment
     matched = test_kp[:, assignment]
     dist = point_distances(matched, test_labels)
-    iod, _ = iod_error(matched, test_labels, eyes)
     return {
         "assignment": [int(a) for a in assignment],
         "mean_error_px": float(dist.mean()),
         "per_point_error_px": dist.mean(axis=0).tolist(),
-        "iod_error": iod,
-        "assignment_from": "train_labelled",
+        **score(matched),
+        "assignment_from": assigned_from,
     }
+
+
+def _matching(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
+              test_labels: np.ndarray, eyes: tuple[int, int]) -> dict[str, Any]:
+    """Hungarian matching: assignment chosen on the training frames, scored on the test frames
+    (IOD error)."""
+    return _hungarian(train_kp, train_labels, test_kp, test_labels, "train_labelled",
+                      lambda matched: {"iod_error": iod_error(matched, test_labels, eyes)[0]})
 
 
 def _size_matching(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
                    test_labels: np.ndarray, side: float,
                    groups: Sequence[str] | None) -> dict[str, Any]:
     """Hungarian matching scored in % of the image side (assignment chosen on the train split)."""
-    k, n_labels = train_kp.shape[1], train_labels.shape[1]
-    if k < n_labels:
-        return {"skipped": f"K={k} keypoints < {n_labels} labelled points: Hungarian matching "
-                           f"needs one distinct keypoint per label"}
-    assignment = match_keypoints(train_kp, train_labels).assignment
-    matched = test_kp[:, assignment]
-    dist = point_distances(matched, test_labels)
-    return {
-        "assignment": [int(a) for a in assignment],
-        "mean_error_px": float(dist.mean()),
-        "per_point_error_px": dist.mean(axis=0).tolist(),
-        "size_error": size_error(matched, test_labels, side, groups),
-        "assignment_from": "train",
-    }
+    return _hungarian(train_kp, train_labels, test_kp, test_labels, "train",
+                      lambda matched: {"size_error": size_error(matched, test_labels, side,
+                                                                groups)})
 
 
 def _size_protocol(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
@@ -532,26 +532,67 @@ def _skipped_lines(sizes: dict[str, Any]) -> list[str]:
             + " (left out; the reader's warnings name the files)"]
 
 
+def _head_lines(results: dict[str, Any], *, crops: bool = False, labels_note: str = "",
+                paper: bool = True) -> list[str]:
+    """The title, model and data lines that open every layout: the crop size when ``crops``,
+    ``labels_note`` when the results have none, the paper's figure (when given) with ``paper``."""
+    sizes = results.get("sizes", {})
+    crop = f"crops {results.get('crop_size')} px; " if crops else ""
+    lines = [
+        f"{results.get('dataset', '?')} evaluation of {results.get('checkpoint', '?')}",
+        f"  model: K={results.get('num_keypoints')} keypoints at {results.get('image_size')} px; "
+        f"{crop}{sizes.get('train_labelled', '?')} labelled train frames, "
+        f"{sizes.get('test', '?')} test frames",
+        *_skipped_lines(sizes),
+        f"  {results.get('labels_note', labels_note)}",
+    ]
+    if paper and results.get("paper_figure"):
+        lines.append(f"  paper: {results['paper_figure']}")
+    return lines
+
+
+def _curve_pairs(p: dict[str, Any]) -> str:
+    """A PCK curve as ``"threshold:pck"`` pairs (``""`` when the results hold none)."""
+    if not (p.get("thresholds") and p.get("curve")):
+        return ""
+    return " ".join(f"{_num(t, 'g')}:{_num(c, '.0f')}" for t, c in zip(
+        p["thresholds"], p["curve"], strict=False))
+
+
+def _matching_line(match: dict[str, Any], assigned_from: str, unit: str) -> str:
+    """The Hungarian-matching summary: skipped and why, or the assignment and its mean error in
+    ``unit`` (``assigned_from``: the split named when the results do not say)."""
+    if "skipped" in match:
+        return f"Hungarian matching of raw keypoints: skipped ({match['skipped']})"
+    return (f"Hungarian matching of raw keypoints (no regression; assignment from "
+            f"{match.get('assignment_from', assigned_from)}): keypoints "
+            f"{match.get('assignment')} -> mean error {_num(match.get('mean_error_px'), '.2f')} "
+            f"{unit}")
+
+
+def _efficiency_lines(results: dict[str, Any], title: str, **table: Any) -> list[str]:
+    """A blank line, ``title`` and the sample-efficiency table (``table``: keywords of
+    :func:`format_table`); none when the results hold no table."""
+    rows = results.get("sample_efficiency") or []
+    return ["", title, format_table(rows, **table)] if rows else []
+
+
+def _notes_lines(results: dict[str, Any]) -> list[str]:
+    """A blank line and the benchmark's notes; none when it has none."""
+    notes = results.get("notes") or []
+    return ["", "Notes:"] + [f"  - {n}" for n in notes] if notes else []
+
+
 def _format_size_results(results: dict[str, Any]) -> str:
     """:func:`format_results` for metric ``size`` (results holding ``size_error``)."""
     names = list(results.get("point_names") or [])
-    sizes = results.get("sizes", {})
     err = results.get("size_error") or {}
     match = results.get("matching") or {}
     shape = (results.get("mean_shape") or {}).get("size_error") or {}
     per_group = err.get("per_group") or {}
     group = str(results.get("group_label") or "group")
     plural = "activities" if group == "activity" else f"{group}s"
-    lines = [
-        f"{results.get('dataset', '?')} evaluation of {results.get('checkpoint', '?')}",
-        f"  model: K={results.get('num_keypoints')} keypoints at {results.get('image_size')} px; "
-        f"{sizes.get('train_labelled', '?')} labelled train frames, {sizes.get('test', '?')} "
-        f"test frames",
-        *_skipped_lines(sizes),
-        f"  {results.get('labels_note', '')}",
-    ]
-    if results.get("paper_figure"):
-        lines.append(f"  paper: {results['paper_figure']}")
+    lines = _head_lines(results)
     lines += ["", "Error in % of image side (mean L2 distance to the labels / image side; lower "
               "is better)"]
     label_w = 44
@@ -604,27 +645,17 @@ def _format_size_results(results: dict[str, Any]) -> str:
     p = results.get("pck") or {}
     lines += ["", f"PCK@{_num(p.get('threshold'), 'g')}% of image side (regressed points): "
               f"{_num(p.get('at_6'), '.1f')} %"]
-    if p.get("thresholds") and p.get("curve"):
-        pairs = " ".join(f"{_num(t, 'g')}:{_num(c, '.0f')}" for t, c in zip(
-            p["thresholds"], p["curve"], strict=False))
-        lines.append("  PCK curve (d in % of side: %): " + pairs)
+    curve = _curve_pairs(p)
+    if curve:
+        lines.append("  PCK curve (d in % of side: %): " + curve)
 
     lines.append("")
-    if "skipped" in match:
-        lines.append(f"Hungarian matching of raw keypoints: skipped ({match['skipped']})")
-    elif match:
-        lines.append(f"Hungarian matching of raw keypoints (no regression; assignment from "
-                     f"{match.get('assignment_from', 'train')}): keypoints "
-                     f"{match.get('assignment')} -> mean error "
-                     f"{_num(match.get('mean_error_px'), '.2f')} px")
-    rows = results.get("sample_efficiency") or []
-    if rows:
-        lines += ["", "Sample efficiency (linear regressor on n labelled train frames; test error "
-                  "in % of image side, mean over frames)",
-                  format_table(rows, error_label="error (% side)")]
-    notes = results.get("notes") or []
-    if notes:
-        lines += ["", "Notes:"] + [f"  - {n}" for n in notes]
+    if match:
+        lines.append(_matching_line(match, "train", "px"))
+    lines += _efficiency_lines(results, "Sample efficiency (linear regressor on n labelled "
+                               "train frames; test error in % of image side, mean over frames)",
+                               error_label="error (% side)")
+    lines += _notes_lines(results)
     return "\n".join(lines)
 
 
@@ -633,23 +664,13 @@ def _format_pck_results(results: dict[str, Any]) -> str:
     ``iod_error`` nor ``size_error``): PCK at the benchmark's threshold, in the dataset's original
     (evaluation) pixels, per part, for the linear regressor and the Hungarian-matched raw
     keypoints; the PCK curve."""
-    sizes = results.get("sizes", {})
     p = results.get("pck") or {}
     match = results.get("matching") or {}
     per_part = list(p.get("per_part_at_6") or [])
     names = list(results.get("point_names") or [])
     names += [f"point {i}" for i in range(len(names), len(per_part))]
     thr = _num(p.get("threshold", PCK_AT), "g")
-    lines = [
-        f"{results.get('dataset', '?')} evaluation of {results.get('checkpoint', '?')}",
-        f"  model: K={results.get('num_keypoints')} keypoints at {results.get('image_size')} px; "
-        f"{sizes.get('train_labelled', '?')} labelled train frames, {sizes.get('test', '?')} "
-        f"test frames",
-        *_skipped_lines(sizes),
-        f"  {results.get('labels_note', '')}",
-    ]
-    if results.get("paper_figure"):
-        lines.append(f"  paper: {results['paper_figure']}")
+    lines = _head_lines(results)
     lines += ["", f"PCK@{thr} px on the test split (% of points within {thr} px of the label, "
               f"in the dataset's original pixels; higher is better)",
               f"  PCK@{thr} px, linear regressor (fitted on all labelled train frames): "
@@ -669,22 +690,14 @@ def _format_pck_results(results: dict[str, Any]) -> str:
             lines.append(f"  {n:<{name_w}} " + " ".join(f"{_num(x, '.1f'):>10}" for x in vals))
         means = [p.get("at_6")] + ([match.get("pck")] if matched else [])
         lines.append(f"  {'mean':<{name_w}} " + " ".join(f"{_num(x, '.1f'):>10}" for x in means))
-    if p.get("thresholds") and p.get("curve"):
-        pairs = " ".join(f"{_num(t, 'g')}:{_num(c, '.0f')}" for t, c in zip(
-            p["thresholds"], p["curve"], strict=False))
-        lines += ["", "PCK curve (linear regressor; d in original px: %): " + pairs]
+    curve = _curve_pairs(p)
+    if curve:
+        lines += ["", "PCK curve (linear regressor; d in original px: %): " + curve]
 
     lines.append("")
-    if "skipped" in match:
-        lines.append(f"Hungarian matching of raw keypoints: skipped ({match['skipped']})")
-    elif match:
-        lines.append(f"Hungarian matching of raw keypoints (no regression; assignment from "
-                     f"{match.get('assignment_from', 'train')}): keypoints "
-                     f"{match.get('assignment')} -> mean error "
-                     f"{_num(match.get('mean_error_px'), '.2f')} original px")
-    notes = results.get("notes") or []
-    if notes:
-        lines += ["", "Notes:"] + [f"  - {n}" for n in notes]
+    if match:
+        lines.append(_matching_line(match, "train", "original px"))
+    lines += _notes_lines(results)
     return "\n".join(lines)
 
 
@@ -701,17 +714,8 @@ def format_results(results: dict[str, Any]) -> str:
     if "iod_error" not in results and "pck" in results:
         return _format_pck_results(results)
     names = list(results.get("point_names") or MAFL_POINT_NAMES)
-    sizes = results.get("sizes", {})
-    lines = [
-        f"{results.get('dataset', '?')} evaluation of {results.get('checkpoint', '?')}",
-        f"  model: K={results.get('num_keypoints')} keypoints at {results.get('image_size')} px; "
-        f"crops {results.get('crop_size')} px; {sizes.get('train_labelled', '?')} labelled "
-        f"train frames, {sizes.get('test', '?')} test frames",
-        *_skipped_lines(sizes),
-        f"  {results.get('labels_note', LABELS_NOTE)}",
-        "",
-        "IOD error on the test split (%; lower is better)",
-    ]
+    lines = _head_lines(results, crops=True, labels_note=LABELS_NOTE, paper=False)
+    lines += ["", "IOD error on the test split (%; lower is better)"]
     ours = f"unsupervised K={results.get('num_keypoints')} + linear regressor"
     label_w = max(len(ours), 32)
     header = f"  {'':<{label_w}} {'mean':>7} " + " ".join(f"{n:>11}" for n in names)
@@ -753,17 +757,8 @@ def format_results(results: dict[str, Any]) -> str:
         lines.append("  PCK curve (d px: %): " + " ".join(pairs))
 
     m = results.get("matching") or {}
-    lines.append("")
-    if "skipped" in m:
-        lines.append(f"Hungarian matching of raw keypoints: skipped ({m['skipped']})")
-    else:
-        lines.append(f"Hungarian matching of raw keypoints (no regression; assignment from "
-                     f"{m.get('assignment_from', 'train_labelled')}): keypoints "
-                     f"{m.get('assignment')} -> mean error {_num(m.get('mean_error_px'), '.2f')} "
-                     f"px, IOD error {_num(m.get('iod_error'), '.2f')} %")
-
-    rows = results.get("sample_efficiency") or []
-    if rows:
-        lines += ["", "Sample efficiency (linear regressor on n labelled train frames; test IOD "
-                  "error)", format_table(rows)]
+    lines += ["", _matching_line(m, "train_labelled", "px")
+              + ("" if "skipped" in m else f", IOD error {_num(m.get('iod_error'), '.2f')} %")]
+    lines += _efficiency_lines(results, "Sample efficiency (linear regressor on n labelled "
+                               "train frames; test IOD error)")
     return "\n".join(lines)

@@ -150,8 +150,12 @@ class PerceptualLoss(nn.Module):
             mask: ``(B, 1, H, W)`` weights in [0, 1] (the warp's validity mask) or ``None``.
 
         Returns:
-            ``"loss"``: the float32 scalar to optimise, and ``"perceptual/<layer>"``: each layer's
-            detached, scaled contribution (they sum to ``"loss"``).
+            ``"loss"``: the float32 scalar to optimise; ``"perceptual/<layer>"``: each layer's
+            detached, scaled contribution (they sum to ``"loss"``); ``"perceptual_raw/<layer>"``:
+            each layer's detached error before the running-mean normalisation (the masked mean
+            squared feature difference, :func:`layer_error`). The normalised terms hover around
+            ``scale`` by construction, even while the reconstruction improves; the raw errors are
+            the ones that fall as it does.
         """
         if prediction.shape != target.shape:
             raise ValueError(f"prediction {tuple(prediction.shape)} and target "
@@ -168,6 +172,8 @@ class PerceptualLoss(nn.Module):
         out = {"loss": loss}
         for name, value in zip(self.layers, per_layer.detach(), strict=True):
             out[f"perceptual/{name}"] = value
+        for name, value in zip(self.layers, errors.detach(), strict=True):
+            out[f"perceptual_raw/{name}"] = value
         return out
 
     def extra_repr(self) -> str:

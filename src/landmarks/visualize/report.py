@@ -302,13 +302,16 @@ def _loss_figure(metrics: dict[str, np.ndarray]) -> bytes:
     from matplotlib.ticker import MaxNLocator
 
     step = metrics["step"]
+    raw = [c for c in metrics if c.startswith("perceptual_raw/")]
     terms = [c for c in metrics if c.startswith(("perceptual/", "pixel/"))
-             or ("/" in c and c not in _KNOWN_COLUMNS)]
+             or ("/" in c and c not in _KNOWN_COLUMNS and c not in raw)]
     panels: list[tuple[str, list[str]]] = []
     if "loss" in metrics:
         panels.append(("total loss", ["loss"]))
     if terms:
         panels.append(("loss terms", terms))
+    if raw:
+        panels.append(("raw layer errors (unnormalised)", raw))
     if "lr" in metrics:
         panels.append(("learning rate", ["lr"]))
     if "grad_norm" in metrics:
@@ -347,6 +350,11 @@ def _loss_section(metrics: dict[str, np.ndarray]) -> _Section:
            f"reconstruction loss; then each {prefix} term (one per "
            f"{'VGG-19 layer' if prefix == 'perceptual' else 'pixel loss'}); the learning rate; "
            "and the gradient norm. Logarithmic y where all values are positive.")
+    if any(c.startswith("perceptual_raw/") for c in metrics):
+        cap += (" Each perceptual term is its layer's error divided by a running mean of itself "
+                "(×1000, as the official code), so it hovers near 1000 whether or not the "
+                "reconstruction improves; the panel of raw layer errors (the masked mean squared "
+                "VGG feature differences before that division) shows the progress.")
     return _Section("loss", _figure(_loss_figure(metrics), "loss curves", cap))
 
 
@@ -711,9 +719,112 @@ def _group_table(ev: dict[str, Any]) -> str:
             f"{rows}</table>")
 
 
-def _error_table(ev: dict[str, Any]) -> str:
+def _metric_of(ev: dict[str, Any]) -> str:
+    """The benchmark metric a ``landmarks eval`` result was scored with, told by its keys (as
+    :func:`landmarks.evaluation.run.format_results` tells them): ``"size"`` (``size_error``,
+    Human3.6M), ``"pck"`` (``pck`` without ``iod_error``, BBC-Pose) or ``"iod"`` (realfaces,
+    MAFL, AFLW)."""
     if "size_error" in ev:
+        return "size"
+    if "iod_error" not in ev and isinstance(ev.get("pck"), dict):
+        return "pck"
+    return "iod"
+
+
+def _pck_threshold(pck: dict[str, Any]) -> str:
+    """The PCK threshold as written in labels ("6"); 6 when the result does not say."""
+    return f"{pck['threshold']:g}" if _is_num(pck.get("threshold")) else "6"
+
+
+def _matched_pck(ev: dict[str, Any]) -> dict[str, Any] | None:
+    """The Hungarian-matching entry of a metric-``pck`` result when it holds PCK figures."""
+    match = ev.get("matching")
+    if isinstance(match, dict) and "skipped" not in match and (
+            match.get("pck") is not None or isinstance(match.get("per_part_pck"), list)):
+        return match
+    return None
+
+
+def _pct(v: Any) -> str:
+    return f"{v:.1f}%" if _is_num(v) else "–"
+
+
+def _pck_headline(ev: dict[str, Any]) -> str:
+    """The headline of a metric-``pck`` result: PCK at the benchmark's threshold, in the
+    dataset's original pixels, for the regressor and the matched raw keypoints."""
+    pck = ev["pck"]
+    thr = _pck_threshold(pck)
+    size = ev.get("image_size")
+    n_test = (ev.get("sizes") or {}).get("test") if isinstance(ev.get("sizes"), dict) else None
+    k = ev.get("num_keypoints", "K")
+    where = "on the test split" + (f" ({_fmt(n_test, 0)} images)" if _is_num(n_test) else "")
+    inputs = f"the {_esc(size)}-px network input" if _is_num(size) else "the network input"
+    bits = [f"<b>{_pct(pck.get('at_6'))}</b> with the linear regressor from the {_esc(k)} "
+            f"discovered keypoints"]
+    match = _matched_pck(ev)
+    raw = ev.get("matching") if isinstance(ev.get("matching"), dict) else {}
+    if match is not None:
+        bits.append(f"<b>{_pct(match.get('pck'))}</b> with the Hungarian-matched raw "
+                    f"keypoints (no regression)")
+    elif "skipped" in raw:
+        bits.append(f"Hungarian matching of the raw keypoints skipped ({_esc(raw['skipped'])})")
+    return (f"<p><b>PCK@{thr} px</b> {where}; {thr} px in the dataset's original pixels, not "
+            f"pixels of {inputs}: " + "; ".join(bits) + ".</p>")
+
+
+def _pck_table(ev: dict[str, Any]) -> str:
+    """The per-part table of a metric-``pck`` result (BBC-Pose): one row per labelled part,
+    a column for the linear regressor and one for the Hungarian-matched raw keypoints."""
+    pck = ev.get("pck") if isinstance(ev.get("pck"), dict) else {}
+    thr = _pck_threshold(pck)
+    per = pck.get("per_part_at_6") if isinstance(pck.get("per_part_at_6"), list) else []
+    match = _matched_pck(ev)
+    m_per = (match.get("per_part_pck") if match is not None
+             and isinstance(match.get("per_part_pck"), list) else [])
+    names = list(ev.get("point_names") or [])
+    n_parts = max(len(names), len(per), len(m_per))
+    if not n_parts and pck.get("at_6") is None:
+        return ""
+    names += [f"point {i}" for i in range(len(names), n_parts)]
+
+    def cells(values: list[Any], i: int) -> str:
+        return f"<td>{_fmt(values[i], 1) if i < len(values) else '–'}</td>"
+
+    head = "<th>linear regression</th>"
+    if match is not None:
+        head += "<th>Hungarian-matched raw keypoints (no regression)</th>"
+    rows = [f"<tr><th>{_esc(n)}</th>{cells(per, i)}"
+            + (cells(m_per, i) if match is not None else "") + "</tr>"
+            for i, n in enumerate(names)]
+    total = f"<td><b>{_fmt(pck.get('at_6'), 1)}</b></td>"
+    if match is not None:
+        total += f"<td><b>{_fmt(match.get('pck'), 1)}</b></td>"
+    label = f"all {n_parts} parts" if n_parts else "all parts"
+    rows.append(f'<tr class="pck"><th>{label}</th>{total}</tr>')
+    return (f'<table class="num"><tr><th>PCK@{thr} px per part: % of test points within {thr} '
+            f"original px of the label (higher is better)</th>{head}</tr>{''.join(rows)}"
+            f"</table>")
+
+
+def _paper_and_notes(ev: dict[str, Any]) -> list[str]:
+    """Captions quoting the paper's figure and the benchmark's notes, when the result has
+    them."""
+    parts = []
+    if ev.get("paper_figure"):
+        parts.append(_caption(f"Paper: {_esc(ev['paper_figure'])}."))
+    notes = [n for n in ev.get("notes") or [] if isinstance(n, str) and n]
+    if notes:  # one item each: the notes hold semicolons of their own
+        parts.append('<div class="caption">Notes:<ul>'
+                     + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul></div>")
+    return parts
+
+
+def _error_table(ev: dict[str, Any]) -> str:
+    metric = _metric_of(ev)
+    if metric == "size":
         return _size_error_table(ev)
+    if metric == "pck":
+        return _pck_table(ev)
     names = ev.get("point_names") or []
     iod = ev.get("iod_error")
     per_point = _per_point_of(iod)
@@ -778,7 +889,12 @@ def _error_table(ev: dict[str, Any]) -> str:
             f"{''.join(pck_rows)}</table>")
 
 
-def _pck_figure(pck: dict[str, Any], unit: str = "pixels") -> bytes | None:
+def _pck_figure(pck: dict[str, Any], unit: str = "pixels", suffix: str | None = None,
+                matched: Any = None) -> bytes | None:
+    """The PCK curve of the regressed points against the threshold (x axis in ``unit``), its
+    value at the result's threshold marked (``PCK@<threshold><suffix>``; ``suffix`` defaults to
+    "%" for a unit other than pixels), and ``matched``, the Hungarian-matched raw keypoints' PCK
+    at that threshold, marked too when it is a number."""
     t, c = pck.get("thresholds"), pck.get("curve")
     if not isinstance(t, list) or not isinstance(c, list) or not t or len(t) != len(c):
         return None
@@ -788,14 +904,19 @@ def _pck_figure(pck: dict[str, Any], unit: str = "pixels") -> bytes | None:
     ax = fig.add_subplot()
     ax.plot(t, c, lw=1.6, marker="." if len(t) < 30 else None)
     at = pck.get("threshold") if _is_num(pck.get("threshold")) else 6
-    suffix = "%" if unit != "pixels" else ""
+    if suffix is None:
+        suffix = "%" if unit != "pixels" else ""
     if _is_num(pck.get("at_6")):
         ax.plot([at], [pck["at_6"]], "o", color="C3",
                 label=f"PCK@{at:g}{suffix} = {pck['at_6']:.1f}%")
+    if _is_num(matched):
+        ax.plot([at], [matched], "s", color="C2", mfc="none", mew=1.4,
+                label=f"Hungarian-matched: {matched:.1f}%")
+    if _is_num(pck.get("at_6")) or _is_num(matched):
         ax.legend(fontsize=8, loc="lower right")
     ax.set_xlabel(f"threshold ({unit})", fontsize=9)
     ax.set_ylabel("points within threshold (%)", fontsize=9)
-    ax.set_ylim(0, 101)
+    ax.set_ylim(-2 if _is_num(matched) else 0, 101)  # a matched PCK of 0 stays visible
     ax.set_title("PCK curve (linear regression, test)", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.tick_params(labelsize=8)
@@ -921,6 +1042,8 @@ def _eval_block(ev: dict[str, Any], json_path: Path) -> str:
                        ("image_size", "Model input size"), ("crop_size", "Crop size")):
         if ev.get(key) is not None:
             v = ev[key]
+            if key == "crop_size" and v == ev.get("image_size"):
+                continue  # registered benchmarks: the network input; their notes give the crop
             val = f"<code>{_esc(v)}</code>" if key in ("checkpoint", "root") else _esc(v)
             meta.append((label, val))
     sizes = ev.get("sizes")
@@ -934,7 +1057,8 @@ def _eval_block(ev: dict[str, Any], json_path: Path) -> str:
         parts.append('<table class="kv">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>"
                                                     for k, v in meta) + "</table>")
     table = _error_table(ev)
-    size = "size_error" in ev
+    metric = _metric_of(ev)
+    size = metric == "size"
     if table and size:
         group, plural = _group_plural(ev)
         parts.append(_caption(
@@ -952,21 +1076,38 @@ def _eval_block(ev: dict[str, Any], json_path: Path) -> str:
         if groups:
             parts.append(_caption(f"Error per {_esc(group)} (% of the image side, test split)."))
             parts.append(groups)
-        if ev.get("paper_figure"):
-            parts.append(_caption(f"Paper: {_esc(ev['paper_figure'])}."))
-        notes = [n for n in ev.get("notes") or [] if isinstance(n, str) and n]
-        if notes:
-            parts.append(_caption("Notes: " + "; ".join(_esc(n) for n in notes) + "."))
+        parts += _paper_and_notes(ev)
+    elif metric == "pck":
+        thr = _pck_threshold(ev["pck"])
+        parts.append(_pck_headline(ev))
+        parts.append(_caption(
+            "The linear-regression protocol of Jakab et al. 2018: the detector is frozen, a "
+            "bias-free linear map from the discovered keypoints to the labelled points is fitted "
+            f"on all labelled training images, and the test score is PCK@{thr} px, the % of test "
+            f"points within {thr} px of their label, with distances measured in the dataset's "
+            "original pixels (higher is better), overall and per part."
+            + (" The Hungarian-matched column needs no regression: each labelled part takes one "
+               "raw keypoint, the one-to-one assignment being chosen on the labelled training "
+               "images." if _matched_pck(ev) is not None else "")))
+        if table:
+            parts.append(table)
+        parts += _paper_and_notes(ev)
+        if isinstance(base, dict) and "skipped" in base:
+            parts.append(_caption(f"Supervised baseline: skipped ({_esc(base['skipped'])})."))
     elif table:
         parts.append(_caption(
             "The linear-regression protocol of Jakab et al. 2018: the detector is frozen, a "
             "bias-free linear map from the discovered keypoints to the labelled points is fitted "
             "on the labelled training images, and the test error is the mean distance to the "
             "labels in % of the inter-ocular distance, overall and per point. PCK@6: % of points "
-            "within 6 pixels of the label." + (
+            "within 6 pixels of the label" + (
+                f" (pixels of the {_esc(ev.get('crop_size'))}-px crop)"
+                if ev.get("dataset") == "realfaces" else
+                " (pixels of the dataset's original images)") + "." + (
                 " The supervised baseline row is a model trained with labels, for scale."
                 if isinstance(base, dict) and "skipped" not in base else "")))
         parts.append(table)
+        parts += _paper_and_notes(ev)
     match = ev.get("matching")
     if isinstance(match, dict) and "skipped" not in match:
         bits = []
@@ -976,7 +1117,8 @@ def _eval_block(ev: dict[str, Any], json_path: Path) -> str:
             bits.append(f"assignment chosen on the {_esc(match['assignment_from'])} images")
         if _is_num(match.get("mean_error_px")):
             per = [_fmt(v, 1) for v in match.get("per_point_error_px") or []]
-            bits.append(f"mean error {match['mean_error_px']:.2f} px"
+            unit = "original px" if metric == "pck" else "px"
+            bits.append(f"mean error {match['mean_error_px']:.2f} {unit}"
                         + (f" (per point: {', '.join(per)})" if per else ""))
         if bits:
             parts.append(_caption("Hungarian matching: " + "; ".join(bits) + "."))
@@ -993,10 +1135,21 @@ def _eval_block(ev: dict[str, Any], json_path: Path) -> str:
     plots = []
     pck = ev.get("pck")
     if isinstance(pck, dict):
-        png = _pck_figure(pck, "% of image side" if size else "pixels")
+        if metric == "pck":
+            match = _matched_pck(ev)
+            png = _pck_figure(pck, "original pixels", " px",
+                              match.get("pck") if match is not None else None)
+            cap = ("Share of test points (linear regression) within a distance of their label, "
+                   "for each threshold in the dataset's original pixels"
+                   + ("; the square marks the Hungarian-matched raw keypoints at "
+                      f"{_pck_threshold(pck)} px" if match is not None
+                      and _is_num(match.get("pck")) else "") + ".")
+        else:
+            png = _pck_figure(pck, "% of image side" if size else "pixels")
+            cap = ("Share of test points (linear regression) within a distance of their label, "
+                   "for each threshold.")
         if png:
-            plots.append(_figure(png, "PCK curve", "Share of test points (linear regression) "
-                                 "within a distance of their label, for each threshold."))
+            plots.append(_figure(png, "PCK curve", cap))
     png = _sample_efficiency_figure(ev)
     if png:
         plots.append(_figure(png, "sample efficiency",
@@ -1023,8 +1176,7 @@ def _eval_block(ev: dict[str, Any], json_path: Path) -> str:
                "joins each pair" + (f" ({legend})" if legend else "") + ". "
                + (f"{n_ex - found} of {n_ex} images could not be found. " if found < n_ex
                   else "")
-               + "<b>The labels come from a supervised model, not from people"
-               + (f": {_esc(note)}" if note else "") + "</b>")
+               + (f"<b>Labels: {_esc(note)}</b>" if note else ""))
         parts.append(_figure(png, "regressed vs labelled points", cap))
     return "".join(parts)
 
