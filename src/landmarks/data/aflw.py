@@ -231,7 +231,8 @@ def aflw_benchmark(root: str | Path, image_size: int, **options: Any) -> Labelle
             "images: each aflw_release-2 face crop resized to S x S (aspect not kept; official "
             "geometry); labels scaled from the keypoints file's 'hw' size",
             "pixel_scale is 1: the crops have different sizes, so there is no single scale "
-            "to original pixels; the IOD metric does not need one",
+            "to original pixels; the IOD metric does not need one, and the secondary PCK "
+            "figure is in pixels of the S x S input",
             "the official regressor was fitted on the first 90% of the training list; this "
             "protocol holds out its own random 10% (split 'val' of the aflw reader is the "
             "official one)",

@@ -377,7 +377,8 @@ def mafl_benchmark(root: str | Path, image_size: int, **options: Any) -> Labelle
             "images: the aligned 178x218 CelebA image squeezed to S/0.8 x S/0.8 and centre-"
             "cropped to S x S (official geometry); labels transformed the same way",
             f"pixel_scale is the geometric mean of the anisotropic scales ({sx:.3f} original "
-            f"px per px in x, {sy:.3f} in y); the IOD metric does not use it",
+            f"px per px in x, {sy:.3f} in y); the IOD error does not use it, the secondary PCK "
+            f"figure does (its 6-px threshold is in these approximate original pixels)",
             "the official regressor held out the last 10% of MAFL train; this protocol holds "
             "out its own random 10% (split 'mafl_val' of the celeba reader is the official one)",
         ])

@@ -1103,7 +1103,8 @@ def _eval_block(ev: dict[str, Any], json_path: Path) -> str:
             "within 6 pixels of the label" + (
                 f" (pixels of the {_esc(ev.get('crop_size'))}-px crop)"
                 if ev.get("dataset") == "realfaces" else
-                " (pixels of the dataset's original images)") + "." + (
+                " (pixels of the dataset's original images where the benchmark has one scale "
+                "to them, see its notes)") + "." + (
                 " The supervised baseline row is a model trained with labels, for scale."
                 if isinstance(base, dict) and "skipped" not in base else "")))
         parts.append(table)
