@@ -73,7 +73,7 @@ from torch.utils.data import Dataset
 from landmarks.config import DataConfig
 from landmarks.data.labelled import LabelledBenchmark, labelled_item
 from landmarks.data.options import check_options, read_choice, read_count, read_positive
-from landmarks.data.pairs import check_frame_gap, locate, pair_item, pick_partner_frame
+from landmarks.data.pairs import ClipFrames, check_frame_gap, pair_item
 from landmarks.data.transforms import (
     DatasetError,
     is_image_file,
@@ -316,7 +316,7 @@ def _numbered_frames(folder: Path) -> list[tuple[int, Path]]:
 # Training pairs
 
 
-class BBCPoseFramePairs(Dataset):
+class BBCPoseFramePairs(ClipFrames):
     """Frame pairs of the BBC-Pose videos of one split, cropped to the signer.
 
     ``split``: ``"train"`` (videos 1–10), ``"val"``, ``"test"`` or ``"trainval"``. Every frame of
@@ -370,18 +370,8 @@ class BBCPoseFramePairs(Dataset):
         if not self.videos:
             raise DatasetError(f"BBC-Pose root {self.root} holds no usable {split} video (split "
                                f"from {self.annotations})")
-        self._ends = [int(e) for e in np.cumsum([len(f) for f in self.frames])]
+        self.index_clips([len(f) for f in self.frames])
         self._warned: set[str] = set()
-
-    def __len__(self) -> int:
-        return self._ends[-1]
-
-    def locate(self, index: int) -> tuple[int, int]:
-        """Map a dataset index to ``(video index, frame position)``."""
-        return locate(self._ends, index)
-
-    def _pick_source(self, t: int, n: int) -> int:
-        return pick_partner_frame(t, n, self.min_gap, self.max_gap)
 
     def box(self, v: int, image: Image.Image) -> tuple[float, float, float]:
         """The crop square of video ``v`` (``(x0, y0, side)``, pixel edges)."""
@@ -391,7 +381,7 @@ class BBCPoseFramePairs(Dataset):
     def __getitem__(self, index: int) -> dict[str, Tensor] | None:
         v, t = self.locate(index)
         frames = self.frames[v]
-        s = self._pick_source(t, len(frames))
+        s = self.pick_source(t, len(frames))
         out = []
         for i in (t, s):
             path = frames[i][1]

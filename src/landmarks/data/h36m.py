@@ -60,7 +60,7 @@ from torch.utils.data import Dataset
 from landmarks.config import DataConfig
 from landmarks.data.labelled import LabelledBenchmark, labelled_item
 from landmarks.data.options import check_options, read_count, read_flag, read_names
-from landmarks.data.pairs import check_frame_gap, locate, pair_item, pick_partner_frame
+from landmarks.data.pairs import ClipFrames, check_frame_gap, pair_item
 from landmarks.data.transforms import (
     DatasetError,
     check_crop,
@@ -275,7 +275,7 @@ def split_subjects(split: str, options: Mapping[str, Any]) -> tuple[str, ...]:
 # Training pairs
 
 
-class H36MFramePairs(Dataset):
+class H36MFramePairs(ClipFrames):
     """Frame pairs within Human3.6M sequences (module docstring).
 
     ``dataset[i]`` is ``{"source", "target": (3, S, S) float32 in [0, 1], "frames": (2,) int64
@@ -313,23 +313,13 @@ class H36MFramePairs(Dataset):
             raise DatasetError(f"Human3.6M root {self.root} holds no usable sequence of subjects "
                                f"{', '.join(self.subjects)} and activities "
                                f"{', '.join(self.activities)}")
-        self._ends = [int(e) for e in np.cumsum([len(s.frames) for s in self.sequences])]
+        self.index_clips([len(s.frames) for s in self.sequences])
         self._warned: set[str] = set()
-
-    def __len__(self) -> int:
-        return self._ends[-1]
-
-    def locate(self, index: int) -> tuple[int, int]:
-        """Map a dataset index to ``(sequence index, frame position)``."""
-        return locate(self._ends, index)
-
-    def _pick_source(self, t: int, n: int) -> int:
-        return pick_partner_frame(t, n, self.min_gap, self.max_gap)
 
     def __getitem__(self, index: int) -> dict[str, Tensor] | None:
         q, t = self.locate(index)
         seq = self.sequences[q]
-        s = self._pick_source(t, len(seq.frames))
+        s = self.pick_source(t, len(seq.frames))
         out = []
         for i in (t, s):
             try:

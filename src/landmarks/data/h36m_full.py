@@ -125,7 +125,7 @@ from landmarks.data.h36m import (
 )
 from landmarks.data.labelled import LabelledBenchmark, labelled_item
 from landmarks.data.options import check_options, read_count, read_names, read_positive
-from landmarks.data.pairs import check_frame_gap, locate, pair_item, pick_partner_frame
+from landmarks.data.pairs import ClipFrames, check_frame_gap, pair_item
 from landmarks.data.transforms import DatasetError, to_crop_pixels
 from landmarks.registry import register_benchmark, register_dataset
 
@@ -596,7 +596,7 @@ def _warn_mismatch(mismatched: Sequence[str]) -> None:
 # Training pairs
 
 
-class H36MFullPairs(Dataset):
+class H36MFullPairs(ClipFrames):
     """Frame pairs of official Human3.6M sequences, cropped with the target's pose box (module
     docstring).
 
@@ -648,15 +648,12 @@ class H36MFullPairs(Dataset):
             raise DatasetError(f"Human3.6M root {self.root} holds no usable sequence of subjects "
                                f"{', '.join(self.subjects)} and activities "
                                f"{', '.join(self.activities)} ({len(self.skipped)} skipped)")
-        self._ends = [int(e) for e in np.cumsum([len(b) for b in self._boxes])]
+        self.index_clips([len(b) for b in self._boxes])
         self._warned: set[str] = set()
-
-    def __len__(self) -> int:
-        return self._ends[-1]
 
     def locate(self, index: int) -> tuple[int, int]:
         """Map a dataset index to ``(sequence index, target frame number)``."""
-        q, k = locate(self._ends, index)
+        q, k = super().locate(index)
         return q, k * self.stride
 
     def _warn(self, key: str, message: str) -> None:
@@ -668,7 +665,7 @@ class H36MFullPairs(Dataset):
         q, t = self.locate(index)
         seq = self.sequences[q]
         box = self._boxes[q][t // self.stride]
-        s = pick_partner_frame(t, seq.num_frames, self.min_gap, self.max_gap)
+        s = self.pick_source(t, seq.num_frames)
         if not np.isfinite(box).all():
             self._warn(f"{seq.pose_path}#{t}", f"skipping Human3.6M frame {t} of {seq.source}: "
                                                f"its pose in {seq.pose_path} has no finite joint")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset
 
 from landmarks.data.transforms import uint8_to_tensor
 
@@ -56,3 +57,31 @@ def pair_item(target: np.ndarray, source: np.ndarray, t: int, s: int) -> dict[st
     return {"source": uint8_to_tensor(source), "target": uint8_to_tensor(target),
             "frames": torch.tensor([t, s], dtype=torch.int64)}
 
+
+
+class ClipFrames(Dataset):
+    """Base of the frame-pair datasets: a flat index over the frames of several clips.
+
+    A subclass sets ``min_gap`` / ``max_gap`` (:func:`check_frame_gap`) where it samples pairs,
+    calls :meth:`index_clips` with its clips' lengths once they are known, and implements
+    ``__getitem__`` with :meth:`locate` and :meth:`pick_source`.
+    """
+
+    min_gap: int
+    max_gap: int
+
+    def index_clips(self, lengths: Sequence[int]) -> None:
+        """Index clips of ``lengths`` frames (at least one clip)."""
+        self._ends: list[int] = [int(e) for e in np.cumsum(lengths)]
+
+    def __len__(self) -> int:
+        return self._ends[-1]
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """Map a dataset index to ``(clip index, position in that clip)``."""
+        return locate(self._ends, index)
+
+    def pick_source(self, t: int, n: int) -> int:
+        """A source frame for target ``t`` in a clip of ``n`` frames
+        (:func:`pick_partner_frame`)."""
+        return pick_partner_frame(t, n, self.min_gap, self.max_gap)

@@ -28,10 +28,9 @@ import av
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from landmarks.data.index_cache import Probe, probe_frame_counts
-from landmarks.data.pairs import check_frame_gap, locate, pair_item, pick_partner_frame
+from landmarks.data.pairs import ClipFrames, check_frame_gap, pair_item
 from landmarks.data.transforms import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -207,7 +206,7 @@ def find_sources(root: str | Path) -> list[Source]:
     return sorted(sources, key=lambda s: str(s[0]))
 
 
-class VideoFramePairs(Dataset):
+class VideoFramePairs(ClipFrames):
     """Frame pairs of the videos under ``root`` for training on video.
 
     ``root`` is a video file (one of ``VIDEO_EXTENSIONS``) or a folder searched recursively for
@@ -262,8 +261,7 @@ class VideoFramePairs(Dataset):
         self.skip_reasons: dict[str, str] = {}
         self._warned: set[str] = set()
         self.videos: list[_Video] = self._build_index(sources, frame_counts)
-        ends = np.cumsum([v.num_frames for v in self.videos])
-        self._ends: list[int] = [int(e) for e in ends]
+        self.index_clips([v.num_frames for v in self.videos])
 
     # -- index ---------------------------------------------------------------------------------
     def _skip(self, path: Path, reason: str) -> None:
@@ -365,22 +363,11 @@ class VideoFramePairs(Dataset):
                 self.decoded(i)
 
     # -- sampling ------------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return self._ends[-1]
-
-    def locate(self, index: int) -> tuple[int, int]:
-        """Map a dataset index to ``(video index, frame index t)``."""
-        return locate(self._ends, index)
-
-    def _pick_source(self, t: int, n: int) -> int:
-        """A source frame for target ``t`` in a video of ``n`` frames (torch RNG)."""
-        return pick_partner_frame(t, n, self.min_gap, self.max_gap)
-
     def __getitem__(self, index: int) -> dict[str, Tensor] | None:
         v, t = self.locate(index)
         video = self.videos[v]
         if video.is_frame_folder:
-            s = self._pick_source(t, video.num_frames)
+            s = self.pick_source(t, video.num_frames)
             pair = []
             for i in (t, s):
                 path = video.frame_paths[i]
@@ -401,7 +388,7 @@ class VideoFramePairs(Dataset):
                 t = n - 1  # the metadata over-counted the frames
             if n < self.min_gap + 1:
                 return None
-            s = self._pick_source(t, n)
+            s = self.pick_source(t, n)
             pair = [frames[t], frames[s]]
         return pair_item(pair[0], pair[1], t, s)
 

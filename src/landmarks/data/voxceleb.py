@@ -60,14 +60,13 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
 from landmarks.data.index_cache import probe_frame_counts
 from landmarks.data.options import check_options
-from landmarks.data.pairs import locate
+from landmarks.data.pairs import ClipFrames
 from landmarks.data.transforms import DatasetError
 from landmarks.data.video import VideoFramePairs, find_sources
 from landmarks.registry import register_dataset
@@ -136,7 +135,7 @@ def _identity_folders(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-class VoxCelebPairs(Dataset):
+class VoxCelebPairs(ClipFrames):
     """Frame pairs of the VoxCeleb clips of one identity split (module docstring).
 
     One :class:`~landmarks.data.video.VideoFramePairs` per identity folder of the split, read
@@ -198,8 +197,7 @@ class VoxCelebPairs(Dataset):
                                f"{split!r} ({len(self._skipped)} identity folders skipped: "
                                + "; ".join(f"{k}: {v}" for k, v in self._skipped.items())
                                + ")")
-        ends = np.cumsum([len(p) for p in self.parts])
-        self._ends: list[int] = [int(e) for e in ends]
+        self.index_clips([len(p) for p in self.parts])
 
     def _select(self, folders: list[Path]) -> list[Path]:
         """The identity folders of ``self.split`` (``"train"`` or ``"test"``)."""
@@ -251,13 +249,6 @@ class VoxCelebPairs(Dataset):
         return list(self.skip_reasons)
 
     # -- sampling ------------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return self._ends[-1]
-
-    def locate(self, index: int) -> tuple[int, int]:
-        """Map a dataset index to ``(identity index, index within that identity)``."""
-        return locate(self._ends, index)
-
     def __getitem__(self, index: int) -> dict[str, Tensor] | None:
         part, local = self.locate(index)
         return self.parts[part][local]
