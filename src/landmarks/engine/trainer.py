@@ -270,7 +270,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
         bar = tqdm(total=cfg.train.steps, initial=step, desc="train", unit="step",
                    dynamic_ncols=True, file=sys.stderr)
     skipped_total = len(getattr(dataset, "skipped", []))
-    window: dict[str, float] = {}
+    window: dict[str, Any] = {}  # per-key sums (device tensors) over the log window
     window_n = 0
     window_t0 = time.perf_counter()
     seen_images = 0
@@ -337,8 +337,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
                     scheduler.step()
                 step += 1
                 seen_images += source.shape[0] * info.world_size
-                for k, v in losses.items():
-                    window[k] = window.get(k, 0.0) + float(v.detach())
+                for k, v in losses.items():  # summed on the device: read back once per log row
+                    window[k] = window.get(k, 0.0) + v.detach().float()
                 window_n += 1
                 last = (source.detach(), target.detach(),
                         {k: v.detach() for k, v in out.items()})
@@ -351,7 +351,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
                 if step % cfg.train.log_every == 0 or step == stop_at:
                     elapsed = time.perf_counter() - window_t0
                     rate = seen_images / max(elapsed, 1e-9)
-                    row = {"step": step, **{k: v / window_n for k, v in window.items()},
+                    row = {"step": step, **{k: float(v) / window_n for k, v in window.items()},
                            "lr": optimizer.param_groups[0]["lr"], "img_per_s": rate,
                            "skipped": skipped_total}
                     final_loss = row["loss"]
