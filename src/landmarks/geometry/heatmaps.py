@@ -37,20 +37,24 @@ def _compute_dtype(t: Tensor) -> Tensor:
     return t
 
 
-def spatial_softmax_keypoints(scores: Tensor) -> SoftArgmax:
+def spatial_softmax_keypoints(scores: Tensor, scale: float = 1.0) -> SoftArgmax:
     """Separable spatial softmax: the keypoint equation of Jakab et al. 2018 (heatmap bottleneck).
 
     The paper writes ``u_k = sum_u u * softmax(S_k)(u)``; the official code factorises it over
     the two axes, which is what is implemented here::
 
-        p_x(j) = softmax_j( mean_i S_k(i, j) ),   x_k = sum_j p_x(j) * c_w(j)
-        p_y(i) = softmax_i( mean_j S_k(i, j) ),   y_k = sum_i p_y(i) * c_h(i)
+        p_x(j) = softmax_j( s · mean_i S_k(i, j) ),   x_k = sum_j p_x(j) * c_w(j)
+        p_y(i) = softmax_i( s · mean_j S_k(i, j) ),   y_k = sum_i p_y(i) * c_h(i)
 
-    where ``c_n = pixel_centers(n)``. The logits of each axis are the mean of the scores over the
-    other axis. For a one-hot (or separable) score map it agrees with the 2-D soft-argmax.
+    where ``c_n = pixel_centers(n)`` and ``s = scale``. With ``s = 1`` (the official code) the
+    logits of each axis are the mean of the scores over the other axis, which makes them ``h``
+    (or ``w``) times flatter than a sum: at initialisation the marginals are nearly uniform.
+    ``s = h`` gives the summed logits. For a one-hot (or separable) score map it agrees with
+    the 2-D soft-argmax.
 
     Args:
         scores: ``(B, K, h, w)`` unnormalised score maps.
+        scale: the logits' multiplier (an inverse temperature, > 0).
 
     Returns:
         :class:`SoftArgmax` with keypoints ``(B, K, 2)``, ``prob_x (B, K, w)``,
@@ -60,8 +64,8 @@ def spatial_softmax_keypoints(scores: Tensor) -> SoftArgmax:
         raise ValueError(f"scores must be (B, K, h, w), got shape {tuple(scores.shape)}")
     s = _compute_dtype(scores)
     h, w = s.shape[-2:]
-    prob_x = torch.softmax(s.mean(dim=-2), dim=-1)  # (B, K, w)
-    prob_y = torch.softmax(s.mean(dim=-1), dim=-1)  # (B, K, h)
+    prob_x = torch.softmax(scale * s.mean(dim=-2), dim=-1)  # (B, K, w)
+    prob_y = torch.softmax(scale * s.mean(dim=-1), dim=-1)  # (B, K, h)
     x = (prob_x * pixel_centers(w, device=s.device, dtype=s.dtype)).sum(dim=-1)
     y = (prob_y * pixel_centers(h, device=s.device, dtype=s.dtype)).sum(dim=-1)
     return SoftArgmax(torch.stack((x, y), dim=-1), prob_x, prob_y)

@@ -53,6 +53,14 @@ IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
+def layer_stride(name: str) -> int:
+    """How many input pixels one feature-map pixel of layer ``name`` spans: 1 for ``input`` and
+    conv1_*, then ×2 per max-pool (conv5_* = 16)."""
+    if name not in VALID_LAYERS:
+        raise ValueError(f"unknown VGG-19 layer {name!r}; valid names: {', '.join(VALID_LAYERS)}")
+    return 1 if name == "input" else 2 ** (int(name[4]) - 1)
+
+
 def check_layers(layers: Sequence[str]) -> list[str]:
     """Return ``layers`` as a list after checking each name; raise ``ValueError`` naming an unknown
     or repeated layer and listing the valid names."""

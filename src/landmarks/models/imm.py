@@ -28,11 +28,13 @@ class ImmModel(nn.Module):
         heatmap_size: size of the score maps and of the renderer's input (official 16).
         render_channels: renderer channels at ``heatmap_size`` (official 256).
         min_render_channels: the renderer never goes below this many channels (official 32).
+        softmax_scale: multiplier of the separable softmax's logits (official 1; see
+            :func:`~landmarks.geometry.spatial_softmax_keypoints`).
     """
 
     def __init__(self, num_keypoints: int = 10, image_size: int = 128, sigma: float = 0.1,
                  width: int = 32, heatmap_size: int = 16, render_channels: int = 256,
-                 min_render_channels: int = 32) -> None:
+                 min_render_channels: int = 32, softmax_scale: float = 1.0) -> None:
         super().__init__()
         if image_size < 32 or image_size > 256 or image_size & (image_size - 1):
             raise ValueError(f"image_size must be a power of two in [32, 256], got {image_size}")
@@ -40,11 +42,16 @@ class ImmModel(nn.Module):
         self.image_size = image_size
         self.sigma = sigma
         self.heatmap_size = heatmap_size
+        self.softmax_scale = softmax_scale
         self.landmark_encoder = Encoder(3, width, image_size, heatmap_size)
         self.score_head = nn.Conv2d(self.landmark_encoder.out_channels, num_keypoints, 1)
         self.appearance_encoder = Encoder(3, width, image_size, heatmap_size)
         self.renderer = Renderer(self.appearance_encoder.out_channels + num_keypoints,
                                  heatmap_size, image_size, render_channels, min_render_channels)
+
+    def detector_modules(self) -> list[nn.Module]:
+        """The landmark branch Φ (watched by the trainer's health checks)."""
+        return [self.landmark_encoder, self.score_head]
 
     def detect(self, images: Tensor) -> dict[str, Tensor]:
         """Landmarks of ``images`` (B,3,S,S) in [0,1].
@@ -53,21 +60,31 @@ class ImmModel(nn.Module):
         "prob_x" (B,K,w) and "prob_y" (B,K,h) the softmax marginals.
         """
         scores = self.score_head(self.landmark_encoder(images))
-        soft = spatial_softmax_keypoints(scores.float())
+        soft = spatial_softmax_keypoints(scores.float(), self.softmax_scale)
         return {"keypoints": soft.keypoints, "scores": scores,
                 "prob_x": soft.prob_x, "prob_y": soft.prob_y}
 
-    def forward(self, source: Tensor, target: Tensor) -> dict[str, Tensor]:
+    def forward(self, source: Tensor, target: Tensor,
+                warped_target: Tensor | None = None) -> dict[str, Tensor]:
         """Reconstruct ``target`` from the appearance of ``source`` and the target's keypoints.
 
         Args:
             source: (B,3,S,S) in [0,1].
             target: (B,3,S,S) in [0,1].
+            warped_target: optional (B,3,S,S), the target under a known warp (for the
+                equivariance prior); detected in the same landmark-encoder pass as the target.
         Returns:
             "reconstruction" (B,3,S,S), "keypoints" (B,K,2) of the target, "heatmaps" (B,K,h,w)
-            the rendered Gaussian maps, plus the detection outputs.
+            the rendered Gaussian maps, plus the detection outputs; with ``warped_target`` also
+            "warped_keypoints" (B,K,2).
         """
-        det = self.detect(target)
+        b = target.shape[0]
+        if warped_target is None:
+            det = self.detect(target)
+        else:
+            both = self.detect(torch.cat([target, warped_target]))
+            det = {k: v[:b] for k, v in both.items()}
+            det["warped_keypoints"] = both["keypoints"][b:]
         h = self.heatmap_size
         heatmaps = render_gaussian_heatmaps(det["keypoints"], (h, h), self.sigma)
         appearance = self.appearance_encoder(source)

@@ -298,13 +298,19 @@ def _run_section(run_dir: Path, cfg: Any, cfg_note: str, metrics: dict[str, np.n
 # 2. loss curves
 
 
+#: Unweighted prior terms of the objective (logged under their own names).
+_PRIOR_COLUMNS = ("equivariance", "concentration", "separation")
+
+
 def _loss_figure(metrics: dict[str, np.ndarray]) -> bytes:
     from matplotlib.ticker import MaxNLocator
 
     step = metrics["step"]
     raw = [c for c in metrics if c.startswith("perceptual_raw/")]
+    health = [c for c in metrics if c.startswith("health/")]
     terms = [c for c in metrics if c.startswith(("perceptual/", "pixel/"))
-             or ("/" in c and c not in _KNOWN_COLUMNS and c not in raw)]
+             or ("/" in c and c not in _KNOWN_COLUMNS and c not in raw and c not in health)]
+    priors = [c for c in metrics if c in _PRIOR_COLUMNS]
     panels: list[tuple[str, list[str]]] = []
     if "loss" in metrics:
         panels.append(("total loss", ["loss"]))
@@ -312,6 +318,13 @@ def _loss_figure(metrics: dict[str, np.ndarray]) -> bytes:
         panels.append(("loss terms", terms))
     if raw:
         panels.append(("raw layer errors (unnormalised)", raw))
+    if priors:
+        panels.append(("prior terms (unweighted)", priors))
+    spread = [c for c in health if "spread" in c]
+    if spread:
+        panels.append(("keypoint spread (std over K)", spread))
+    if "health/peak" in metrics:
+        panels.append(("softmax peak (mean max prob.)", ["health/peak"]))
     if "lr" in metrics:
         panels.append(("learning rate", ["lr"]))
     if "grad_norm" in metrics:
@@ -350,6 +363,15 @@ def _loss_section(metrics: dict[str, np.ndarray]) -> _Section:
            f"reconstruction loss; then each {prefix} term (one per "
            f"{'VGG-19 layer' if prefix == 'perceptual' else 'pixel loss'}); the learning rate; "
            "and the gradient norm. Logarithmic y where all values are positive.")
+    if any(c in metrics for c in _PRIOR_COLUMNS):
+        cap += (" The prior terms (equivariance, concentration, separation) are shown "
+                "unweighted; the total loss adds them with the weights of "
+                "<code>loss.terms</code>.")
+    if any(c.startswith("health/") for c in metrics):
+        cap += (" Training health: the standard deviation of the K points' x and y over the "
+                "keypoints (normalised units; near 0 means the points collapsed onto one "
+                "place or line) and the mean peak probability of the softmax marginals (1/16 "
+                "for a flat 16-bin marginal).")
     if any(c.startswith("perceptual_raw/") for c in metrics):
         cap += (" Each perceptual term is its layer's error divided by a running mean of itself "
                 "(×1000, as the official code), so it hovers near 1000 whether or not the "
