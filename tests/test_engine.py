@@ -144,3 +144,58 @@ def test_ddp_two_processes_end_with_identical_weights(image_dir: Path, tmp_path:
     torch.manual_seed(0)
     fresh = build_model(load_config(SMOKE)).state_dict()
     assert any(not torch.equal(fresh[k], r0[k]) for k in r0 if r0[k].is_floating_point())
+
+
+def _csv_steps(path: Path) -> list[int]:
+    import csv
+
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [int(float(r["step"])) for r in rows]
+
+
+def test_resume_drops_log_rows_past_the_checkpoint(image_dir: Path, tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    # 6 steps, a log row every 2 and a checkpoint every 3, TensorBoard on
+    train(smoke(image_dir, "train.tensorboard=true"), run)
+    assert _csv_steps(run / "metrics.csv") == [2, 4, 6]
+    # a run killed after step 6 was logged but before its checkpoint was written, and later
+    # rows (8, 10) and a line cut short by the kill: the last checkpoint is step 3
+    latest_checkpoint(run).unlink()
+    assert latest_checkpoint(run).name == "step_0000003.pt"
+    stale = (run / "metrics.csv").read_text().splitlines()[-1].split(",")
+    with (run / "metrics.csv").open("a") as f:
+        f.write(",".join(["8", *stale[1:]]) + "\n" + ",".join(["10", *stale[1:]]) + "\n")
+        f.write("12,0.5")
+    tb_before = EventAccumulator(str(run / "tensorboard"))
+    tb_before.Reload()
+    assert [e.step for e in tb_before.Scalars("loss")] == [2, 4, 6]
+
+    resumed = train(resume_config(run, ["train.steps=6"]), run, resume=True)
+    assert resumed.step == 6
+    steps = _csv_steps(run / "metrics.csv")
+    assert steps == [2, 4, 6]  # no duplicate, no stale row, strictly increasing
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,loss") and len(rows) == 4
+    assert not list(run.glob(".metrics.csv.*"))  # the atomic rewrite left no temporary file
+    tb = EventAccumulator(str(run / "tensorboard"))
+    tb.Reload()
+    tb_steps = [e.step for e in tb.Scalars("loss")]
+    assert tb_steps == [2, 4, 6]
+    # the rows logged after the resume are those of the resumed run (step 2 kept from before)
+    assert tb.Scalars("loss")[1].value == pytest.approx(resumed.history[0]["loss"], rel=1e-6)
+    assert resumed.history[0]["step"] == 4
+
+
+def test_truncate_metrics_keeps_rows_up_to_the_step(tmp_path: Path) -> None:
+    from landmarks.engine.trainer import truncate_metrics
+
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,loss\n2,1.0\n4,0.9\n6,0.8\n4,0.7\n8,0.6\n10,0.")
+    assert truncate_metrics(path, 4) == 4
+    # step 4 was logged twice (an earlier resume): the later row is the resumed run's
+    assert path.read_text().splitlines() == ["step,loss", "2,1.0", "4,0.7"]
+    assert truncate_metrics(path, 4) == 0  # nothing past the step: the file is left as it is
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import sys
+import tempfile
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -117,12 +119,20 @@ class TrainResult:
 
 
 class MetricsLog:
-    """CSV (always) and TensorBoard (optional) scalars, written by rank 0."""
+    """CSV (always) and TensorBoard (optional) scalars, written by rank 0.
 
-    def __init__(self, run_dir: Path, tensorboard: bool) -> None:
+    ``resume_step``: the step of the checkpoint a resumed run starts from. A run killed after
+    its last checkpoint logged rows past that step; the resumed run logs those steps again. So
+    the CSV is rewritten (atomically) keeping only the rows with ``step <= resume_step``, and
+    TensorBoard's writer purges its events from ``resume_step + 1`` on (``purge_step``).
+    """
+
+    def __init__(self, run_dir: Path, tensorboard: bool, resume_step: int | None = None) -> None:
         self.path = run_dir / "metrics.csv"
         self._fields: list[str] | None = None
         if self.path.exists():
+            if resume_step is not None:
+                truncate_metrics(self.path, resume_step)
             with self.path.open() as f:
                 header = f.readline().strip()
             self._fields = header.split(",") if header else None
@@ -131,7 +141,8 @@ class MetricsLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+                purge = None if resume_step is None else resume_step + 1
+                self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
             except ImportError:  # pragma: no cover - tensorboard is a dependency
                 self.tb = None
 
@@ -151,6 +162,46 @@ class MetricsLog:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+def truncate_metrics(path: Path, last_step: int) -> int:
+    """Rewrite the metrics CSV at ``path`` atomically (temporary file + rename), keeping its
+    header and the rows whose step is at most ``last_step``, one per step (the last written)
+    in step order; rows that cannot be read (a line cut short by a killed process) are dropped
+    too. Returns the number of rows dropped."""
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return 0
+    header, body = rows[0], rows[1:]
+    try:
+        col = header.index("step")
+    except ValueError:
+        return 0  # not a metrics file of ours: leave it alone
+
+    def keep(row: list[str]) -> bool:
+        if len(row) != len(header):
+            return False
+        try:
+            return float(row[col]) <= last_step
+        except ValueError:
+            return False
+
+    # one row per step, the last one written winning (a step logged twice came from a
+    # resume), in step order
+    by_step = {float(r[col]): r for r in body if keep(r)}
+    kept = [by_step[k] for k in sorted(by_step)]
+    if kept == body:
+        return 0
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            csv.writer(f).writerows([header, *kept])
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(body) - len(kept)
 
 
 def _any_rank(flag: bool, info, device: torch.device) -> bool:
@@ -262,7 +313,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
     amp = (torch.autocast("cuda", dtype=torch.bfloat16) if use_cuda and cfg.train.amp
            else nullcontext())
 
-    log = MetricsLog(run_dir, cfg.train.tensorboard) if info.is_main else None
+    log = (MetricsLog(run_dir, cfg.train.tensorboard, resume_step=step if resume else None)
+           if info.is_main else None)
     bar = None
     if info.is_main and cfg.train.progress:
         from tqdm.auto import tqdm
