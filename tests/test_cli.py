@@ -107,6 +107,28 @@ def test_existing_run_folder_is_refused(trained: tuple[Path, Path],
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
 
 
+def test_init_with_another_k_is_a_clear_error_and_leaves_nothing(
+        trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    images, run = trained
+    ckpt = run / "checkpoints" / "step_0000006.pt"
+    out = tmp_path / "finetune"
+    base = ["train", "--config", SMOKE, f"data.root={images}", "train.device=cpu",
+            "train.steps=1"]
+    assert main([*base, "model.num_keypoints=7", "--out", str(out), "--init", str(ckpt)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --init: checkpoint") and str(ckpt) in err
+    assert "model.num_keypoints=4" in err and "model.num_keypoints=7" in err
+    assert "size mismatch" not in err
+    assert not out.exists()  # nothing half-made blocks the rerun
+    assert main([*base, "--out", str(out), "--init", str(tmp_path / "nothere.pt")]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "nothere.pt") in err and "does not exist" in err
+    assert not out.exists()
+    # the corrected rerun into the same --out
+    assert main([*base, "--out", str(out), "--init", str(ckpt)]) == 0
+    assert (out / "checkpoints" / "step_0000001.pt").is_file()
+
+
 def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).with_name("landmarks")
     proc = subprocess.run([str(exe), "models"], capture_output=True, text=True,

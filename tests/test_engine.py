@@ -199,3 +199,40 @@ def test_truncate_metrics_keeps_rows_up_to_the_step(tmp_path: Path) -> None:
     assert path.read_text().splitlines() == ["step,loss", "2,1.0", "4,0.7"]
     assert truncate_metrics(path, 4) == 0  # nothing past the step: the file is left as it is
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
+
+
+def test_init_checks_the_checkpoint_before_making_the_run_folder(image_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    train(smoke(image_dir, "train.steps=2", "train.checkpoint_every=2"), source)
+    ckpt = latest_checkpoint(source)
+    out = tmp_path / "finetune"
+    # another K: the file and both K are named; no run folder is left behind
+    with pytest.raises(CheckpointError) as err:
+        train(smoke(image_dir, "model.num_keypoints=5"), out, init=ckpt)
+    msg = str(err.value)
+    assert str(ckpt) in msg
+    assert "model.num_keypoints=4" in msg and "model.num_keypoints=5" in msg
+    assert not out.exists()
+    # same K, another width: the parameter and both shapes are named
+    with pytest.raises(CheckpointError) as err:
+        train(smoke(image_dir, "model.width=16"), out, init=ckpt)
+    msg = str(err.value)
+    assert str(ckpt) in msg and "landmark_encoder.layers.0.0.weight: [8, 3, 7, 7] in the " \
+        "checkpoint, [16, 3, 7, 7] in this model" in msg and "model.width 8 vs 16" in msg
+    assert not out.exists()
+    # a missing or corrupt file is named, and nothing is left behind either
+    with pytest.raises(CheckpointError, match=r"--init: checkpoint .*nothere\.pt does not exist"):
+        train(smoke(image_dir), out, init=tmp_path / "nothere.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"--init: checkpoint .*junk\.pt could not be read"):
+        train(smoke(image_dir), out, init=junk)
+    assert not out.exists()
+    # the corrected run goes into the same folder and starts from the checkpoint's weights
+    result = train(smoke(image_dir, "train.steps=1", "optim.lr=0"), out, init=ckpt)
+    assert result.step == 1
+    start = load_checkpoint(ckpt)["model"]
+    for k, v in result.model.state_dict().items():
+        if k.endswith(".weight"):  # lr 0: weights stay (BatchNorm statistics move)
+            assert torch.equal(v, start[k]), k

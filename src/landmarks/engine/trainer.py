@@ -32,6 +32,7 @@ from landmarks.config import (
 from landmarks.data import DatasetError, build_dataset, collate_skipping
 from landmarks.engine.allocator import keep_freed_memory
 from landmarks.engine.checkpoint import (
+    CheckpointError,
     checkpoint_path,
     latest_checkpoint,
     load_checkpoint,
@@ -240,6 +241,63 @@ def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Co
     return cfg
 
 
+def load_init_weights(init: str | Path, cfg: Config) -> dict[str, torch.Tensor]:
+    """The model weights of checkpoint ``init`` (``--init``), checked against the model ``cfg``
+    builds: a CheckpointError naming the file for a missing or unreadable file, a different K
+    (``model.num_keypoints`` of both configs) or any other parameter whose name or shape differs
+    (named with both shapes). Called before the run folder is made, so a bad ``--init`` leaves
+    nothing behind."""
+    path = Path(init)
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as err:
+        raise CheckpointError(f"--init: {err}") from err
+    weights = state["model"]
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        expected = {k: tuple(v.shape) for k, v in build_model(cfg).state_dict().items()}
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"--init: checkpoint {path} holds no model weights")
+    found = {k: tuple(v.shape) for k, v in weights.items() if torch.is_tensor(v)}
+    theirs = state["config"].get("model", {}) if isinstance(state["config"], dict) else {}
+    k_old, k_new = theirs.get("num_keypoints"), cfg.model.num_keypoints
+    if k_old is not None and k_old != k_new:
+        raise CheckpointError(
+            f"--init: checkpoint {path} was trained with model.num_keypoints={k_old} (K), this "
+            f"config has model.num_keypoints={k_new}; the score head and renderer weights "
+            f"depend on K. Train with model.num_keypoints={k_old}, or use a checkpoint with "
+            f"K={k_new}.")
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            f"--init: checkpoint {path} (model.name={theirs.get('name', '?')!r}) does not fit "
+            f"model {cfg.model.name!r}: {_some(missing)} missing from the checkpoint, "
+            f"{_some(extra)} not in this model")
+    wrong = [(k, found[k], expected[k]) for k in expected if found[k] != expected[k]]
+    if wrong:
+        listed = "; ".join(f"{k}: {list(a)} in the checkpoint, {list(b)} in this model"
+                           for k, a, b in wrong[:3])
+        more = f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else ""
+        raise CheckpointError(
+            f"--init: checkpoint {path} does not fit this config's model: {listed}{more}. "
+            f"Its model config differs from this one in: "
+            f"{_model_differences(theirs, to_dict(cfg.model)) or 'nothing recorded'}")
+    return weights
+
+
+def _some(names: list[str]) -> str:
+    """``3 parameter(s) (a, b, c, …)``, or ``no parameter``."""
+    if not names:
+        return "no parameter"
+    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+    return f"{len(names)} parameter(s) ({shown})"
+
+
+def _model_differences(old: dict[str, Any], new: dict[str, Any]) -> str:
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return ", ".join(f"model.{k} {old.get(k)!r} vs {new.get(k)!r}" for k in keys)
+
+
 def train(cfg: Config, run_dir: str | Path, *, resume: bool = False,
           init: str | Path | None = None) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (see the module docstring). With ``resume``, the config,
@@ -266,6 +324,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
         if not info.is_main and resume:
             resume_from = latest_checkpoint(run_dir)
     state = load_checkpoint(resume_from) if resume_from is not None else None
+    init_weights = load_init_weights(init, cfg) if init is not None and state is None else None
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
@@ -301,8 +360,9 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
         scheduler.load_state_dict(state["scheduler"])
         criterion.load_state_dict({**criterion.state_dict(), **state.get("loss", {})})
         step = int(state["step"])
-    elif init is not None:
-        model.load_state_dict(load_checkpoint(init)["model"])
+    elif init_weights is not None:
+        model.load_state_dict(init_weights)
+        del init_weights
     del state
 
     net: nn.Module = model
