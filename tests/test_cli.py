@@ -35,7 +35,8 @@ def test_train_writes_checkpoints_and_pictures(trained: tuple[Path, Path]) -> No
     assert "num_keypoints: 4" in (run / "config.yaml").read_text()
 
 
-def test_detect_images_folder_and_video(trained: tuple[Path, Path], tmp_path: Path) -> None:
+def test_detect_images_folder_and_video(trained: tuple[Path, Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture) -> None:
     images, run = trained
     video = write_video(tmp_path / "clip.mp4", 9, (40, 64))
     out = tmp_path / "kp.json"
@@ -55,10 +56,30 @@ def test_detect_images_folder_and_video(trained: tuple[Path, Path], tmp_path: Pa
     assert len(list(overlay.glob("*.png"))) == 12
     with av.open(str(overlay / "clip.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 9
-    # a second run does not overwrite the JSON without --force
-    assert main(["detect", ckpt, str(images), "--out", str(out)]) == 2
+    # a second run does not overwrite the JSON without --force: refused, named, untouched
+    before, stamp = out.read_bytes(), out.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["detect", ckpt, str(images), "--out", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out} already exists" in err and "--force" in err
+    assert out.read_bytes() == before and out.stat().st_mtime_ns == stamp
+    # nor writes into a non-empty overlay folder
+    overlays = sorted((p.name, p.stat().st_mtime_ns) for p in overlay.iterdir())
+    assert main(["detect", ckpt, str(images), "--out", str(tmp_path / "other.json"),
+                 "--overlay", str(overlay), "--device", "cpu"]) == 2
+    assert f"overlay folder {overlay} is not empty" in capsys.readouterr().err
+    assert not (tmp_path / "other.json").exists()
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in overlay.iterdir()) == overlays
+    # with --force the JSON is rewritten: now the stills only
     assert main(["detect", ckpt, str(images), "--out", str(out), "--force",
                  "--device", "cpu"]) == 0
+    rewritten = json.loads(out.read_text())
+    assert len(rewritten) == 12 and all(r["frame"] is None for r in rewritten)
+    # the same checkpoint and images: the same points
+    assert [r["source"] for r in rewritten] == [r["source"] for r in stills]
+    for a, b in zip(rewritten, stills, strict=True):
+        assert a["keypoints"] == pytest.approx(b["keypoints"], abs=1e-4)
+    assert out.read_bytes() != before
 
 
 def test_detect_skips_and_names_a_corrupt_image(trained: tuple[Path, Path], tmp_path: Path,
