@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from fixtures import write_corrupt_image, write_image_folder, write_video
@@ -35,7 +36,8 @@ def test_train_writes_checkpoints_and_pictures(trained: tuple[Path, Path]) -> No
     assert "num_keypoints: 4" in (run / "config.yaml").read_text()
 
 
-def test_detect_images_folder_and_video(trained: tuple[Path, Path], tmp_path: Path) -> None:
+def test_detect_images_folder_and_video(trained: tuple[Path, Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture) -> None:
     images, run = trained
     video = write_video(tmp_path / "clip.mp4", 9, (40, 64))
     out = tmp_path / "kp.json"
@@ -55,10 +57,30 @@ def test_detect_images_folder_and_video(trained: tuple[Path, Path], tmp_path: Pa
     assert len(list(overlay.glob("*.png"))) == 12
     with av.open(str(overlay / "clip.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 9
-    # a second run does not overwrite the JSON without --force
-    assert main(["detect", ckpt, str(images), "--out", str(out)]) == 2
+    # a second run does not overwrite the JSON without --force: refused, named, untouched
+    before, stamp = out.read_bytes(), out.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["detect", ckpt, str(images), "--out", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out} already exists" in err and "--force" in err
+    assert out.read_bytes() == before and out.stat().st_mtime_ns == stamp
+    # nor writes into a non-empty overlay folder
+    overlays = sorted((p.name, p.stat().st_mtime_ns) for p in overlay.iterdir())
+    assert main(["detect", ckpt, str(images), "--out", str(tmp_path / "other.json"),
+                 "--overlay", str(overlay), "--device", "cpu"]) == 2
+    assert f"overlay folder {overlay} is not empty" in capsys.readouterr().err
+    assert not (tmp_path / "other.json").exists()
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in overlay.iterdir()) == overlays
+    # with --force the JSON is rewritten: now the stills only
     assert main(["detect", ckpt, str(images), "--out", str(out), "--force",
                  "--device", "cpu"]) == 0
+    rewritten = json.loads(out.read_text())
+    assert len(rewritten) == 12 and all(r["frame"] is None for r in rewritten)
+    # the same checkpoint and images: the same points
+    assert [r["source"] for r in rewritten] == [r["source"] for r in stills]
+    for a, b in zip(rewritten, stills, strict=True):
+        assert np.allclose(a["keypoints"], b["keypoints"], atol=1e-4)
+    assert out.read_bytes() != before
 
 
 def test_detect_skips_and_names_a_corrupt_image(trained: tuple[Path, Path], tmp_path: Path,
@@ -105,6 +127,28 @@ def test_existing_run_folder_is_refused(trained: tuple[Path, Path],
     assert main(["train", "--config", SMOKE, f"data.root={images}", "--out", str(run)]) == 2
     assert "--resume" in capsys.readouterr().err
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+
+
+def test_init_with_another_k_is_a_clear_error_and_leaves_nothing(
+        trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    images, run = trained
+    ckpt = run / "checkpoints" / "step_0000006.pt"
+    out = tmp_path / "finetune"
+    base = ["train", "--config", SMOKE, f"data.root={images}", "train.device=cpu",
+            "train.steps=1"]
+    assert main([*base, "model.num_keypoints=7", "--out", str(out), "--init", str(ckpt)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --init: checkpoint") and str(ckpt) in err
+    assert "model.num_keypoints=4" in err and "model.num_keypoints=7" in err
+    assert "size mismatch" not in err
+    assert not out.exists()  # nothing half-made blocks the rerun
+    assert main([*base, "--out", str(out), "--init", str(tmp_path / "nothere.pt")]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "nothere.pt") in err and "does not exist" in err
+    assert not out.exists()
+    # the corrected rerun into the same --out
+    assert main([*base, "--out", str(out), "--init", str(ckpt)]) == 0
+    assert (out / "checkpoints" / "step_0000001.pt").is_file()
 
 
 def test_console_script_is_installed() -> None:

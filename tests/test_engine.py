@@ -82,10 +82,16 @@ def test_train_threads_is_applied_for_the_run_and_restored(image_dir: Path, tmp_
         return real_step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.AdamW, "step", spy)
-    before = torch.get_num_threads()
-    train(smoke(image_dir, "train.threads=1", "train.steps=2"), tmp_path / "run")
+    cfg = smoke(image_dir, "train.steps=2")
+    assert cfg.train.threads == 1  # configs/smoke.yaml pins one thread (a shared 2-core box)
+    outer = torch.get_num_threads()
+    torch.set_num_threads(3)  # not 1, whatever OMP_NUM_THREADS says: the test can fail
+    try:
+        train(cfg, tmp_path / "run")
+        assert torch.get_num_threads() == 3  # restored afterwards
+    finally:
+        torch.set_num_threads(outer)
     assert seen and set(seen) == {1}
-    assert torch.get_num_threads() == before
     with pytest.raises(ConfigError, match=r"'train\.threads'.*got -1"):
         smoke(image_dir, "train.threads=-1")
 
@@ -144,3 +150,95 @@ def test_ddp_two_processes_end_with_identical_weights(image_dir: Path, tmp_path:
     torch.manual_seed(0)
     fresh = build_model(load_config(SMOKE)).state_dict()
     assert any(not torch.equal(fresh[k], r0[k]) for k in r0 if r0[k].is_floating_point())
+
+
+def _csv_steps(path: Path) -> list[int]:
+    import csv
+
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [int(float(r["step"])) for r in rows]
+
+
+def test_resume_drops_log_rows_past_the_checkpoint(image_dir: Path, tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    # 6 steps, a log row every 2 and a checkpoint every 3, TensorBoard on
+    train(smoke(image_dir, "train.tensorboard=true"), run)
+    assert _csv_steps(run / "metrics.csv") == [2, 4, 6]
+    # a run killed after step 6 was logged but before its checkpoint was written, and later
+    # rows (8, 10) and a line cut short by the kill: the last checkpoint is step 3
+    latest_checkpoint(run).unlink()
+    assert latest_checkpoint(run).name == "step_0000003.pt"
+    stale = (run / "metrics.csv").read_text().splitlines()[-1].split(",")
+    with (run / "metrics.csv").open("a") as f:
+        f.write(",".join(["8", *stale[1:]]) + "\n" + ",".join(["10", *stale[1:]]) + "\n")
+        f.write("12,0.5")
+    tb_before = EventAccumulator(str(run / "tensorboard"))
+    tb_before.Reload()
+    assert [e.step for e in tb_before.Scalars("loss")] == [2, 4, 6]
+
+    resumed = train(resume_config(run, ["train.steps=6"]), run, resume=True)
+    assert resumed.step == 6
+    steps = _csv_steps(run / "metrics.csv")
+    assert steps == [2, 4, 6]  # no duplicate, no stale row, strictly increasing
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,loss") and len(rows) == 4
+    assert not list(run.glob(".metrics.csv.*"))  # the atomic rewrite left no temporary file
+    tb = EventAccumulator(str(run / "tensorboard"))
+    tb.Reload()
+    tb_steps = [e.step for e in tb.Scalars("loss")]
+    assert tb_steps == [2, 4, 6]
+    # the rows logged after the resume are those of the resumed run (step 2 kept from before)
+    assert tb.Scalars("loss")[1].value == pytest.approx(resumed.history[0]["loss"], rel=1e-6)
+    assert resumed.history[0]["step"] == 4
+
+
+def test_truncate_metrics_keeps_rows_up_to_the_step(tmp_path: Path) -> None:
+    from landmarks.engine.trainer import truncate_metrics
+
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,loss\n2,1.0\n4,0.9\n6,0.8\n4,0.7\n8,0.6\n10,0.")
+    assert truncate_metrics(path, 4) == 4
+    # step 4 was logged twice (an earlier resume): the later row is the resumed run's
+    assert path.read_text().splitlines() == ["step,loss", "2,1.0", "4,0.7"]
+    assert truncate_metrics(path, 4) == 0  # nothing past the step: the file is left as it is
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
+
+
+def test_init_checks_the_checkpoint_before_making_the_run_folder(image_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    train(smoke(image_dir, "train.steps=2", "train.checkpoint_every=2"), source)
+    ckpt = latest_checkpoint(source)
+    out = tmp_path / "finetune"
+    # another K: the file and both K are named; no run folder is left behind
+    with pytest.raises(CheckpointError) as err:
+        train(smoke(image_dir, "model.num_keypoints=5"), out, init=ckpt)
+    msg = str(err.value)
+    assert str(ckpt) in msg
+    assert "model.num_keypoints=4" in msg and "model.num_keypoints=5" in msg
+    assert not out.exists()
+    # same K, another width: the parameter and both shapes are named
+    with pytest.raises(CheckpointError) as err:
+        train(smoke(image_dir, "model.width=16"), out, init=ckpt)
+    msg = str(err.value)
+    assert str(ckpt) in msg and "landmark_encoder.layers.0.0.weight: [8, 3, 7, 7] in the " \
+        "checkpoint, [16, 3, 7, 7] in this model" in msg and "model.width 8 vs 16" in msg
+    assert not out.exists()
+    # a missing or corrupt file is named, and nothing is left behind either
+    with pytest.raises(CheckpointError, match=r"--init: checkpoint .*nothere\.pt does not exist"):
+        train(smoke(image_dir), out, init=tmp_path / "nothere.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"--init: checkpoint .*junk\.pt could not be read"):
+        train(smoke(image_dir), out, init=junk)
+    assert not out.exists()
+    # the corrected run goes into the same folder and starts from the checkpoint's weights
+    result = train(smoke(image_dir, "train.steps=1", "optim.lr=0"), out, init=ckpt)
+    assert result.step == 1
+    start = load_checkpoint(ckpt)["model"]
+    for k, v in result.model.state_dict().items():
+        if k.endswith(".weight"):  # lr 0: weights stay (BatchNorm statistics move)
+            assert torch.equal(v, start[k]), k

@@ -50,11 +50,24 @@ def test_unknown_benchmark_lists_the_known_ones(checkpoint: Path, tmp_path: Path
     assert "mafl" in capsys.readouterr().err
 
 
-def test_missing_dataset_file_is_named(checkpoint: Path, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture) -> None:
-    assert main(["eval", str(checkpoint), "--dataset", "mafl", "--root", str(tmp_path),
-                 "--out", str(tmp_path / "o.json"), "--device", "cpu"]) == 2
-    assert str(tmp_path) in capsys.readouterr().err
+@pytest.mark.parametrize("name, missing, expected", [
+    ("mafl", "Anno/list_landmarks_align_celeba.txt", "the 'Anno' folder of the CelebA download"),
+    ("aflw", "aflw_train_images.txt", "the train image names of aflw_release-2"),
+    ("bbcpose", "code/bbcpose.mat", "the 'code' folder that bbcpose_extbbcpose_code_1.0.tgz"),
+    ("h36m", "S1", "subject S1 of Zhang et al.'s human_images release"),
+])
+def test_missing_dataset_file_is_named(name: str, missing: str, expected: str, checkpoint: Path,
+                                       tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    out = tmp_path / "o.json"
+    assert main(["eval", str(checkpoint), "--dataset", name, "--root", str(root),
+                 "--out", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    # the message names the missing file itself (not only the root) and what it should be
+    assert err.startswith("error: ") and f"{root / missing} is missing" in err
+    assert expected in err
+    assert not out.exists()
 
 
 def test_pck_benchmark_bbcpose(checkpoint: Path, tmp_path: Path) -> None:
@@ -334,3 +347,118 @@ def test_format_results_prints_skipped_only_when_nonzero() -> None:
         dirty = {**res, "sizes": {"train_labelled": 9, "test": 3, "skipped_train": 2,
                                   "skipped_test": 0}}
         assert "skipped unreadable images: 2 train, 0 test" in format_results(dirty)
+
+
+# ------------------------------------------------------------------------------------------------
+# a detector whose output is known: every benchmark's error must come out as hand-computed
+
+
+def _image_key(image) -> bytes:  # noqa: ANN001
+    import hashlib
+
+    return hashlib.sha1(image.contiguous().numpy().tobytes()).digest()
+
+
+class _OracleDetector:
+    """Returns each image's own labels (looked up by its pixels in the benchmark's splits), in
+    the keypoint order ``order`` (keypoint k = label ``order[k]``), moved by ``offset`` pixels
+    of the S×S input in x: a detector whose errors are known."""
+
+    def __init__(self, bench, size: int, order: list[int], offset: float = 0.0) -> None:  # noqa: ANN001
+        import torch
+
+        self.table: dict[bytes, torch.Tensor] = {}
+        for split in ("train", "test"):
+            for item in bench.split(split):
+                key, labels = _image_key(item["image"]), item["labels"].double()
+                assert key not in self.table or torch.equal(self.table[key], labels)
+                self.table[key] = labels
+        self.image_size, self.num_keypoints = size, len(order)
+        self.order, self.offset = order, offset
+
+    def detect_tensor(self, images):  # noqa: ANN001, ANN201
+        import torch
+
+        from landmarks.geometry.coords import pixels_to_normalized
+
+        px = torch.stack([self.table[_image_key(im)][self.order] for im in images])
+        px[..., 0] += self.offset
+        return pixels_to_normalized(px, (self.image_size, self.image_size)).float()
+
+
+def _with_oracle(monkeypatch: pytest.MonkeyPatch, name: str, root: Path, order_of=None,  # noqa: ANN001
+                 offset: float = 0.0) -> _OracleDetector:
+    """Make ``Detector.from_checkpoint`` return an oracle for benchmark ``name`` at S=32
+    (``order_of(L)`` gives the keypoint order; reversed by default)."""
+    from landmarks.inference import Detector
+    from landmarks.registry import BENCHMARKS, load_builtin_datasets
+
+    load_builtin_datasets()
+    bench = BENCHMARKS.create(name, root=root, image_size=32)
+    n = bench.split("test")[0]["labels"].shape[0]
+    order = order_of(n) if order_of else list(range(n))[::-1]
+    oracle = _OracleDetector(bench, 32, order, offset)
+    monkeypatch.setattr(Detector, "from_checkpoint",
+                        classmethod(lambda cls, path, device="auto": oracle))
+    return oracle
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.5, 1.5])
+def test_eval_bbcpose_with_a_known_detector(offset: float, checkpoint: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from fixtures_pose import write_bbcpose_fixture
+
+    root = Path(write_bbcpose_fixture(tmp_path / "bbc")["root"])
+    _with_oracle(monkeypatch, "bbcpose", root, offset=offset)
+    res = evaluate_checkpoint(checkpoint, "bbcpose", root, device="cpu", draws=2)
+    scale = 0.5 * 300 / 32  # original px per input px: halved coordinates of 300-px crops
+    # the keypoints are the labels reversed (and shifted): the regressor undoes both exactly
+    assert res["pck"]["curve"] == [100.0] * len(res["pck"]["curve"])
+    assert res["pck"]["at_6"] == 100.0 and res["pck"]["per_part_at_6"] == [100.0] * 7
+    # the raw keypoints, matched one-to-one, are off by the shift: offset * scale original px
+    m = res["matching"]
+    assert m["assignment"] == [6, 5, 4, 3, 2, 1, 0]
+    assert m["mean_error_px"] == pytest.approx(offset * scale, abs=1e-4)
+    within = offset * scale <= res["pck"]["threshold"]  # 0 and 2.34 px: in; 7.03 px: out
+    assert m["pck"] == (100.0 if within else 0.0)
+    assert m["per_part_pck"] == [m["pck"]] * 7
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.64])
+def test_eval_h36m_with_a_known_detector(offset: float, checkpoint: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from fixtures_pose import write_h36m_fixture
+
+    root = Path(write_h36m_fixture(tmp_path / "h36m")["root"])
+    _with_oracle(monkeypatch, "h36m", root, offset=offset)
+    res = evaluate_checkpoint(checkpoint, "h36m", root, device="cpu", draws=2)
+    side_pct = offset / 32 * 100  # the shift in % of the 32-px side: 0 or 2 %
+    m = res["matching"]
+    assert m["assignment"] == list(range(32))[::-1]
+    assert m["mean_error_px"] == pytest.approx(offset, abs=1e-4)
+    assert m["size_error"]["mean"] == pytest.approx(side_pct, abs=1e-3)
+    assert m["size_error"]["per_group"] == pytest.approx(
+        {"Directions": side_pct, "Walking": side_pct}, abs=1e-3)
+    # held-out training frames lie in the span of the fitted ones: the regressor is exact there
+    assert res["val_size_error"] == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("name, writer", [("mafl", write_celeba_fixture),
+                                          ("aflw", write_aflw_fixture)])
+def test_eval_iod_with_a_known_detector(name: str, writer, checkpoint: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    writer(tmp_path / "data")
+    offset = 0.5
+    oracle = _with_oracle(monkeypatch, name, tmp_path / "data", offset=offset)
+    res = evaluate_checkpoint(checkpoint, name, tmp_path / "data", device="cpu", draws=2)
+    from landmarks.registry import BENCHMARKS
+
+    bench = BENCHMARKS.create(name, root=tmp_path / "data", image_size=32)
+    eyes = bench.eye_indices or (0, 1)
+    test = np.stack([item["labels"].numpy() for item in bench.split("test")]).astype(np.float64)
+    iod = np.linalg.norm(test[:, eyes[0]] - test[:, eyes[1]], axis=-1)
+    m = res["matching"]
+    assert m["assignment"] == oracle.order
+    assert m["per_point_error_px"] == pytest.approx([offset] * 5, abs=1e-4)
+    # every matched point is `offset` px off: IOD error = mean over images of offset / IOD
+    assert m["iod_error"] == pytest.approx(100 * offset * np.mean(1 / iod), rel=1e-4)

@@ -215,3 +215,59 @@ def test_mediapipe_blank_image_gives_nan() -> None:
     assert out.shape == (1, 5, 2) and np.isnan(out).all()
     with pytest.raises(ValueError, match=r"images_uint8\[0\]"):
         baseline.mediapipe_mafl5([blank.astype(np.float32)])
+
+
+class _RealFacesOracle:
+    """Each crop's own 5 labels (looked up by its pixels), reversed and moved ``offset`` crop
+    pixels in x: a detector whose matched error is known."""
+
+    def __init__(self, root: Path, offset: float) -> None:
+        import hashlib
+
+        import torch
+
+        from landmarks.data.realfaces import load_manifest, load_split_images
+
+        self._hash = lambda im: hashlib.sha1(im.contiguous().numpy().tobytes()).digest()
+        manifest = load_manifest(root)
+        self.crop = int(manifest.crop_size)
+        self.table = {}
+        for name in ("train_labelled", "test"):
+            frames = list(manifest.split(name))
+            for im, f in zip(load_split_images(frames, self.crop), frames, strict=True):
+                self.table[self._hash(im)] = torch.tensor(f.mafl5, dtype=torch.float64)
+        self.image_size, self.num_keypoints, self.offset = self.crop, 5, offset
+
+    def detect_tensor(self, images):  # noqa: ANN001, ANN201
+        import torch
+
+        from landmarks.geometry.coords import pixels_to_normalized
+
+        px = torch.stack([self.table[self._hash(im)].flip(0) for im in images])
+        px[..., 0] += self.offset
+        return pixels_to_normalized(px, (self.crop, self.crop)).float()
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.75])
+def test_matching_with_a_known_detector(offset: float, setup: tuple[Path, Path],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from landmarks.data.realfaces import load_manifest
+    from landmarks.inference import Detector
+
+    ckpt, root = setup
+    oracle = _RealFacesOracle(root, offset)
+    monkeypatch.setattr(Detector, "from_checkpoint",
+                        classmethod(lambda cls, path, device="auto": oracle))
+    res = evaluate_checkpoint(ckpt, "realfaces", root, device="cpu", draws=2)
+    manifest = load_manifest(root)
+    test = np.stack([np.asarray(f.mafl5, np.float64) for f in manifest.split("test")])
+    e0, e1 = manifest.eye_indices_5
+    iod = np.linalg.norm(test[:, e0] - test[:, e1], axis=-1)
+    m = res["matching"]
+    assert m["assignment"] == [4, 3, 2, 1, 0]
+    assert m["mean_error_px"] == pytest.approx(offset, abs=1e-4)
+    assert m["iod_error"] == pytest.approx(100 * offset * np.mean(1 / iod), rel=1e-4, abs=1e-4)
+    # the stored examples are the detector's points in crop pixels
+    for e in res["examples"]:
+        kp, labels = np.asarray(e["keypoints"]), np.asarray(e["labels"])
+        np.testing.assert_allclose(kp, labels[::-1] + [offset, 0.0], atol=1e-4)

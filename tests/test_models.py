@@ -1,8 +1,12 @@
-"""Every registered model: shapes, backward, finiteness; the paper's architecture sizes."""
+"""Every registered model: shapes, backward, finiteness; the paper's architecture sizes; the
+IMM keypoint bottleneck: known score maps give known keypoints and heatmaps, and the target
+reaches the renderer only through its keypoints."""
 
 import pytest
 import torch
+from torch import nn
 
+from landmarks.geometry.coords import pixel_centers
 from landmarks.registry import MODELS, create_model, list_models
 
 
@@ -17,7 +21,6 @@ def test_registered_model_shapes_backward_finite(name: str, size: int) -> None:
     assert out["reconstruction"].shape == (2, 3, size, size)
     assert out["keypoints"].shape == (2, 5, 2)
     assert out["heatmaps"].shape == (2, 5, 16, 16)
-    assert out["keypoints"].abs().max() <= 1.0
     loss = (out["reconstruction"] - tgt).pow(2).mean()
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
@@ -48,3 +51,59 @@ def test_bad_image_size_is_rejected(size: int) -> None:
 def test_unknown_model_names_the_registered_ones() -> None:
     with pytest.raises(KeyError, match="imm"):
         MODELS.create("no-such-model")
+
+
+class _SpikeScores(nn.Module):
+    """A score head whose maps ignore the features: keypoint k of every image has one spike at
+    ``spikes[k] = (row, col)`` of the 16×16 score map."""
+
+    def __init__(self, spikes: list[tuple[int, int]], size: int = 16, value: float = 640.0
+                 ) -> None:
+        super().__init__()
+        maps = torch.zeros(len(spikes), size, size)
+        for k, (row, col) in enumerate(spikes):
+            maps[k, row, col] = value  # a mean over 16 cells: logit margin 40
+        self.register_buffer("maps", maps)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.maps.expand(features.shape[0], -1, -1, -1)
+
+
+def _imm(spikes: list[tuple[int, int]]) -> nn.Module:
+    torch.manual_seed(0)
+    model = create_model("imm", num_keypoints=len(spikes), image_size=32, width=8,
+                         render_channels=32, min_render_channels=8).eval()
+    model.score_head = _SpikeScores(spikes)
+    return model
+
+
+def test_imm_spike_score_maps_give_their_keypoints_and_heatmap_peaks() -> None:
+    # (row, col) with row != col: a (y, x) swap or an off-by-one pixel centre is caught
+    spikes = [(2, 11), (13, 5), (0, 15), (7, 7)]
+    model = _imm(spikes)
+    centres = pixel_centers(16)
+    expected = torch.tensor([[centres[c], centres[r]] for r, c in spikes])
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32))
+    assert torch.allclose(out["keypoints"], expected.expand(2, -1, -1), atol=1e-5)
+    # each rendered Gaussian peaks (value 1) on its spike's cell
+    flat = out["heatmaps"].flatten(2)
+    peaks = flat.argmax(dim=-1)
+    assert peaks.tolist() == [[r * 16 + c for r, c in spikes]] * 2
+    assert torch.allclose(flat.max(dim=-1).values, torch.ones(2, 4), atol=1e-5)
+
+
+def test_imm_target_reaches_the_renderer_only_through_its_keypoints() -> None:
+    model = _imm([(3, 12), (10, 4)])
+    moved = _imm([(3, 12), (10, 9)])  # same weights, keypoint 1 moved 5 cells to the right
+    source = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    t1 = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    t2 = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        a = model(source, t1)["reconstruction"]
+        b = model(source, t2)["reconstruction"]  # another target, the same keypoints
+        c = moved(source, t1)["reconstruction"]  # the same target, a moved keypoint
+        d = model(source.flip(-1), t1)["reconstruction"]  # another source (appearance)
+    assert torch.equal(a, b)
+    assert (a - c).abs().max() > 1e-3
+    assert (a - d).abs().max() > 1e-3

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import sys
+import tempfile
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from landmarks.config import (
 from landmarks.data import DatasetError, build_dataset, collate_skipping
 from landmarks.engine.allocator import keep_freed_memory
 from landmarks.engine.checkpoint import (
+    CheckpointError,
     checkpoint_path,
     latest_checkpoint,
     load_checkpoint,
@@ -172,12 +175,20 @@ class TrainResult:
 
 
 class MetricsLog:
-    """CSV (always) and TensorBoard (optional) scalars, written by rank 0."""
+    """CSV (always) and TensorBoard (optional) scalars, written by rank 0.
 
-    def __init__(self, run_dir: Path, tensorboard: bool) -> None:
+    ``resume_step``: the step of the checkpoint a resumed run starts from. A run killed after
+    its last checkpoint logged rows past that step; the resumed run logs those steps again. So
+    the CSV is rewritten (atomically) keeping only the rows with ``step <= resume_step``, and
+    TensorBoard's writer purges its events from ``resume_step + 1`` on (``purge_step``).
+    """
+
+    def __init__(self, run_dir: Path, tensorboard: bool, resume_step: int | None = None) -> None:
         self.path = run_dir / "metrics.csv"
         self._fields: list[str] | None = None
         if self.path.exists():
+            if resume_step is not None:
+                truncate_metrics(self.path, resume_step)
             with self.path.open() as f:
                 header = f.readline().strip()
             self._fields = header.split(",") if header else None
@@ -186,7 +197,8 @@ class MetricsLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+                purge = None if resume_step is None else resume_step + 1
+                self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
             except ImportError:  # pragma: no cover - tensorboard is a dependency
                 self.tb = None
 
@@ -206,6 +218,46 @@ class MetricsLog:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+def truncate_metrics(path: Path, last_step: int) -> int:
+    """Rewrite the metrics CSV at ``path`` atomically (temporary file + rename), keeping its
+    header and the rows whose step is at most ``last_step``, one per step (the last written)
+    in step order; rows that cannot be read (a line cut short by a killed process) are dropped
+    too. Returns the number of rows dropped."""
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return 0
+    header, body = rows[0], rows[1:]
+    try:
+        col = header.index("step")
+    except ValueError:
+        return 0  # not a metrics file of ours: leave it alone
+
+    def keep(row: list[str]) -> bool:
+        if len(row) != len(header):
+            return False
+        try:
+            return float(row[col]) <= last_step
+        except ValueError:
+            return False
+
+    # one row per step, the last one written winning (a step logged twice came from a
+    # resume), in step order
+    by_step = {float(r[col]): r for r in body if keep(r)}
+    kept = [by_step[k] for k in sorted(by_step)]
+    if kept == body:
+        return 0
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            csv.writer(f).writerows([header, *kept])
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(body) - len(kept)
 
 
 def _any_rank(flag: bool, info, device: torch.device) -> bool:
@@ -244,6 +296,63 @@ def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Co
     return cfg
 
 
+def load_init_weights(init: str | Path, cfg: Config) -> dict[str, torch.Tensor]:
+    """The model weights of checkpoint ``init`` (``--init``), checked against the model ``cfg``
+    builds: a CheckpointError naming the file for a missing or unreadable file, a different K
+    (``model.num_keypoints`` of both configs) or any other parameter whose name or shape differs
+    (named with both shapes). Called before the run folder is made, so a bad ``--init`` leaves
+    nothing behind."""
+    path = Path(init)
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as err:
+        raise CheckpointError(f"--init: {err}") from err
+    weights = state["model"]
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        expected = {k: tuple(v.shape) for k, v in build_model(cfg).state_dict().items()}
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"--init: checkpoint {path} holds no model weights")
+    found = {k: tuple(v.shape) for k, v in weights.items() if torch.is_tensor(v)}
+    theirs = state["config"].get("model", {}) if isinstance(state["config"], dict) else {}
+    k_old, k_new = theirs.get("num_keypoints"), cfg.model.num_keypoints
+    if k_old is not None and k_old != k_new:
+        raise CheckpointError(
+            f"--init: checkpoint {path} was trained with model.num_keypoints={k_old} (K), this "
+            f"config has model.num_keypoints={k_new}; the score head and renderer weights "
+            f"depend on K. Train with model.num_keypoints={k_old}, or use a checkpoint with "
+            f"K={k_new}.")
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            f"--init: checkpoint {path} (model.name={theirs.get('name', '?')!r}) does not fit "
+            f"model {cfg.model.name!r}: {_some(missing)} missing from the checkpoint, "
+            f"{_some(extra)} not in this model")
+    wrong = [(k, found[k], expected[k]) for k in expected if found[k] != expected[k]]
+    if wrong:
+        listed = "; ".join(f"{k}: {list(a)} in the checkpoint, {list(b)} in this model"
+                           for k, a, b in wrong[:3])
+        more = f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else ""
+        raise CheckpointError(
+            f"--init: checkpoint {path} does not fit this config's model: {listed}{more}. "
+            f"Its model config differs from this one in: "
+            f"{_model_differences(theirs, to_dict(cfg.model)) or 'nothing recorded'}")
+    return weights
+
+
+def _some(names: list[str]) -> str:
+    """``3 parameter(s) (a, b, c, …)``, or ``no parameter``."""
+    if not names:
+        return "no parameter"
+    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+    return f"{len(names)} parameter(s) ({shown})"
+
+
+def _model_differences(old: dict[str, Any], new: dict[str, Any]) -> str:
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return ", ".join(f"model.{k} {old.get(k)!r} vs {new.get(k)!r}" for k in keys)
+
+
 def train(cfg: Config, run_dir: str | Path, *, resume: bool = False,
           init: str | Path | None = None) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (see the module docstring). With ``resume``, the config,
@@ -270,6 +379,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
         if not info.is_main and resume:
             resume_from = latest_checkpoint(run_dir)
     state = load_checkpoint(resume_from) if resume_from is not None else None
+    init_weights = load_init_weights(init, cfg) if init is not None and state is None else None
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
@@ -305,8 +415,9 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
         rec = objective.reconstruction
         rec.load_state_dict({**rec.state_dict(), **state.get("loss", {})})
         step = int(state["step"])
-    elif init is not None:
-        model.load_state_dict(load_checkpoint(init)["model"])
+    elif init_weights is not None:
+        model.load_state_dict(init_weights)
+        del init_weights
     del state
 
     net: nn.Module = model
@@ -317,7 +428,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
     detector = model.detector_modules() if hasattr(model, "detector_modules") else None
     health = HealthMonitor(detector) if info.is_main else None
 
-    log = MetricsLog(run_dir, cfg.train.tensorboard) if info.is_main else None
+    log = (MetricsLog(run_dir, cfg.train.tensorboard, resume_step=step if resume else None)
+           if info.is_main else None)
     bar = None
     if info.is_main and cfg.train.progress:
         from tqdm.auto import tqdm
