@@ -14,15 +14,30 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The demo also needs the external annotator (dlib, for the RealFaces labels) and the
-# supervised baseline (MediaPipe 0.10.21, the last release that ships its face-mesh model; it
-# declares numpy<2 but runs beside numpy 2, hence --no-deps; protobuf 6 suits it and
-# tensorboard alike). Without MediaPipe (e.g. not Python 3.11) the baseline row is skipped.
+# supervised baseline (MediaPipe 0.10.21, the last release that ships its face-mesh model).
+# Its wheel declares numpy<2, protobuf<5, jax, jaxlib, sentencepiece, sounddevice and
+# opencv-contrib-python; the face mesh runs beside numpy 2 and protobuf 6 (which tensorboard
+# >= 2.21 needs) and uses none of the others. So what it does use is installed first and
+# mediapipe last with --no-deps: pip has no conflict to report (`pip check` still lists the
+# declared requirements). Wheels exist for CPython 3.9-3.12 on Linux x86_64, macOS and Windows
+# only: elsewhere one line says so and the baseline row is skipped (pip's answer in MP_LOG).
+MP_LOG := $(VENV)/mediapipe-wheel.log
+MP_DEPS := absl-py attrs flatbuffers 'protobuf>=6.31.1,<7' opencv-python-headless
+
 $(DEMO_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,annotate]'
-	( $(BIN)/python -m pip install --quiet --no-deps mediapipe==0.10.21 && \
-	  $(BIN)/python -m pip install --quiet absl-py attrs flatbuffers 'protobuf>=6.31.1,<7' \
-	    opencv-python-headless ) || \
-	  echo "MediaPipe could not be installed: the supervised baseline row will be skipped"
+	@if $(BIN)/python -m pip install --quiet --dry-run --no-deps mediapipe==0.10.21 \
+	    >$(MP_LOG) 2>&1; then \
+	  echo "$(BIN)/python -m pip install --quiet $(MP_DEPS)"; \
+	  $(BIN)/python -m pip install --quiet $(MP_DEPS) && \
+	  echo "$(BIN)/python -m pip install --quiet --no-deps mediapipe==0.10.21" && \
+	  $(BIN)/python -m pip install --quiet --no-deps mediapipe==0.10.21 || \
+	  echo "MediaPipe could not be installed (see above): the supervised baseline row will be skipped"; \
+	elif grep -q "No matching distribution" $(MP_LOG); then \
+	  echo "No MediaPipe 0.10.21 wheel for this Python/platform: the supervised baseline row will be skipped"; \
+	else \
+	  echo "MediaPipe 0.10.21 could not be looked up (see $(MP_LOG)): the supervised baseline row will be skipped"; \
+	fi
 	touch $(DEMO_STAMP)
 
 env: $(STAMP)

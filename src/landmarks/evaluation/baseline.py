@@ -23,20 +23,35 @@ MediaPipe reports points normalised to ``[0, 1]`` of the processed image's width
 points are mapped back to the *input* image's pixel coordinates under the package convention
 (pixel ``i``'s centre is at ``i``): ``x_px = x_edge - 0.5``.
 
-Install (offline-capable wheel; see the project README / Makefile)::
+Install (what ``make demo`` does; wheels exist for CPython 3.9-3.12 on Linux x86_64, macOS and
+Windows x64 only)::
 
+    pip install absl-py attrs flatbuffers 'protobuf>=6.31.1,<7' opencv-python-headless
     pip install --no-deps mediapipe==0.10.21
-    pip install absl-py attrs flatbuffers 'protobuf>=6.31.1,<7' opencv-python-headless matplotlib
 
-(``protobuf<5`` also works for MediaPipe but breaks tensorboard >= 2.20; protobuf 7 breaks
-MediaPipe's face mesh graph setup.)
+The wheel declares ``numpy<2``, ``protobuf<5``, ``jax``, ``jaxlib``, ``sentencepiece``,
+``sounddevice`` and ``opencv-contrib-python``; the face mesh needs none of the last five, runs
+beside numpy 2, and protobuf 6 suits it and tensorboard (>= 2.21 needs protobuf >= 6.31.1; protobuf
+7 breaks MediaPipe's face mesh graph setup). Installing it last, with ``--no-deps``, leaves pip no
+conflict to report; ``pip check`` still lists those declared requirements.
+
+MediaPipe's native code logs to the process's stderr (file descriptor 2) with no switch that reaches
+it from Python (``GLOG_minloglevel`` / ``TF_CPP_MIN_LOG_LEVEL`` are not read by this wheel), so
+while it is imported and while a face mesh runs, descriptor 2 is captured and passed on afterwards
+without the start-up chatter (see :func:`_filtered_native_stderr`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import platform
+import re
+import sys
+import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +71,8 @@ __all__ = [
 ]
 
 #: How to install the one MediaPipe release that bundles its models, beside numpy 2.
-MEDIAPIPE_INSTALL = ("pip install --no-deps mediapipe==0.10.21 && pip install absl-py attrs "
-                     "flatbuffers 'protobuf>=6.31.1,<7' opencv-python-headless matplotlib")
+MEDIAPIPE_INSTALL = ("pip install absl-py attrs flatbuffers 'protobuf>=6.31.1,<7' "
+                     "opencv-python-headless && pip install --no-deps mediapipe==0.10.21")
 
 #: Contour of the eye on the image *left* (MediaPipe ``FACEMESH_RIGHT_EYE``: the subject's right).
 MP_RIGHT_EYE_CONTOUR: tuple[int, ...] = (
@@ -75,6 +90,72 @@ MP_MOUTH_RIGHT = 291
 _MESH_POINTS = 478
 _MODEL_FILE = Path("modules") / "face_landmark" / "face_landmark_with_attention.tflite"
 
+#: Lines MediaPipe 0.10.21's native code writes to stderr that are not errors: TensorFlow Lite's
+#: INFO lines ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU."), absl's note that it
+#: logs to stderr, absl/glog INFO and WARNING lines ("W0000 00:00:1796094417.110328 8738
+#: inference_feedback_manager.cc:114] Feedback manager requires a model with a single signature
+#: ..."), and pybind11_protobuf's start-up message under protobuf >= 6.30, which dropped
+#: ``MessageFactory.GetPrototype``: it then converts each proto through its ``_pb2`` module, which
+#: works for every MediaPipe message. absl/glog ERROR and FATAL lines and anything else pass.
+_NATIVE_CHATTER = re.compile(
+    r"INFO: .*"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IW]\d{4} [\d:.]+\s+\d+ [\w./+-]+:\d+\] .*"
+    r"|AttributeError: 'MessageFactory' object has no attribute 'GetPrototype'")
+#: Where the mediapipe 0.10.21 wheel exists (PyPI): CPython 3.9-3.12 on these platforms.
+_WHEEL_PYTHONS = ((3, 9), (3, 12))
+_WHEEL_PLATFORMS = ("linux-x86_64", "darwin-x86_64", "darwin-arm64", "win32-amd64")
+
+
+@contextlib.contextmanager
+def _filtered_native_stderr() -> Iterator[None]:
+    """Capture file descriptor 2 for the block, then write what was captured to stderr without
+    MediaPipe's start-up chatter (:data:`_NATIVE_CHATTER`).
+
+    The native code writes straight to descriptor 2, so ``sys.stderr`` alone cannot catch it.
+    Everything else written in the block (a Python warning, an absl ERROR line) is passed on
+    when the block ends; an exception leaving the block is raised after descriptor 2 is restored,
+    so its traceback shows as usual. (Were the native code to abort the process inside the
+    block, what it wrote there would be lost.) Where descriptor 2 cannot be duplicated nothing
+    is captured.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        saved = -1
+    if saved < 0:
+        yield
+        return
+    try:
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    sys.stderr.flush()
+                os.dup2(saved, 2)
+                captured.seek(0)
+                text = captured.read().decode("utf-8", errors="replace")
+                kept = [ln for ln in text.splitlines() if not _NATIVE_CHATTER.fullmatch(ln)]
+                if kept:
+                    sys.stderr.write("\n".join(kept) + "\n")
+                    sys.stderr.flush()
+    finally:
+        os.close(saved)
+
+
+def _not_installed_reason() -> str:
+    """Why mediapipe is missing, in one line: no wheel for this Python/platform, or not
+    installed."""
+    here = f"{sys.platform}-{platform.machine().lower()}"
+    version = sys.version_info[:2]
+    if not (_WHEEL_PYTHONS[0] <= version <= _WHEEL_PYTHONS[1]) or here not in _WHEEL_PLATFORMS:
+        return (f"mediapipe 0.10.21 has no wheel for Python {version[0]}.{version[1]} on {here} "
+                f"(only CPython 3.9-3.12 on Linux x86_64, macOS, Windows x64)")
+    return "mediapipe is not installed (make demo installs mediapipe==0.10.21)"
+
 
 @functools.lru_cache(maxsize=1)
 def mediapipe_available() -> tuple[bool, str]:
@@ -88,18 +169,21 @@ def mediapipe_available() -> tuple[bool, str]:
         ``(True, "mediapipe <version>")`` or ``(False, reason)``, the reason naming the fix.
     """
     try:
-        import mediapipe as mp
-    except Exception as err:  # noqa: BLE001 - ImportError, or a broken install of it
-        kind = ("not installed" if isinstance(err, ModuleNotFoundError)
-                else f"not importable ({err})")
-        return False, f"mediapipe {kind}; make demo installs it ({MEDIAPIPE_INSTALL})"
+        with _filtered_native_stderr():
+            import mediapipe as mp
+    except ModuleNotFoundError as err:
+        if err.name != "mediapipe":
+            return False, f"mediapipe is not importable ({err}; {MEDIAPIPE_INSTALL})"
+        return False, _not_installed_reason()
+    except Exception as err:  # noqa: BLE001 - a broken install of it
+        return False, f"mediapipe is not importable ({err}; {MEDIAPIPE_INSTALL})"
     version = getattr(mp, "__version__", "?")
     package = Path(mp.__file__).resolve().parent
     if not (package / _MODEL_FILE).is_file():
         return False, (f"mediapipe {version} ships no face-mesh model ({_MODEL_FILE} is missing); "
                        f"install mediapipe==0.10.21 ({MEDIAPIPE_INSTALL})")
     try:
-        with _face_mesh():
+        with _filtered_native_stderr(), _face_mesh():
             pass
     except Exception as err:  # noqa: BLE001 - any failure means the row cannot be computed
         return False, (f"mediapipe {version} is installed but its face mesh failed to start "
@@ -188,7 +272,7 @@ def mediapipe_mafl5(images_uint8: Sequence[np.ndarray], *, size: int | None = 51
             raise ValueError(f"images_uint8[{i}]: expected an RGB uint8 array (H, W, 3), got "
                              f"dtype {arr.dtype} and shape {arr.shape}")
     out = np.full((len(images), 5, 2), np.nan)
-    with _face_mesh(min_detection_confidence) as mesh:
+    with _filtered_native_stderr(), _face_mesh(min_detection_confidence) as mesh:
         for i, img in enumerate(images):
             proc, sx, sy, border = _prepare(np.asarray(img), size, pad)
             found = mesh.process(proc).multi_face_landmarks
