@@ -271,3 +271,21 @@ def test_matching_with_a_known_detector(offset: float, setup: tuple[Path, Path],
     for e in res["examples"]:
         kp, labels = np.asarray(e["keypoints"]), np.asarray(e["labels"])
         np.testing.assert_allclose(kp, labels[::-1] + [offset, 0.0], atol=1e-4)
+
+
+def test_mediapipe_chatter_is_filtered_but_errors_pass(capfd) -> None:
+    import os
+
+    from landmarks.evaluation.baseline import _filtered_native_stderr
+
+    with _filtered_native_stderr():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"W0000 00:00:1796094417.110328 8738 inference_feedback_manager.cc:114] "
+                    b"Feedback manager requires a model with a single signature inference.\n")
+        os.write(2, b"E0000 00:00:1796094417.110328 8738 calculator.cc:10] a real error\n")
+    err = capfd.readouterr().err
+    assert "XNNPACK" not in err and "Feedback manager" not in err
+    assert "a real error" in err
+    with pytest.raises(RuntimeError, match="ours"), _filtered_native_stderr():
+        raise RuntimeError("ours")
+    assert os.write(2, b"") == 0  # descriptor 2 restored

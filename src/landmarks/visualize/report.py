@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from landmarks.losses import fitting_layers
 from landmarks.visualize.quadruplet import normalized_to_pixel_np
 
 __all__ = [
@@ -256,9 +257,18 @@ def _run_section(run_dir: Path, cfg: Any, cfg_note: str, metrics: dict[str, np.n
                              + (f", crop {_esc(d.crop)}" if d.crop else "")
                              + (", TPS on video pairs" if d.kind == "video" and d.video_tps
                                 else "")))
-        layers = f" ({_esc(', '.join(lo.layers))})" if lo.name == "perceptual" else ""
-        rows.append(("Loss", f"{_esc(lo.name)}{layers}"))
-        rows.append(("Training", f"batch {t.batch_size}, Adam lr {o.lr:g} ({_esc(o.schedule)}), "
+        layers = ""
+        if lo.name == "perceptual":
+            try:
+                used = fitting_layers(lo.layers, cfg.model.image_size, lo.min_feature_size)
+            except ValueError:
+                used = lo.layers
+            layers = f" ({_esc(', '.join(used))})"
+        terms = "".join(f" + {w:g}·{_esc(t)}" for t, w in lo.terms.items()
+                        if t != "reconstruction" and w > 0)
+        rows.append(("Loss", f"{_esc(lo.name)}{layers}{terms}"))
+        rows.append(("Training", f"batch {t.batch_size}, {_esc(o.name)} lr {o.lr:g} decay "
+                                 f"{o.weight_decay:g} ({_esc(o.schedule)}), "
                                  f"{t.steps} steps configured"
                                  + (f", time limit {t.time_limit_minutes:g} min"
                                     if t.time_limit_minutes > 0 else "")))
