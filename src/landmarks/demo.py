@@ -109,8 +109,12 @@ def main() -> int:
     base = results.get("baseline", {})
     base_txt = (f"{base['iod_error']['mean']:.2f}%" if "iod_error" in base
                 else f"skipped ({base.get('skipped', 'n/a')})")
+    last = result.history[-1] if result.history else {}
     print(f"\ndone in {(time.time() - t0) / 60:.1f} min: {result.step} steps at "
-          f"{result.images_per_second:.1f} img/s")
+          f"{result.images_per_second:.1f} img/s; keypoint spread x/y "
+          f"{last.get('health/spread_x', float('nan')):.2f}/"
+          f"{last.get('health/spread_y', float('nan')):.2f}, softmax peak "
+          f"{last.get('health/peak', float('nan')):.2f}")
     print(f"  IOD error (test, K={cfg.model.num_keypoints} → 5 points): "
           f"{results['iod_error']['mean']:.2f}%   supervised baseline: {base_txt}")
     print("  (labels: dlib's supervised 68-point model, not human annotations)")
