@@ -306,6 +306,16 @@ def test_dlib_on_a_cached_still_if_available() -> None:
     assert (p5[:, 0] > box[0]).all() and (p5[:, 0] < box[2]).all()
     assert p5[0, 0] < p5[1, 0] and p5[3, 0] < p5[4, 0]  # left/right = image left/right
     assert p5[0, 1] < p5[2, 1] < p5[3, 1]  # eyes above the nose above the mouth
+    descriptor = REAL_CACHE / "weights" / rf.DESCRIPTOR_FILE
+    if descriptor.is_file():  # the identity check's face descriptor
+        with_desc = rf.DlibAnnotator(model, descriptor)
+        d = with_desc.describe(image, box, with_desc.predict68(image, box))
+        assert d.shape == (128,) and np.isfinite(d).all()
+        flipped = np.ascontiguousarray(image[:, ::-1])
+        fbox = with_desc.detect(flipped)[0][0]
+        d2 = with_desc.describe(flipped, fbox, with_desc.predict68(flipped, fbox))
+        assert np.linalg.norm(d - d2) < rf.IDENTITY_THRESHOLD  # the same person, mirrored
+    assert annot.describe(image, box, p5) is None  # no descriptor model given
 
 
 def test_fit_inside_shrinks_but_keeps_the_face_centred() -> None:

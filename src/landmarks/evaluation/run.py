@@ -76,7 +76,7 @@ __all__ = [
 #: Benchmarks ``evaluate_checkpoint`` knows.
 DATASETS: tuple[str, ...] = ("realfaces",)
 #: Where the realfaces labels come from; every result and table says it.
-LABELS_NOTE = "labels from dlib's 68-point model (supervised), not human annotations"
+LABELS_NOTE = "pseudo labels from dlib's 68-point model (supervised), not human annotations"
 #: The 5 points, in label order ("left"/"right" as seen in the image).
 MAFL_POINT_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "left_mouth",
                                      "right_mouth")
