@@ -609,3 +609,23 @@ def test_iod_error_by_group_on_hand_values() -> None:
     assert rows["all"][3:5] == ["4", "11.25"]
     assert rows["video"][1:3] == ["2", "10.00"] and rows["photos"][1:3] == ["2", "12.50"]
     assert rows["a"][1:3] == ["1", "5.00"] and rows["b"][1:3] == ["1", "15.00"]
+
+
+def test_an_older_build_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write_realfaces_root(tmp_path / "rf")
+    data = json.loads((root / "manifest.json").read_text())
+    data["version"] = 2
+    (root / "manifest.json").write_text(json.dumps(data))
+    calls: list[str] = []
+    monkeypatch.setattr(rf, "_import_dlib", lambda: calls.append("dlib"))
+    monkeypatch.setattr(rf, "fetch_face_videos", lambda: calls.append("videos") or tmp_path)
+    monkeypatch.setattr(rf, "fetch_more_faces", lambda r: calls.append("photos"))
+    monkeypatch.setattr(rf, "fetch_dlib_predictor", lambda: calls.append("predictor"))
+    monkeypatch.setattr(rf, "DlibAnnotator", lambda *a: "annotator")
+    monkeypatch.setattr(rf, "build_realfaces", lambda r, f, a: calls.append(f"build {a}") or r)
+    assert rf.fetch_realfaces(root) == root
+    assert calls == ["dlib", "videos", "photos", "predictor", "build annotator"]
+    calls.clear()
+    data["version"] = rf.MANIFEST_VERSION
+    (root / "manifest.json").write_text(json.dumps(data))
+    assert rf.fetch_realfaces(root) == root and calls == []  # current: nothing to do

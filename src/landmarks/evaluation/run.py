@@ -14,7 +14,10 @@ dlib's supervised 68-point model -- *not* human annotations):
    Hungarian matching of the raw keypoints to the 5 labels (the assignment is chosen on
    ``train_labelled`` and scored on ``test``; skipped when K < 5); the sample-efficiency curve over
    n in {1, 5, 10, 100, 500, 1000, 5000, all} labelled frames;
-4. a supervised reference row on the same test frames and labels: MediaPipe's face mesh reduced
+4. the test IOD error per source group (``iod_error_by_group``: ``video`` and each held-out
+   clip, ``photos`` and each source package; regressor and mean-shape floor, and whether the
+   group's people were seen in training), beside the overall figure;
+5. a supervised reference row on the same test frames and labels: MediaPipe's face mesh reduced
    to the 5 points (:mod:`landmarks.evaluation.baseline`), or the reason it was skipped; and a
    floor, ``mean_shape``: the mean ``train_labelled`` label predicted for every test frame.
 
