@@ -629,3 +629,20 @@ def test_an_older_build_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     data["version"] = rf.MANIFEST_VERSION
     (root / "manifest.json").write_text(json.dumps(data))
     assert rf.fetch_realfaces(root) == root and calls == []  # current: nothing to do
+
+
+def test_report_table_shows_the_per_source_errors() -> None:
+    from landmarks.visualize.report import _error_table
+
+    ev = {"dataset": "realfaces", "num_keypoints": 4, "point_names": ["a", "b"],
+          "iod_error": {"mean": 11.25, "per_point": [15.0, 7.5]},
+          "iod_error_by_group": {
+              "video": {"frames": 2, "mean": 10.0, "per_point": [5.0, 15.0],
+                        "person_in_train": "mixed"},
+              "video/clipA": {"frames": 1, "mean": 5.0, "per_point": [10.0, 0.0],
+                              "person_in_train": True},
+              "photos": {"frames": 2, "mean": 12.5, "per_point": [25.0, 0.0],
+                         "person_in_train": False}}}
+    html = _error_table(ev)
+    assert "test source video/clipA (1 images, people seen in training)" in html
+    assert "test source photos (2 images, unseen people)</th><td><b>12.50</b>" in html
