@@ -72,8 +72,8 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
         from landmarks.data.realfaces import default_root, fetch_realfaces
 
         root = fetch_realfaces(root or default_root(), force=args.force)
-        print(f"RealFaces benchmark: {root} (labels from dlib's supervised 68-point model, "
-              f"not from people; see {root / 'README.txt'})")
+        print(f"RealFaces benchmark: {root} (pseudo labels from dlib's supervised 68-point "
+              f"model, not from people; see {root / 'README.txt'})")
     elif args.name == "mnist":
         from landmarks.data.digits import fetch_mnist
 

@@ -99,3 +99,94 @@ def fetch_members(requirement: str, members: dict[str, Path], *, binary: bool = 
             for member, target in todo.items():
                 extract_member(archive, member, target)
     return members
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 hex digest of a file."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _run_client(cmd: list[str], cwd: Path, what: str) -> None:
+    """Run a registry client; a missing client or a failed call is a :class:`FetchError` that
+    names ``what`` (the package wanted)."""
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    except FileNotFoundError as err:
+        raise FetchError(f"{what}: the client `{cmd[0]}` is not installed ({err})") from err
+    if proc.returncode != 0:
+        raise FetchError(f"{what}: `{' '.join(cmd)}` failed (exit {proc.returncode}):\n"
+                         f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
+
+
+def npm_pack(spec: str, dest: Path) -> Path:
+    """Download the npm package ``spec`` (``NAME@VERSION``) as its registry tarball (``.tgz``)
+    with ``npm pack`` into ``dest``; return its path. Nothing is installed or run."""
+    dest.mkdir(parents=True, exist_ok=True)
+    _run_client(["npm", "pack", "--silent", "--ignore-scripts", spec], dest,
+                f"npm package {spec}")
+    files = [p for p in dest.iterdir() if p.name.endswith(".tgz")]
+    if len(files) != 1:
+        raise FetchError(f"npm pack {spec} left {len(files)} .tgz files in {dest}")
+    return files[0]
+
+
+def _deb_src_entries(etc: Path) -> list[tuple[str, str]]:
+    """``(file name, text)`` deb-src entries mirroring the machine's ``deb`` entries (deb822
+    ``*.sources`` and one-line ``*.list`` / ``sources.list``) under the apt folder ``etc``."""
+    out: list[tuple[str, str]] = []
+    files = sorted((etc / "sources.list.d").glob("*.sources")) if (etc / "sources.list.d"
+                                                                   ).is_dir() else []
+    for f in files:
+        stanzas = []
+        for stanza in f.read_text().split("\n\n"):
+            lines = stanza.strip().splitlines()
+            types = [ln for ln in lines if ln.lower().startswith("types:")]
+            if types and "deb" in types[0].split(":", 1)[1].split():
+                stanzas.append("\n".join("Types: deb-src" if ln in types else ln
+                                         for ln in lines))
+        if stanzas:
+            out.append((f"src-{f.name}", "\n\n".join(stanzas) + "\n"))
+    lists = [etc / "sources.list"] + (sorted((etc / "sources.list.d").glob("*.list"))
+                                      if (etc / "sources.list.d").is_dir() else [])
+    for f in lists:
+        if not f.is_file():
+            continue
+        lines = ["deb-src" + ln.strip()[3:] for ln in f.read_text().splitlines()
+                 if ln.strip().startswith("deb ")]
+        if lines:
+            out.append((f"src-{f.name}", "\n".join(lines) + "\n"))
+    return out
+
+
+def apt_source_download(package: str, version: str, dest: Path,
+                        apt_etc: Path = Path("/etc/apt")) -> Path:
+    """Download the Debian source package ``package=version`` (its ``.dsc`` and tarballs) into
+    ``dest`` with ``apt-get source --download-only``; return ``dest``.
+
+    The machine's apt setup is never changed: deb-src entries mirroring its ``deb`` entries are
+    written into a private folder under ``dest``, and both ``apt-get update`` and ``apt-get
+    source`` run with ``-o Dir::Etc::SourceParts=…  -o Dir::Etc::SourceList=/dev/null
+    -o Dir::State::Lists=…  -o Dir::Cache=…`` pointing there."""
+    what = f"Debian source package {package} ({version})"
+    entries = _deb_src_entries(apt_etc)
+    if not entries:
+        raise FetchError(f"{what}: no apt sources found under {apt_etc} (not a Debian-like "
+                         f"system?)")
+    work = dest / ".apt"
+    parts, lists, cache = work / "sources", work / "lists", work / "cache"
+    for d in (parts, lists / "partial", cache / "archives" / "partial"):
+        d.mkdir(parents=True, exist_ok=True)
+    for name, text in entries:
+        (parts / name).write_text(text)
+    opts = ["-o", f"Dir::Etc::SourceParts={parts}", "-o", "Dir::Etc::SourceList=/dev/null",
+            "-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={cache}"]
+    _run_client(["apt-get", "-qq", *opts, "update"], dest, what)
+    _run_client(["apt-get", "-qq", *opts, "source", "--download-only",
+                 f"{package}={version}"], dest, what)
+    return dest

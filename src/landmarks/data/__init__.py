@@ -77,8 +77,10 @@ def _images(cfg: DataConfig, image_size: int) -> Dataset:
 @register_dataset("video")
 def _video(cfg: DataConfig, image_size: int) -> Dataset:
     _check_plain_folder(cfg)
+    # one-image frame folders (still photos) pair with themselves: only with TPS on the pairs
     return VideoFramePairs(cfg.root, image_size, frame_gap=tuple(cfg.frame_gap),
-                           crop=cfg.crop or None, max_frames=cfg.max_frames)
+                           crop=cfg.crop or None, max_frames=cfg.max_frames,
+                           stills=cfg.video_tps)
 
 
 # the paper's datasets register themselves (readers and labelled benchmarks)

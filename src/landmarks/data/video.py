@@ -229,6 +229,11 @@ class VideoFramePairs(ClipFrames):
     first ``max_frames`` frames of each video when positive), are skipped with one warning each
     and listed in ``.skipped``; if none is left, a :class:`DatasetError` names ``root``.
 
+    ``stills=True`` keeps frame folders that hold a single image (a still photo, e.g. a
+    RealFaces training photo): its pair is the image with itself, so it only teaches something
+    when the pair is warped afterwards (``data.video_tps``, which is what the ``video`` dataset
+    factory passes here). Without it such folders are skipped like any too-short video.
+
     ``cache_videos`` / ``cache_bytes`` bound the per-process cache of decoded videos.
 
     ``sources`` / ``frame_counts`` are for a caller that reads many folders as one dataset and
@@ -244,8 +249,10 @@ class VideoFramePairs(ClipFrames):
                  max_frames: int = 0, *, cache_videos: int = 64,
                  cache_bytes: int = 4 << 30, index_cache: bool = True,
                  sources: Sequence[Source] | None = None,
-                 frame_counts: Mapping[Path, Probe] | None = None) -> None:
+                 frame_counts: Mapping[Path, Probe] | None = None,
+                 stills: bool = False) -> None:
         self.root = Path(root).expanduser()
+        self.stills = bool(stills)
         self.image_size = int(image_size)
         if self.image_size < 1:
             raise ValueError(f"image_size must be positive, got {image_size}")
@@ -310,7 +317,7 @@ class VideoFramePairs(ClipFrames):
                     self._skip(path, probe)
                     continue
                 n = probe
-            if n < need:
+            if n < need and not (self.stills and frame_paths and n == 1):
                 self._skip(path, f"{n} frame(s), fewer than the {need} that frame_gap "
                                  f"{(self.min_gap, self.max_gap)} needs")
                 continue

@@ -14,7 +14,10 @@ dlib's supervised 68-point model -- *not* human annotations):
    Hungarian matching of the raw keypoints to the 5 labels (the assignment is chosen on
    ``train_labelled`` and scored on ``test``; skipped when K < 5); the sample-efficiency curve over
    n in {1, 5, 10, 100, 500, 1000, 5000, all} labelled frames;
-4. a supervised reference row on the same test frames and labels: MediaPipe's face mesh reduced
+4. the test IOD error per source group (``iod_error_by_group``: ``video`` and each held-out
+   clip, ``photos`` and each source package; regressor and mean-shape floor, and whether the
+   group's people were seen in training), beside the overall figure;
+5. a supervised reference row on the same test frames and labels: MediaPipe's face mesh reduced
    to the 5 points (:mod:`landmarks.evaluation.baseline`), or the reason it was skipped; and a
    floor, ``mean_shape``: the mean ``train_labelled`` label predicted for every test frame.
 
@@ -44,6 +47,7 @@ import torch
 from landmarks.evaluation.matching import match_keypoints
 from landmarks.evaluation.metrics import (
     iod_error,
+    normalized_point_errors,
     pck,
     pck_curve,
     point_distances,
@@ -67,13 +71,15 @@ __all__ = [
     "evaluate_benchmark",
     "evaluate_checkpoint",
     "format_results",
+    "iod_error_by_group",
     "json_safe",
+    "realfaces_groups",
 ]
 
 #: Benchmarks ``evaluate_checkpoint`` knows.
 DATASETS: tuple[str, ...] = ("realfaces",)
 #: Where the realfaces labels come from; every result and table says it.
-LABELS_NOTE = "labels from dlib's 68-point model (supervised), not human annotations"
+LABELS_NOTE = "pseudo labels from dlib's 68-point model (supervised), not human annotations"
 #: The 5 points, in label order ("left"/"right" as seen in the image).
 MAFL_POINT_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "left_mouth",
                                      "right_mouth")
@@ -161,6 +167,42 @@ def _baseline(frames: Sequence[Any], labels: np.ndarray, crop_size: int,
         row["iod_error"] = {"mean": mean, "per_point": per_point.tolist()}
         row["pck_at_6"] = pck(pred[found], labels[found], PCK_AT)[0]
     return row
+
+
+def realfaces_groups(frames: Sequence[Any]) -> list[list[str]]:
+    """The source groups of each RealFaces test frame, for :func:`iod_error_by_group`:
+    ``"video"`` and ``"video/<clip>"`` for a clip frame; ``"photos"`` and ``"photos/<package>"``
+    for a photo face (``kind`` of :class:`~landmarks.data.realfaces.RealFacesFrame`)."""
+    out = []
+    for f in frames:
+        if getattr(f, "kind", "video") == "photo":
+            out.append(["photos", f"photos/{getattr(f, 'source', '') or 'unknown'}"])
+        else:
+            out.append(["video", f"video/{f.clip}"])
+    return out
+
+
+def iod_error_by_group(pred: np.ndarray, gt: np.ndarray, eye_indices: Sequence[int],
+                       groups: Sequence[Sequence[str]]) -> dict[str, dict[str, Any]]:
+    """IOD error (%) of the frames of each group: ``{name: {"frames": n, "mean": %,
+    "per_point": [%, ...]}}``, in order of first appearance, with the broad groups (names
+    without ``/``) before their parts (``"video"``, ``"video/<clip>"``, …, ``"photos"``, …).
+
+    ``pred``, ``gt``: ``(N, L, 2)``; ``groups[i]``: the names of the groups frame ``i`` belongs
+    to. The mean of a group is over its frames and points, as :func:`iod_error`."""
+    err = normalized_point_errors(pred, gt, eye_indices)
+    members: dict[str, list[int]] = {}
+    for i, names in enumerate(groups):
+        for name in names:
+            members.setdefault(name, []).append(i)
+    broad = [n for n in members if "/" not in n]
+    order = [part for b in broad for part in [b] + [n for n in members
+                                                    if n.startswith(b + "/")]]
+    order += [n for n in members if n not in order]
+    return {name: {"frames": len(members[name]),
+                   "mean": float(100.0 * err[members[name]].mean()),
+                   "per_point": (100.0 * err[members[name]].mean(axis=0)).tolist()}
+            for name in order}
 
 
 def _mean_shape(train_labels: np.ndarray, test_labels: np.ndarray,
@@ -314,10 +356,27 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
         "sample_efficiency": efficiency,
         "baseline": _baseline(test, test_labels, crop, eyes),
         "mean_shape": _mean_shape(train_labels, test_labels, eyes),
+        "iod_error_by_group": _by_group(test, regressed, train_labels, test_labels, eyes),
         "examples": examples,
         "regressor": reg.regressor.to_dict(),
     }
     return json_safe(results)
+
+
+def _by_group(test: Sequence[Any], regressed: np.ndarray, train_labels: np.ndarray,
+              test_labels: np.ndarray, eyes: tuple[int, int]) -> dict[str, Any]:
+    """The test IOD error per source group (regressor and mean-shape floor), with whether the
+    group's people were seen in training."""
+    groups = realfaces_groups(test)
+    shape = np.broadcast_to(train_labels.mean(axis=0), test_labels.shape)
+    ours = iod_error_by_group(regressed, test_labels, eyes, groups)
+    floor = iod_error_by_group(shape, test_labels, eyes, groups)
+    for name, block in ours.items():
+        seen = {bool(getattr(test[i], "person_in_train", False))
+                for i, g in enumerate(groups) if name in g}
+        block["mean_shape"] = floor[name]["mean"]
+        block["person_in_train"] = seen.pop() if len(seen) == 1 else "mixed"
+    return ours
 
 
 def available_benchmarks() -> list[str]:
@@ -701,6 +760,30 @@ def _format_pck_results(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _group_lines(results: dict[str, Any]) -> list[str]:
+    """The per-source table (``iod_error_by_group``): a blank line, a title and one row per group
+    (parts indented under their broad group); none when the results hold no groups."""
+    groups = results.get("iod_error_by_group") or {}
+    if not groups:
+        return []
+    names = [("  " + n.split("/", 1)[1]) if "/" in n else n for n in groups]
+    name_w = max(len("all test frames"), *(len(n) for n in names))
+    lines = ["", "IOD error by test source (%; regressor as above; seen = people also in training)",
+             f"  {'group':<{name_w}} {'frames':>7} {'regression':>11} {'mean shape':>11}  people"]
+    sizes = results.get("sizes") or {}
+    overall = (results.get("iod_error") or {}).get("mean")
+    floor = ((results.get("mean_shape") or {}).get("iod_error") or {}).get("mean")
+    lines.append(f"  {'all test frames':<{name_w}} {sizes.get('test', '?'):>7} "
+                 f"{_num(overall, '.2f'):>11} {_num(floor, '.2f'):>11}")
+    for label, block in zip(names, groups.values(), strict=True):
+        seen = block.get("person_in_train")
+        people = {True: "seen", False: "unseen"}.get(seen, str(seen)) if seen is not None else ""
+        lines.append(f"  {label:<{name_w}} {block.get('frames', '?'):>7} "
+                     f"{_num(block.get('mean'), '.2f'):>11} "
+                     f"{_num(block.get('mean_shape'), '.2f'):>11}  {people}")
+    return lines
+
+
 def format_results(results: dict[str, Any]) -> str:
     """A plain-text summary of :func:`evaluate_checkpoint`'s dict (also of its JSON, reloaded).
 
@@ -743,6 +826,7 @@ def format_results(results: dict[str, Any]) -> str:
         lines.append(row("mean train shape (no detector)", results["mean_shape"].get("iod_error")))
     lines.append(f"  validation IOD error (10% of train_labelled held out): "
                  f"{_num(results.get('val_iod_error'), '.2f')} %")
+    lines += _group_lines(results)
 
     p = results.get("pck") or {}
     per_part = p.get("per_part_at_6") or []

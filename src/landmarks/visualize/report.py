@@ -902,6 +902,13 @@ def _error_table(ev: dict[str, Any]) -> str:
     if isinstance(shape, dict) and shape.get("iod_error") is not None:
         row("Mean shape: the mean training label for every image (no detector)",
             _mean_of(shape["iod_error"]), _per_point_of(shape["iod_error"]), "ref")
+    groups = ev.get("iod_error_by_group")
+    for name, block in (groups.items() if isinstance(groups, dict) else ()):
+        if isinstance(block, dict):  # realfaces: the regressor's error per test source
+            seen = {True: ", people seen in training", False: ", unseen people"}.get(
+                block.get("person_in_train"), "")
+            row(_esc(f"  linear regression, test source {name} ({block.get('frames', '?')} "
+                     f"images{seen})"), block.get("mean"), list(block.get("per_point") or []))
     pck = ev.get("pck") if isinstance(ev.get("pck"), dict) else {}
     pck_rows = []
     if pck.get("at_6") is not None or pck.get("per_part_at_6"):
