@@ -2,7 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from landmarks.config import ConfigError, load_config, to_dict
+from landmarks.config import ConfigError, from_dict, load_config, to_dict
+from landmarks.engine.trainer import model_kwargs, train
+from landmarks.registry import ModelArgumentError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -10,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_defaults_are_the_paper_settings() -> None:
     cfg = load_config()
     assert cfg.model.num_keypoints == 10 and cfg.model.image_size == 128
-    assert cfg.model.sigma == 0.1 and cfg.loss.momentum == 0.99
+    assert model_kwargs(cfg)["sigma"] == 0.1 and cfg.loss.momentum == 0.99
     assert cfg.warp.source_rotation_deg == 5.0 and cfg.warp.target_tps == [0.001, 0.005]
 
 
@@ -25,7 +27,6 @@ def test_yaml_holds_only_changes_and_overrides_win(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("override, key", [
-    ("model.foo=1", "model.foo"),
     ("nosection.x=1", "nosection"),
     ("model.num_keypoints=ten", "model.num_keypoints"),
     ("train.amp=3", "train.amp"),
@@ -39,10 +40,10 @@ def test_bad_keys_and_types_name_the_key(override: str, key: str) -> None:
 
 def test_bad_key_in_file_names_file_and_key(tmp_path: Path) -> None:
     f = tmp_path / "bad.yaml"
-    f.write_text("model:\n  num_keypointz: 3\n")
+    f.write_text("optim:\n  lrr: 3\n")
     with pytest.raises(ConfigError) as err:
         load_config(f)
-    assert "model.num_keypointz" in str(err.value) and str(f) in str(err.value)
+    assert "optim.lrr" in str(err.value) and str(f) in str(err.value)
 
 
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
@@ -54,3 +55,31 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
 def test_shipped_configs_load(path: Path) -> None:
     cfg = load_config(path)
     assert to_dict(cfg)["model"]["name"] == "imm"
+
+
+def test_model_arguments_are_open_and_checked_against_the_model(tmp_path: Path) -> None:
+    cfg = load_config(None, ["model.width=16", "model.softmax_scale=4"])
+    assert cfg.model.args == {"width": 16, "softmax_scale": 4}
+    assert cfg.model.width == 16
+    flat = to_dict(cfg)["model"]
+    assert flat["width"] == 16 and "args" not in flat
+    assert from_dict(to_dict(cfg)).model.args == cfg.model.args  # round trip
+    kw = model_kwargs(cfg)
+    assert kw["width"] == 16 and kw["softmax_scale"] == 4.0 and kw["sigma"] == 0.1
+    for override, match in (("model.foo=1", r"'model\.foo'.*'imm' takes no argument 'foo'"),
+                            ("model.width=wide", r"'model\.width'.*expects int"),
+                            ("model.heatmap_size=256", r"model 'imm': heatmap_size 256")):
+        bad = load_config(None, [override, f"data.root={tmp_path}"])
+        with pytest.raises(ModelArgumentError, match=match):
+            train(bad, tmp_path / "run")
+        assert not (tmp_path / "run").exists()  # checked before anything is written
+
+
+def test_old_checkpoint_configs_still_load() -> None:
+    old = {"model": {"name": "imm", "num_keypoints": 10, "image_size": 64, "sigma": 0.1,
+                     "width": 16, "heatmap_size": 16, "render_channels": 128,
+                     "min_render_channels": 16},
+           "optim": {"lr": 1e-3, "weight_decay": 5e-4, "schedule": "constant"}}
+    cfg = from_dict(old)
+    kw = model_kwargs(cfg)
+    assert kw["width"] == 16 and kw["softmax_scale"] == 1.0  # the official softmax

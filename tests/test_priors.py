@@ -30,6 +30,7 @@ from landmarks.losses import (
     layer_stride,
     separation_loss,
 )
+from landmarks.registry import ModelArgumentError
 
 PAPER_LAYERS = ["input", "conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]
 
@@ -129,8 +130,6 @@ def test_config_terms_are_checked_and_merged() -> None:
         load_config(None, ["loss.terms.separation=abc"])
     with pytest.raises(ConfigError, match=r"'loss\.terms\.separation'.*weight >= 0"):
         load_config(None, ["loss.terms.separation=-1"])
-    with pytest.raises(ConfigError, match=r"'model\.softmax_scale'"):
-        load_config(None, ["model.softmax_scale=0"])
     with pytest.raises(ConfigError, match=r"'optim\.name'"):
         load_config(None, ["optim.name=sgd"])
 
@@ -145,6 +144,11 @@ def test_softmax_scale_multiplies_the_logits() -> None:
     by_hand = torch.softmax(scores.sum(dim=-2), dim=-1)  # logits summed over rows
     assert torch.allclose(summed.prob_x, by_hand, atol=1e-6)
     assert summed.prob_x.amax(-1).mean() > flat.prob_x.amax(-1).mean()
+
+
+def test_model_checks_the_softmax_scale() -> None:
+    with pytest.raises(ModelArgumentError, match="softmax_scale must be > 0"):
+        build_model(load_config(None, ["model.softmax_scale=0"]))
 
 
 def test_model_takes_the_softmax_scale() -> None:

@@ -24,19 +24,31 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelConfig:
-    """The landmark model (Jakab et al. 2018; sizes of the official code at 128×128)."""
+    """The model: a registered ``name``, K, the image size, and the method's own arguments.
+
+    Any other key (``model.width=16``, ``model.sigma=0.1``) is an argument of the registered
+    model's factory; it is kept in ``args`` and checked against that factory's signature when
+    the model is built (:func:`landmarks.registry.create_model`: an unknown argument is an error
+    naming it and the model). Files and checkpoints store the section flat, as written. The
+    arguments read as attributes too (``cfg.model.width``) once set.
+    """
 
     name: str = "imm"
     num_keypoints: int = 10
     image_size: int = 128
-    sigma: float = 0.1  # Gaussian width in normalised [-1, 1] units
-    width: int = 32  # channels of the encoders' first stage; doubled at each downsampling
-    heatmap_size: int = 16  # spatial size of the score maps and of the renderer's input
-    render_channels: int = 256  # renderer channels at heatmap_size; halved at each ×2
-    min_render_channels: int = 32
-    # multiplies the separable softmax's logits (each the mean of a score-map row/column):
-    # 1 = the official code; heatmap_size = logits summed over the other axis (16× sharper)
-    softmax_scale: float = 1.0
+    args: dict[str, Any] = field(default_factory=dict)  # the method's own arguments
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key in ("name", "num_keypoints", "image_size", "args"):
+            object.__setattr__(self, key, value)
+        else:  # cfg.model.width = 16 sets the argument
+            self.args[key] = value
+
+    def __getattr__(self, key: str) -> Any:  # only called for names that are not fields
+        args = self.__dict__.get("args", {})
+        if key in args:
+            return args[key]
+        raise AttributeError(f"model has no argument {key!r} set (set: {sorted(args)})")
 
 
 @dataclass
@@ -157,8 +169,15 @@ class Config:
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
-    """A plain nested dict of a config dataclass (what checkpoints and run folders store)."""
-    return dataclasses.asdict(cfg)
+    """A plain nested dict of a config dataclass (what checkpoints and run folders store); the
+    model section is flat (its ``args`` beside name, K and image size)."""
+    if isinstance(cfg, ModelConfig):
+        d = dataclasses.asdict(cfg)
+        return {**{k: v for k, v in d.items() if k != "args"}, **d["args"]}
+    d = dataclasses.asdict(cfg)
+    if isinstance(getattr(cfg, "model", None), ModelConfig):
+        d["model"] = to_dict(cfg.model)
+    return d
 
 
 def _check_type(value: Any, tp: Any, key: str, origin: str) -> Any:
@@ -208,6 +227,9 @@ def _apply(cfg: Any, data: dict[str, Any], prefix: str, origin: str) -> None:
     names = {f.name for f in dataclasses.fields(cfg)}
     for key, value in data.items():
         full = prefix + str(key)
+        if isinstance(cfg, ModelConfig) and key not in names:
+            cfg.args[str(key)] = value  # the model's own argument: checked when it is built
+            continue
         if key not in names:
             where = f" in {origin}" if origin else ""
             raise ConfigError(
@@ -280,8 +302,6 @@ def validate(cfg: Config) -> None:
     if size < 32 or size > 256 or size & (size - 1):
         raise ConfigError(f"config key 'model.image_size': expected a power of two in [32, 256], "
                           f"got {size}")
-    if cfg.model.heatmap_size > size:
-        raise ConfigError("config key 'model.heatmap_size': must not exceed model.image_size")
     if cfg.model.num_keypoints < 1:
         raise ConfigError("config key 'model.num_keypoints': expected >= 1")
     from landmarks.registry import DATASETS, load_builtin_datasets
@@ -311,9 +331,6 @@ def validate(cfg: Config) -> None:
         cfg.loss.terms[term] = float(weight)
     if cfg.loss.separation_bandwidth <= 0:
         raise ConfigError("config key 'loss.separation_bandwidth': expected > 0")
-    if cfg.model.softmax_scale <= 0:
-        raise ConfigError(f"config key 'model.softmax_scale': expected > 0, "
-                          f"got {cfg.model.softmax_scale}")
     if cfg.optim.name not in ("adamw", "adam"):
         raise ConfigError(f"config key 'optim.name': expected adamw or adam, "
                           f"got {cfg.optim.name!r}")

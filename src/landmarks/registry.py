@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,11 +60,70 @@ def register_benchmark(name: str | None = None) -> Callable[[F], F]:
     return BENCHMARKS.register(name)
 
 
-def create_model(name: str, **overrides: Any) -> Any:
-    """Build the registered model ``name`` with keyword ``overrides`` of its defaults."""
+class ModelArgumentError(ValueError):
+    """A model argument that the chosen model does not take, or of the wrong type."""
+
+
+def model_arguments(factory: Callable[..., Any]) -> dict[str, Any]:
+    """The keyword arguments of a model factory and their defaults (``inspect.Parameter.empty``
+    where there is none)."""
+    params = inspect.signature(factory).parameters.values()
+    return {p.name: p.default for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    if default is inspect.Parameter.empty or default is None or value is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, tuple | list):
+        return isinstance(value, tuple | list)
+    return True
+
+
+def resolve_model_args(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """``args`` checked against the registered factory ``name``'s signature, completed with its
+    defaults (what the resolved config records). Ints are accepted for float arguments.
+
+    Raises:
+        KeyError: ``name`` is not registered (the message lists the registered models).
+        ModelArgumentError: an argument the model does not take (named, with the ones it does)
+            or of the wrong type (named, with the expected type).
+    """
     import landmarks.models  # noqa: F401  (registers the built-in models)
 
-    return MODELS.create(name, **overrides)
+    accepted = model_arguments(MODELS.get(name))
+    for key, value in args.items():
+        if key not in accepted:
+            raise ModelArgumentError(
+                f"config key 'model.{key}': model {name!r} takes no argument {key!r}; its "
+                f"arguments: {', '.join(sorted(accepted))}")
+        if not _type_ok(value, accepted[key]):
+            raise ModelArgumentError(
+                f"config key 'model.{key}': model {name!r} expects "
+                f"{type(accepted[key]).__name__} (default {accepted[key]!r}), got {value!r}")
+    resolved = {k: v for k, v in accepted.items() if v is not inspect.Parameter.empty}
+    resolved.update(args)
+    return {k: float(v) if isinstance(accepted.get(k), float) and isinstance(v, int) else v
+            for k, v in resolved.items()}
+
+
+def create_model(name: str, **overrides: Any) -> Any:
+    """Build the registered model ``name`` with keyword ``overrides`` of its defaults, checked
+    by :func:`resolve_model_args`; a constructor's own ValueError (an invalid value) is raised
+    as :class:`ModelArgumentError` naming the model."""
+    kwargs = resolve_model_args(name, overrides)
+    try:
+        return MODELS.create(name, **kwargs)
+    except ValueError as err:
+        raise ModelArgumentError(f"model {name!r}: {err}") from err
 
 
 def load_builtin_datasets() -> None:

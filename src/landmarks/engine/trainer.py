@@ -45,7 +45,7 @@ from landmarks.engine.sampler import ResumableSampler
 from landmarks.engine.seeding import seed_everything, step_generator
 from landmarks.geometry import TPSSpread, TPSWarp, sample_tps_pair, sample_tps_warp, warp_images
 from landmarks.losses import Objective, build_objective
-from landmarks.registry import create_model
+from landmarks.registry import create_model, resolve_model_args
 
 
 class RunDirError(RuntimeError):
@@ -53,10 +53,11 @@ class RunDirError(RuntimeError):
 
 
 def model_kwargs(cfg: Config) -> dict[str, Any]:
-    """The registered model's constructor arguments from ``cfg.model``."""
-    kw = to_dict(cfg.model)
-    kw.pop("name")
-    return kw
+    """The registered model's constructor arguments from ``cfg.model``, checked against its
+    factory and completed with its defaults (:func:`landmarks.registry.resolve_model_args`)."""
+    m = cfg.model
+    return resolve_model_args(m.name, {"num_keypoints": m.num_keypoints,
+                                       "image_size": m.image_size, **m.args})
 
 
 def build_model(cfg: Config) -> nn.Module:
@@ -371,6 +372,13 @@ def train(cfg: Config, run_dir: str | Path, *, resume: bool = False,
 
 
 def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) -> TrainResult:
+    # the model's arguments, checked against its factory before anything is written, and
+    # recorded in full (the factory's defaults included) in the run's resolved config
+    resolved = model_kwargs(cfg)
+    cfg.model.args = {k: v for k, v in resolved.items() if k not in ("num_keypoints",
+                                                                        "image_size")}
+    with torch.device("meta"):  # the constructor's own checks, without allocating anything
+        build_model(cfg)
     keep_freed_memory()
     info, device = setup_distributed(cfg.train.device)
     resume_from = prepare_run_dir(run_dir, resume) if info.is_main else None

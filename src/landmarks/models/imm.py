@@ -38,6 +38,11 @@ class ImmModel(nn.Module):
         super().__init__()
         if image_size < 32 or image_size > 256 or image_size & (image_size - 1):
             raise ValueError(f"image_size must be a power of two in [32, 256], got {image_size}")
+        if heatmap_size > image_size:
+            raise ValueError(f"heatmap_size {heatmap_size} must not exceed image_size "
+                             f"{image_size}")
+        if softmax_scale <= 0:
+            raise ValueError(f"softmax_scale must be > 0, got {softmax_scale}")
         self.num_keypoints = num_keypoints
         self.image_size = image_size
         self.sigma = sigma
@@ -94,6 +99,10 @@ class ImmModel(nn.Module):
 
 
 @register_model("imm")
-def imm(**overrides) -> ImmModel:
-    """The paper's model; defaults are the official sizes at 128×128 with K=10."""
-    return ImmModel(**overrides)
+def imm(num_keypoints: int = 10, image_size: int = 128, sigma: float = 0.1, width: int = 32,
+        heatmap_size: int = 16, render_channels: int = 256, min_render_channels: int = 32,
+        softmax_scale: float = 1.0) -> ImmModel:
+    """The paper's model (:class:`ImmModel`); defaults are the official sizes at 128×128 with
+    K=10 and the official softmax."""
+    return ImmModel(num_keypoints, image_size, sigma, width, heatmap_size, render_channels,
+                    min_render_channels, softmax_scale)
