@@ -97,6 +97,18 @@ class ImmModel(nn.Module):
         reconstruction = self.renderer(joint)
         return {"reconstruction": reconstruction, "heatmaps": heatmaps, **det}
 
+    def render(self, source: Tensor, keypoints: Tensor) -> dict[str, Tensor]:
+        """Render the appearance of ``source`` (B,3,S,S) at given ``keypoints`` (B,K,2)
+        (normalised (x, y)), e.g. detected ones with some moved.
+
+        Returns "reconstruction" (B,3,S,S) and "rendered_maps" (B,K,h,w), the Gaussian maps
+        the renderer saw (each peaks at its keypoint)."""
+        h = self.heatmap_size
+        maps = render_gaussian_heatmaps(keypoints, (h, h), self.sigma)
+        appearance = self.appearance_encoder(source)
+        joint = torch.cat([appearance, maps.to(appearance.dtype)], dim=1)
+        return {"reconstruction": self.renderer(joint), "rendered_maps": maps}
+
 
 @register_model("imm")
 def imm(num_keypoints: int = 10, image_size: int = 128, sigma: float = 0.1, width: int = 32,
