@@ -44,6 +44,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from landmarks.geometry import render_gaussian_heatmaps
 from landmarks.geometry.coords import pixel_centers
 from landmarks.models.hourglass import Hourglass
 from landmarks.models.layers import Encoder, Renderer
@@ -214,16 +215,18 @@ class ZhangModel(nn.Module):
     def decode(self, features: Tensor, keypoints: Tensor) -> dict[str, Tensor]:
         """Render ``features`` (B,K+1,D) at ``keypoints`` (B,K,2).
 
-        Returns "reconstruction" (B,3,S,S) and "rendered_maps" (B,K,h,w): the finest level's
-        maps of the K landmarks (each peaks at its landmark)."""
+        Returns "reconstruction" (B,3,S,S) and "rendered_maps" (B,K,h,w): each landmark's
+        Gaussian at the finest level, ``exp(-|u - u_k|² / (2σ²))`` (peak 1 at the landmark),
+        before the maps are shared out with the background and the other landmarks."""
         painted = self.feature_expand(features)  # (B, K+1, C)
-        parts, finest = [], None
+        parts = []
         for sigma in self.sigmas:
             maps = partition_maps(keypoints, self.heatmap_size, sigma)
-            finest = maps if finest is None else finest
             parts += [maps, torch.einsum("bkhw,bkc->bchw", maps, painted)]
         reconstruction = self.renderer(torch.cat(parts, dim=1))
-        return {"reconstruction": reconstruction, "rendered_maps": finest[:, :self.num_keypoints]}
+        h = self.heatmap_size
+        gaussians = render_gaussian_heatmaps(keypoints, (h, h), self.sigmas[0] * math.sqrt(2.0))
+        return {"reconstruction": reconstruction, "rendered_maps": gaussians}
 
     def render(self, source: Tensor, keypoints: Tensor) -> dict[str, Tensor]:
         """Decode the appearance of ``source`` (B,3,S,S) at given ``keypoints`` (B,K,2)
