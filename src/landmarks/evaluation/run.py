@@ -44,6 +44,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from landmarks.evaluation.attributes import (
+    ATTRIBUTE_BENCHMARKS,
+    evaluate_attributes,
+    format_attribute_results,
+)
 from landmarks.evaluation.matching import match_keypoints
 from landmarks.evaluation.metrics import (
     iod_error,
@@ -302,6 +307,8 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
             checkpoint); ``landmarks.data.DatasetError`` for a bad benchmark folder or frame;
             ``CheckpointError`` for an unreadable checkpoint.
     """
+    if dataset in ATTRIBUTE_BENCHMARKS:  # attributes from landmarks (Zhang et al. 2018)
+        return json_safe(evaluate_attributes(checkpoint, dataset, root, device=device))
     if dataset != "realfaces":
         return evaluate_benchmark(checkpoint, dataset, root, device=device, draws=draws)
     from landmarks.data.realfaces import load_manifest
@@ -384,7 +391,7 @@ def available_benchmarks() -> list[str]:
     from landmarks.registry import BENCHMARKS, load_builtin_datasets
 
     load_builtin_datasets()
-    return sorted({*DATASETS, *BENCHMARKS.names()})
+    return sorted({*DATASETS, *ATTRIBUTE_BENCHMARKS, *BENCHMARKS.names()})
 
 
 def _collate_labelled(batch: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
@@ -792,6 +799,8 @@ def format_results(results: dict[str, Any]) -> str:
     results of a metric-``pck`` benchmark (``pck`` without ``iod_error``, BBC-Pose): PCK at the
     benchmark's threshold per part, for the regressor and the Hungarian-matched raw keypoints,
     and the PCK curve. Everything else (realfaces, MAFL, AFLW) gets the IOD layout."""
+    if "attribute_accuracy" in results:
+        return format_attribute_results(results)
     if "size_error" in results:
         return _format_size_results(results)
     if "iod_error" not in results and "pck" in results:
