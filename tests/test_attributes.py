@@ -152,3 +152,25 @@ def test_eval_celeba_attributes_end_to_end(tmp_path: Path) -> None:
     assert 0 <= acc["mean"] <= 100
     text = format_results(results)
     assert "Mouth_Slightly_Open" in text and "83.2%" in text
+
+
+def test_eval_realfaces_attributes_end_to_end(tmp_path: Path) -> None:
+    from fixtures import write_realfaces_root
+    from landmarks.data.realfaces import load_manifest
+
+    root = write_realfaces_root(tmp_path / "rf", n_labelled=6, n_test=3, crop_size=32)
+    cfg = load_config(ROOT / "configs" / "smoke.yaml", ["model.name=zhang"])
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "z.pt", {"model": build_model(cfg).state_dict(),
+                                               "step": 0, "config": to_dict(cfg)})
+    results = evaluate_checkpoint(ckpt, "realfaces_attributes", root, device="cpu")
+    manifest = load_manifest(root)
+    test = manifest.split("test")
+    want = realfaces_attribute_labels(np.stack([f.landmarks68 for f in test]))
+    acc = results["attribute_accuracy"]["per_attribute"]
+    assert set(acc) == {"mouth_open", "mouth_wide", "head_turned"}
+    assert results["sizes"] == {"train": 6, "test": len(test)}
+    for name, labels in want.items():
+        assert acc[name]["positive_rate"] == pytest.approx(100 * labels.mean())
+    assert "pseudo labels" in results["labels_note"]
+    assert "mouth_open: inner-lip gap" in format_results(results)
