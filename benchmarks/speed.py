@@ -134,8 +134,13 @@ def device_name(setup: Setup) -> str:
 
 def make_config(size: int, batch: int, setup: Setup) -> Config:
     """The defaults (or ``--config``'s recipe: its model, loss and optimiser) at ``size`` and
-    ``batch``, with random VGG weights and the setup's device options."""
-    return load_config(setup.config, [
+    ``batch``, with random VGG weights and the setup's device options.
+
+    A recipe's prior terms (``loss.terms``) are turned off: :meth:`TrainingStep.counted_step`
+    splits the FLOPs on the assumption that the reconstruction is the only path from the loss
+    into the model. (Equivariance also detects on a warped target; the trainer's own img/s
+    includes that.)"""
+    return load_config(setup.config, [*(["loss.terms={}"] if setup.config else []),
         f"model.image_size={size}",
         f"train.batch_size={batch}",
         "loss.vgg_weights=random",
