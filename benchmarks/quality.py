@@ -59,6 +59,9 @@ RECIPES: dict[str, list[str]] = {
     "separation": [*_S4, "loss.terms.separation=100"],
     "concentration": [*_S4, "loss.terms.concentration=100"],
     "priors": [*_S4, "loss.terms={equivariance: 1000, separation: 100, concentration: 100}"],
+    "vgg": [*_S4, "model.detector=vgg19"],
+    "vgg-eqv-sep": [*_S4, "model.detector=vgg19",
+                    "loss.terms={equivariance: 1000, separation: 100}"],
 }
 
 
