@@ -20,7 +20,7 @@ from landmarks.losses.priors import (
     equivariance_loss,
     separation_loss,
 )
-from landmarks.losses.vgg import (
+from landmarks.nets.vgg import (
     VALID_LAYERS,
     VGG19_LAYERS,
     VGG19Features,

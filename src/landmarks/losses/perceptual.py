@@ -23,7 +23,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from landmarks.losses.pixel import masked_mean
-from landmarks.losses.vgg import VGG19Features
+from landmarks.nets.vgg import VGG19Features
 
 
 def layer_error(feat_pred: Tensor, feat_target: Tensor, mask: Tensor | None = None) -> Tensor:
