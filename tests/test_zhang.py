@@ -147,3 +147,23 @@ def test_train_checkpoint_detect_round_trip(tmp_path: Path) -> None:
     with torch.no_grad():
         assert torch.allclose(trained.detect(x)["keypoints"], kp, atol=1e-5)
     assert type(build_model(det.config)).__name__ == "ZhangModel"
+
+
+def test_vgg19_detector_trunk_is_frozen_and_loaded() -> None:
+    from landmarks.nets import VGG19Features
+
+    model = _model(heatmap_size=8, hourglass_levels=2, detector="vgg19")
+    assert model.needs_pretrained_weights and not _model().needs_pretrained_weights
+    trunk = model.landmark_encoder.trunk
+    reference = VGG19Features(["conv3_4"])
+    torch.nn.init.constant_(reference.features[0].weight, 0.01)
+    model.load_pretrained({k: v for k, v in reference.state_dict().items()
+                           if k.startswith("features.")})
+    assert torch.equal(trunk.features[0].weight, reference.features[0].weight)
+    out = model(torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32))
+    assert out["heatmaps"].shape == (2, 4, 8, 8)
+    out["reconstruction"].sum().backward()
+    assert all(p.grad is None for p in trunk.parameters())
+    assert model.score_head.weight.grad is not None
+    with pytest.raises(ModelArgumentError, match="'paper' or 'vgg19'"):
+        create_model("zhang", detector="resnet")

@@ -47,7 +47,9 @@ from torch import Tensor, nn
 from landmarks.geometry import render_gaussian_heatmaps
 from landmarks.geometry.coords import pixel_centers
 from landmarks.models.hourglass import Hourglass
+from landmarks.models.imm import PretrainedVGGEncoder
 from landmarks.models.layers import Encoder, Renderer
+from landmarks.nets.vgg import load_vgg19_weights
 from landmarks.registry import register_model
 
 __all__ = ["GroupLinear", "ZhangModel", "landmark_distributions", "partition_maps", "zhang"]
@@ -135,6 +137,10 @@ class ZhangModel(nn.Module):
         min_render_channels: the renderer never goes below this many channels.
         appearance: ``"source"`` (latent vectors of the source image, decoded at the target's
             landmarks) or ``"target"`` (lmdis-rep's autoencoder of the target).
+        detector: the hourglass's input: ``"paper"`` (a stride-2 encoder trained from scratch,
+            as lmdis-rep's detector is) or ``"vgg19"`` (a frozen ImageNet VGG-19 trunk and one
+            trainable conv to ``8 * width`` channels, the IMM model's option; loaded by the
+            trainer from the perceptual loss's weights).
     """
 
     def __init__(self, num_keypoints: int = 10, image_size: int = 128, width: int = 16,
@@ -142,7 +148,7 @@ class ZhangModel(nn.Module):
                  decoder_feature_channels: int = 32, sigma: float = 0.25,
                  decoding_levels: int = 5, level_ratio: float = math.sqrt(2.0),
                  render_channels: int = 128, min_render_channels: int = 16,
-                 appearance: str = "source") -> None:
+                 appearance: str = "source", detector: str = "paper") -> None:
         super().__init__()
         if image_size < 32 or image_size > 256 or image_size & (image_size - 1):
             raise ValueError(f"image_size must be a power of two in [32, 256], got {image_size}")
@@ -165,10 +171,16 @@ class ZhangModel(nn.Module):
         self.heatmap_size = heatmap_size
         self.feature_dim = feature_dim
         self.appearance = appearance
+        self.detector = detector
         self.sigmas = [sigma * level_ratio**i for i in range(decoding_levels)]
         k1 = num_keypoints + 1
-        # detector: stride-2 stem to heatmap_size, hourglass, K+1 score maps
-        self.landmark_encoder = Encoder(3, width, image_size, heatmap_size)
+        # detector: a stem to heatmap_size, hourglass, K+1 score maps
+        if detector == "paper":
+            self.landmark_encoder: nn.Module = Encoder(3, width, image_size, heatmap_size)
+        elif detector == "vgg19":
+            self.landmark_encoder = PretrainedVGGEncoder(image_size, heatmap_size, 8 * width)
+        else:
+            raise ValueError(f"detector must be 'paper' or 'vgg19', got {detector!r}")
         c = self.landmark_encoder.out_channels
         self.hourglass = Hourglass(c, [c] * hourglass_levels)
         self.score_head = nn.Conv2d(c, k1, 1)
@@ -179,6 +191,17 @@ class ZhangModel(nn.Module):
         self.feature_expand = GroupLinear(k1, feature_dim, decoder_feature_channels)
         self.renderer = Renderer(decoding_levels * (k1 + decoder_feature_channels),
                                  heatmap_size, image_size, render_channels, min_render_channels)
+
+    @property
+    def needs_pretrained_weights(self) -> bool:
+        """Whether a fresh model wants :meth:`load_pretrained` (the VGG-19 detector does)."""
+        return self.detector == "vgg19"
+
+    def load_pretrained(self, vgg_state_dict: dict[str, Tensor] | None) -> None:
+        """ImageNet VGG-19 weights into the VGG-19 detector's frozen trunk (``None``: keep it
+        random, for tests)."""
+        if self.detector == "vgg19" and vgg_state_dict is not None:
+            load_vgg19_weights(self.landmark_encoder.trunk, vgg_state_dict)
 
     def detector_modules(self) -> list[nn.Module]:
         """The landmark branch (watched by the trainer's health checks)."""
@@ -281,10 +304,10 @@ def zhang(num_keypoints: int = 10, image_size: int = 128, width: int = 16, heatm
           hourglass_levels: int = 3, feature_dim: int = 8, decoder_feature_channels: int = 32,
           sigma: float = 0.25, decoding_levels: int = 5, level_ratio: float = math.sqrt(2.0),
           render_channels: int = 128, min_render_channels: int = 16,
-          appearance: str = "source") -> ZhangModel:
+          appearance: str = "source", detector: str = "paper") -> ZhangModel:
     """Zhang et al. 2018 (:class:`ZhangModel`); defaults are CPU-sized (half the IMM model's
     encoder width, a 16×16 detector), lmdis-rep's feature size (8 per landmark) and decoding
     Gaussians (5 levels from 1/8 of the image, ratio √2)."""
     return ZhangModel(num_keypoints, image_size, width, heatmap_size, hourglass_levels,
                       feature_dim, decoder_feature_channels, sigma, decoding_levels, level_ratio,
-                      render_channels, min_render_channels, appearance)
+                      render_channels, min_render_channels, appearance, detector)
