@@ -62,9 +62,11 @@ RECIPES: dict[str, list[str]] = {
     "vgg": [*_S4, "model.detector=vgg19"],
     "vgg-eqv-sep": [*_S4, "model.detector=vgg19", _PRIORS],
     "zhang": [],  # configs/zhang_faces.yaml as it is (RECIPE_CONFIGS)
+    "zhang-paper": ["model.detector=paper"],  # its hourglass detector trained from scratch
 }
 #: Recipes trained from another file than configs/demo_faces.yaml.
-RECIPE_CONFIGS: dict[str, Path] = {"zhang": ROOT / "configs" / "zhang_faces.yaml"}
+RECIPE_CONFIGS: dict[str, Path] = {"zhang": ROOT / "configs" / "zhang_faces.yaml",
+                                   "zhang-paper": ROOT / "configs" / "zhang_faces.yaml"}
 
 
 def run_recipe(name: str, overrides: list[str], budget: list[str], faces: Path, weights: Path,

@@ -39,6 +39,7 @@ from landmarks.data import build_dataset, collate_skipping
 from landmarks.engine.seeding import seed_everything, step_generator
 from landmarks.engine.trainer import build_model, training_step
 from landmarks.losses import build_objective
+from landmarks.weights import resolve_vgg19
 
 ROOT = Path(__file__).resolve().parents[1]
 TERMS = ("concentration", "separation", "equivariance")
@@ -68,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
                                     "concentration: 1}"])
     seed_everything(0)
     model = build_model(cfg).train()
+    if getattr(model, "needs_pretrained_weights", False):  # as the trainer does
+        model.load_pretrained(resolve_vgg19(cfg.loss.vgg_weights)[0])
     objective = build_objective(cfg.loss, cfg.model.image_size).train()
-    detector = [q for m in model.detector_modules() for q in m.parameters()]
+    detector = [q for m in model.detector_modules() for q in m.parameters() if q.requires_grad]
     loader = DataLoader(build_dataset(cfg.data, cfg.model.image_size),
                         batch_size=cfg.train.batch_size, shuffle=True, collate_fn=collate_skipping,
                         generator=torch.Generator().manual_seed(0))
