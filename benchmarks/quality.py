@@ -62,7 +62,9 @@ RECIPES: dict[str, list[str]] = {
     "vgg": [*_S4, "model.detector=vgg19"],
     "vgg-eqv-sep": [*_S4, "model.detector=vgg19", _PRIORS],
     "zhang": [],  # configs/zhang_faces.yaml as it is (RECIPE_CONFIGS)
-    "zhang-paper": ["model.detector=paper"],  # its hourglass detector trained from scratch
+    # its hourglass detector trained from scratch, with the prior weights measured for it
+    "zhang-paper": ["model.detector=paper", "loss.terms={concentration: 1.6e5, "
+                    "separation: 1.4e5, equivariance: 6.4e6}"],
 }
 #: Recipes trained from another file than configs/demo_faces.yaml.
 RECIPE_CONFIGS: dict[str, Path] = {"zhang": ROOT / "configs" / "zhang_faces.yaml",
