@@ -391,9 +391,8 @@ def _with_oracle(monkeypatch: pytest.MonkeyPatch, name: str, root: Path, order_o
     """Make ``Detector.from_checkpoint`` return an oracle for benchmark ``name`` at S=32
     (``order_of(L)`` gives the keypoint order; reversed by default)."""
     from landmarks.inference import Detector
-    from landmarks.registry import BENCHMARKS, load_builtin_datasets
+    from landmarks.registry import BENCHMARKS
 
-    load_builtin_datasets()
     bench = BENCHMARKS.create(name, root=root, image_size=32)
     n = bench.split("test")[0]["labels"].shape[0]
     order = order_of(n) if order_of else list(range(n))[::-1]

@@ -1,4 +1,4 @@
-"""Tests for landmarks.visualize.report: the self-contained HTML report of a run folder."""
+"""Tests for landmarks.report: the self-contained HTML report of a run folder."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from fixtures import write_image_folder, write_video
+from landmarks import report as report_mod
 from landmarks.cli import main
-from landmarks.visualize import report as report_mod
-from landmarks.visualize.report import (
+from landmarks.report import (
     SECTION_TITLES,
     ReportError,
     build_report,
@@ -255,12 +255,6 @@ def test_large_video_is_linked_relative(run: Path, tmp_path: Path,
     assert (out_dir / href).resolve() == (run / "detect" / "clip.mp4").resolve()
 
 
-def test_write_report_is_re_exported() -> None:
-    from landmarks import visualize
-
-    assert visualize.write_report is write_report
-
-
 def test_read_metrics_resumed_rows(tmp_path: Path) -> None:
     p = tmp_path / "metrics.csv"
     p.write_text("step,loss,perceptual/input,lr\n2,5.0,1.0,0.1\n4,4.0,,0.1\n"
@@ -345,7 +339,7 @@ def _bench_checkpoint(path: Path, num_keypoints: int) -> Path:
     """An untrained tiny checkpoint (as in tests/test_eval_benchmarks.py) with K keypoints."""
     from landmarks.config import load_config, to_dict
     from landmarks.engine.checkpoint import save_checkpoint
-    from landmarks.registry import create_model
+    from landmarks.models import create_model
 
     over = [f"model.num_keypoints={num_keypoints}", "model.image_size=32", "model.width=8",
             "model.render_channels=32", "model.min_render_channels=8"]

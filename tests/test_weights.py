@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from landmarks import fetching
-from landmarks.weights import (
+from landmarks.losses.weights import (
     NORMALISED_KEYS,
     WeightsNotFoundError,
     fetch_vgg19,

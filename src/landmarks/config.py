@@ -304,12 +304,8 @@ def validate(cfg: Config) -> None:
                           f"got {size}")
     if cfg.model.num_keypoints < 1:
         raise ConfigError("config key 'model.num_keypoints': expected >= 1")
-    from landmarks.registry import DATASETS, load_builtin_datasets
-
-    load_builtin_datasets()
-    if cfg.data.kind not in DATASETS.names():
-        raise ConfigError(f"config key 'data.kind': expected one of "
-                          f"{', '.join(DATASETS.names())}, got {cfg.data.kind!r}")
+    # data.kind is checked against the dataset registry by landmarks.data.check_data_kind
+    # (the trainer calls it before writing anything): the config layer imports no readers
     if len(cfg.data.frame_gap) != 2 or not 1 <= cfg.data.frame_gap[0] <= cfg.data.frame_gap[1]:
         raise ConfigError(f"config key 'data.frame_gap': expected [min, max] with "
                           f"1 <= min <= max, got {cfg.data.frame_gap}")

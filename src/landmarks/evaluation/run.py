@@ -44,6 +44,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from landmarks.data import collate_skipping
+from landmarks.data.realfaces import load_manifest, load_split_images
+from landmarks.evaluation import baseline as mp_points
 from landmarks.evaluation.matching import match_keypoints
 from landmarks.evaluation.metrics import (
     iod_error,
@@ -60,6 +63,8 @@ from landmarks.evaluation.regression import (
 )
 from landmarks.evaluation.sample_efficiency import DEFAULT_SIZES, format_table, sample_efficiency
 from landmarks.geometry.coords import normalized_to_pixels
+from landmarks.inference import Detector
+from landmarks.registry import BENCHMARKS
 
 __all__ = [
     "DATASETS",
@@ -116,8 +121,6 @@ def detect_crops(detector: Any, frames: Sequence[Any], crop_size: int,
     Returns:
         ``(N, K, 2)`` float64 ``(x, y)`` with ``x_px = (x + 1) * crop_size / 2 - 0.5``.
     """
-    from landmarks.data.realfaces import load_split_images
-
     out = []
     with torch.inference_mode():
         for start in range(0, len(frames), batch_size):
@@ -128,8 +131,6 @@ def detect_crops(detector: Any, frames: Sequence[Any], crop_size: int,
 
 
 def _crops_uint8(frames: Sequence[Any], crop_size: int) -> list[np.ndarray]:
-    from landmarks.data.realfaces import load_split_images
-
     crops: list[np.ndarray] = []
     for start in range(0, len(frames), _BATCH):
         images = load_split_images(frames[start:start + _BATCH], crop_size)
@@ -141,8 +142,6 @@ def _crops_uint8(frames: Sequence[Any], crop_size: int) -> list[np.ndarray]:
 def _baseline(frames: Sequence[Any], labels: np.ndarray, crop_size: int,
               eyes: tuple[int, int]) -> dict[str, Any]:
     """The MediaPipe face-mesh row on ``frames`` against ``labels``, or why it was skipped."""
-    from landmarks.evaluation import baseline as mp_points
-
     ok, reason = mp_points.mediapipe_available()
     if not ok:
         return {"skipped": reason}
@@ -304,8 +303,6 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
     """
     if dataset != "realfaces":
         return evaluate_benchmark(checkpoint, dataset, root, device=device, draws=draws)
-    from landmarks.data.realfaces import load_manifest
-    from landmarks.inference import Detector
 
     checkpoint, root = Path(checkpoint), Path(root)
     manifest = load_manifest(root)
@@ -381,9 +378,6 @@ def _by_group(test: Sequence[Any], regressed: np.ndarray, train_labels: np.ndarr
 
 def available_benchmarks() -> list[str]:
     """``realfaces`` and every benchmark registered by the dataset readers."""
-    from landmarks.registry import BENCHMARKS, load_builtin_datasets
-
-    load_builtin_datasets()
     return sorted({*DATASETS, *BENCHMARKS.names()})
 
 
@@ -393,8 +387,6 @@ def _collate_labelled(batch: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
     ``"group"``, every kept item gets the key (``None`` where it has none), so that ``"group"``
     is a list aligned with the kept images and a split that only partly names its groups is
     caught by :func:`_detect_split`, not by a KeyError."""
-    from landmarks.data import collate_skipping
-
     kept = [item for item in batch if item is not None]
     if any("group" in item for item in kept):
         kept = [item if "group" in item else {**item, "group": None} for item in kept]
@@ -478,10 +470,6 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
     ValueError only when no item of a split can be read). Items with a missing label are left
     out of the protocol image-wise (``sizes`` counts the images used).
     """
-    from landmarks.inference import Detector
-    from landmarks.registry import BENCHMARKS, load_builtin_datasets
-
-    load_builtin_datasets()
     if name not in BENCHMARKS.names():
         raise ValueError(f"unknown dataset {name!r}; available: "
                          f"{', '.join(available_benchmarks())}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from landmarks.config import LossConfig
-from landmarks.losses.objective import Objective
+from landmarks.losses.objective import TERM_NEEDS, Objective, check_terms
 from landmarks.losses.perceptual import (
     PerceptualLoss,
     layer_error,
@@ -28,9 +28,11 @@ from landmarks.losses.vgg import (
     layer_stride,
     load_vgg19_weights,
 )
+from landmarks.losses.weights import resolve_vgg19
 
 __all__ = [
     "SEPARATION_BANDWIDTH",
+    "TERM_NEEDS",
     "VALID_LAYERS",
     "VGG19_LAYERS",
     "Objective",
@@ -40,6 +42,7 @@ __all__ = [
     "build_loss",
     "build_objective",
     "check_layers",
+    "check_terms",
     "concentration_loss",
     "equivariance_loss",
     "fitting_layers",
@@ -84,7 +87,8 @@ def build_loss(cfg: LossConfig, image_size: int | None = None) -> nn.Module:
 
     * ``"perceptual"``: :class:`PerceptualLoss` over ``cfg.layers`` (those that fit
       ``image_size``, :func:`fitting_layers`) of a VGG-19 whose weights come
-      from :func:`landmarks.weights.resolve_vgg19` (``cfg.vgg_weights``), with ``cfg.momentum``.
+      from :func:`~landmarks.losses.weights.resolve_vgg19` (``cfg.vgg_weights``), with
+      ``cfg.momentum``.
       The result carries ``weights_description`` (where the weights came from, for the log).
     * ``"l1"`` / ``"l2"``: :class:`PixelLoss`.
 
@@ -93,14 +97,13 @@ def build_loss(cfg: LossConfig, image_size: int | None = None) -> nn.Module:
 
     Raises:
         ValueError: unknown ``cfg.name`` or layer name (the message lists the valid names).
-        landmarks.weights.WeightsNotFoundError: the requested VGG-19 weights are not available.
+        WeightsNotFoundError: the requested VGG-19 weights are not available
+            (:mod:`landmarks.losses.weights`).
     """
     if cfg.name in ("l1", "l2"):
         return PixelLoss(cfg.name)
     if cfg.name != "perceptual":
         raise ValueError(f"unknown loss {cfg.name!r}; expected perceptual, l1 or l2")
-    from landmarks.weights import resolve_vgg19
-
     # before looking for weights: a typo fails first
     layers = fitting_layers(cfg.layers, image_size, cfg.min_feature_size)
     state_dict, description = resolve_vgg19(cfg.vgg_weights)

@@ -9,6 +9,7 @@ weighted sum that is optimised.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -21,7 +22,37 @@ from landmarks.losses.priors import (
     separation_loss,
 )
 
-__all__ = ["Objective"]
+__all__ = ["TERM_NEEDS", "Objective", "check_terms"]
+
+#: the model outputs (:attr:`landmarks.models.LandmarkModel.outputs`) each term reads
+TERM_NEEDS: dict[str, tuple[str, ...]] = {
+    "reconstruction": ("reconstruction",),
+    "equivariance": ("keypoints", "warped_keypoints"),
+    "concentration": ("prob_x", "prob_y"),
+    "separation": ("keypoints",),
+}
+
+
+def check_terms(loss_cfg: Any, model: Any, model_name: str) -> None:
+    """Check, before training, that ``model`` returns what each weighted term of ``loss_cfg``
+    reads (``loss_cfg.terms``; the reconstruction term has weight 1 unless set).
+
+    Raises:
+        ValueError: naming the term, the model and the missing outputs.
+    """
+    weights = {"reconstruction": 1.0, **dict(loss_cfg.terms)}
+    outputs = set(getattr(model, "outputs", ()) or ())
+    for term, weight in weights.items():
+        if weight <= 0:
+            continue
+        missing = [name for name in TERM_NEEDS.get(term, ()) if name not in outputs]
+        if missing:
+            key = "loss.name" if term == "reconstruction" else f"loss.terms.{term}"
+            raise ValueError(
+                f"config key {key!r}: loss term {term!r} needs the model's "
+                f"{', '.join(map(repr, missing))}, which model {model_name!r} does not return "
+                f"(it returns: {', '.join(sorted(outputs)) or 'nothing declared'}); set "
+                f"loss.terms.{term}=0 or choose a model that provides it")
 
 
 class Objective(nn.Module):

@@ -12,12 +12,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from landmarks.geometry import render_gaussian_heatmaps, spatial_softmax_keypoints
+from landmarks.geometry import render_gaussian_heatmaps, spatial_softmax_keypoints, warp_images
+from landmarks.models.base import LandmarkModel, ObjectiveLike, StepOutput, TrainingPair
 from landmarks.models.layers import Encoder, Renderer
 from landmarks.registry import register_model
 
 
-class ImmModel(nn.Module):
+class ImmModel(LandmarkModel):
     """The conditional image generator with a K-keypoint geometry bottleneck.
 
     Args:
@@ -53,6 +54,9 @@ class ImmModel(nn.Module):
         self.appearance_encoder = Encoder(3, width, image_size, heatmap_size)
         self.renderer = Renderer(self.appearance_encoder.out_channels + num_keypoints,
                                  heatmap_size, image_size, render_channels, min_render_channels)
+
+    outputs = frozenset({"reconstruction", "keypoints", "heatmaps", "scores", "prob_x",
+                         "prob_y", "warped_keypoints"})
 
     def detector_modules(self) -> list[nn.Module]:
         """The landmark branch Φ (watched by the trainer's health checks)."""
@@ -90,12 +94,32 @@ class ImmModel(nn.Module):
             both = self.detect(torch.cat([target, warped_target]))
             det = {k: v[:b] for k, v in both.items()}
             det["warped_keypoints"] = both["keypoints"][b:]
+        reconstruction, heatmaps = self._render(source, det["keypoints"])
+        return {"reconstruction": reconstruction, "heatmaps": heatmaps, **det}
+
+    def _render(self, source: Tensor, keypoints: Tensor) -> tuple[Tensor, Tensor]:
         h = self.heatmap_size
-        heatmaps = render_gaussian_heatmaps(det["keypoints"], (h, h), self.sigma)
+        heatmaps = render_gaussian_heatmaps(keypoints, (h, h), self.sigma)
         appearance = self.appearance_encoder(source)
         joint = torch.cat([appearance, heatmaps.to(appearance.dtype)], dim=1)
-        reconstruction = self.renderer(joint)
-        return {"reconstruction": reconstruction, "heatmaps": heatmaps, **det}
+        return self.renderer(joint), heatmaps
+
+    def render(self, source: Tensor, keypoints: Tensor) -> Tensor:
+        """``source``'s appearance (B,3,S,S) drawn with the landmarks at ``keypoints`` (B,K,2)
+        → (B,3,S,S): the forward pass with the target's detection replaced by ``keypoints``."""
+        return self._render(source, keypoints)[0]
+
+    def training_step(self, pair: TrainingPair, objective: ObjectiveLike) -> StepOutput:
+        """Reconstruct ``pair.target`` from ``pair.source`` (:meth:`forward`), detecting also on
+        the target warped by ``pair.warp`` when the objective has the equivariance prior."""
+        warped = None
+        if objective.needs_warped_target:
+            if pair.warp is None:
+                raise ValueError("the equivariance prior needs the pair's warp (pair.warp)")
+            warped = warp_images(pair.target, pair.warp)
+        out = self(pair.source, pair.target) if warped is None else self(
+            pair.source, pair.target, warped)
+        return StepOutput(objective(out, pair.target, pair.mask, pair.warp), out)
 
 
 @register_model("imm")

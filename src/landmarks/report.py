@@ -42,7 +42,15 @@ from typing import Any
 
 import numpy as np
 
+from landmarks import __version__
+from landmarks.config import from_dict
+from landmarks.data import build_dataset
+from landmarks.engine.checkpoint import latest_checkpoint, load_checkpoint
+from landmarks.inference import Detector
 from landmarks.losses import fitting_layers
+from landmarks.swap import swap_grid
+from landmarks.visualize.colors import keypoint_colors
+from landmarks.visualize.overlay import tensor_to_uint8
 from landmarks.visualize.quadruplet import normalized_to_pixel_np
 
 __all__ = [
@@ -203,8 +211,6 @@ def _load_run_config(run_dir: Path, checkpoint: Path | None) -> tuple[Any, str]:
     note when neither could be read."""
     import yaml
 
-    from landmarks.config import from_dict
-
     problems = []
     path = run_dir / "config.yaml"
     if path.is_file():
@@ -213,8 +219,6 @@ def _load_run_config(run_dir: Path, checkpoint: Path | None) -> tuple[Any, str]:
         except Exception as err:  # noqa: BLE001 - shown in the report
             problems.append(f"{path}: {err}")
     if checkpoint is not None:
-        from landmarks.engine.checkpoint import load_checkpoint
-
         try:
             state = load_checkpoint(checkpoint)
             return from_dict(state["config"], origin=str(checkpoint)), ""
@@ -224,8 +228,6 @@ def _load_run_config(run_dir: Path, checkpoint: Path | None) -> tuple[Any, str]:
 
 
 def _check_run_dir(run_dir: Path) -> None:
-    from landmarks.engine.checkpoint import latest_checkpoint
-
     if not run_dir.exists():
         raise ReportError(f"run folder {run_dir} does not exist")
     if not run_dir.is_dir():
@@ -243,8 +245,6 @@ def _check_run_dir(run_dir: Path) -> None:
 
 def _run_section(run_dir: Path, cfg: Any, cfg_note: str, metrics: dict[str, np.ndarray],
                  checkpoint: Path | None, not_shown: list[str]) -> _Section:
-    from landmarks import __version__
-
     rows: list[tuple[str, str]] = [("Run folder", f"<code>{_esc(run_dir.resolve())}</code>")]
     if cfg is not None:
         m, d, t, lo, o = cfg.model, cfg.data, cfg.train, cfg.loss, cfg.optim
@@ -426,8 +426,6 @@ def _score_map_figure(image: np.ndarray, keypoints: np.ndarray, scores: np.ndarr
     """One image: the keypoints, K score-map tiles and K marginal plots."""
     from matplotlib import patheffects
 
-    from landmarks.visualize.colors import keypoint_colors
-
     k, h, w = scores.shape
     s = image.shape[0]
     cols = keypoint_colors(k)
@@ -500,9 +498,6 @@ class _RunModel:
 
 def _load_run_model(checkpoint: Path) -> _RunModel | str:
     """The run's detector and training data, or a note (HTML) saying why not."""
-    from landmarks.data import build_dataset
-    from landmarks.inference import Detector
-
     try:
         det = Detector.from_checkpoint(checkpoint, device="cpu")
     except Exception as err:  # noqa: BLE001 - shown in the report
@@ -565,8 +560,6 @@ def _score_section(run: _RunModel | str) -> _Section:
     """The score-map figures, or a note saying why they cannot be made."""
     import torch
 
-    from landmarks.visualize.overlay import tensor_to_uint8
-
     title = SECTION_TITLES["scores"]
     if isinstance(run, str):
         return _Section("scores", _note(run))
@@ -608,8 +601,6 @@ def _swap_section(run: _RunModel) -> _Section:
     """Style/geometry swap grid (:func:`landmarks.swap.swap_grid`) on held-out images of the
     run's data (its "test" split when the reader has one, else training items)."""
     from PIL import Image
-
-    from landmarks.swap import swap_grid
 
     title = SECTION_TITLES["swap"]
     if run.dataset is None:
@@ -1001,8 +992,6 @@ def _examples_figure(ev: dict[str, Any], json_path: Path) -> tuple[bytes | None,
     from matplotlib.lines import Line2D
     from PIL import Image
 
-    from landmarks.visualize.colors import keypoint_colors
-
     examples = [e for e in ev.get("examples") or [] if isinstance(e, dict) and "image" in e]
     examples = examples[:_MAX_EXAMPLES]
     if not examples:
@@ -1066,8 +1055,6 @@ def _examples_figure(ev: dict[str, Any], json_path: Path) -> tuple[bytes | None,
 
 
 def _eval_block(ev: dict[str, Any], json_path: Path) -> str:
-    from landmarks.visualize.colors import keypoint_colors
-
     parts = [f"<h3>{_esc(json_path.name)}</h3>"]
     note = ev.get("labels_note")
     if note:
@@ -1324,8 +1311,6 @@ def build_report(run_dir: str | Path, eval_files: list[Path] | None = None,
                  out_dir: str | Path | None = None) -> str:
     """The report's HTML text (see :func:`write_report`); ``out_dir`` is where the page will
     live (links to files too large to embed are relative to it; default ``run_dir``)."""
-    from landmarks.engine.checkpoint import latest_checkpoint
-
     run_dir = Path(run_dir)
     _check_run_dir(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir

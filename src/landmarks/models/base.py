@@ -1,0 +1,132 @@
+"""The method contract: what every registered model offers the rest of the library.
+
+The trainer, the speed benchmark, inference, ``landmarks swap``, evaluation and the report call
+only these methods, never a model's internals, so a new method (Jakab et al.'s conditional
+generator, Zhang et al.'s hourglass with priors, a motion model, ...) plugs in by registering a
+factory (:func:`landmarks.registry.register_model`) whose model subclasses
+:class:`LandmarkModel`:
+
+* :meth:`LandmarkModel.training_step` ``(pair, objective) -> StepOutput(losses, outputs)``:
+  one forward pass on a :class:`TrainingPair` and the objective's loss dict ("loss", the scalar
+  optimised, plus each term for logging), with the outputs that pictures, health checks and the
+  loss terms read ("keypoints" (B,K,2); where the method has them "reconstruction" (B,3,S,S),
+  "heatmaps" (B,K,h,w), "prob_x" (B,K,w), "prob_y" (B,K,h), "warped_keypoints" (B,K,2)). No
+  backward: the trainer owns the loop (sum, backward, clip, step, log) and runs the step under
+  its autocast/DDP wrappers.
+* :meth:`LandmarkModel.detect` ``(images (B,3,S,S) in [0,1]) -> {"keypoints": (B,K,2), ...}``
+  with optional "heatmaps" (B,K,h,w) and "jacobians" (B,K,2,2).
+* :meth:`LandmarkModel.render` ``(source (B,3,S,S), keypoints (B,K,2)) -> (B,3,S,S)``: only
+  for models that can re-draw an image from given keypoints (:func:`can_render`); swaps and
+  manipulation use it.
+* :meth:`LandmarkModel.parameter_groups`: optional optimiser parameter groups.
+* :attr:`LandmarkModel.outputs`: the names the training step returns, so that a loss term that
+  needs one the model lacks fails before training starts, naming the term, the model and what
+  is missing (:meth:`landmarks.losses.Objective.check_model`).
+
+Shapes follow the package convention: keypoints ``(x, y)`` normalised to ``[-1, 1]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
+
+from torch import Tensor, nn
+
+from landmarks.geometry import TPSWarp
+
+__all__ = ["LandmarkModel", "ObjectiveLike", "StepOutput", "TrainingPair", "can_render"]
+
+
+class TrainingPair(NamedTuple):
+    """One batch's (source, target) pair, on the batch's device (made by
+    :func:`landmarks.engine.trainer.make_pair`).
+
+    Attributes:
+        source: (B,3,S,S) the image whose appearance is used.
+        target: (B,3,S,S) the image to reconstruct (its keypoints form the bottleneck).
+        mask: (B,1,S,S) the reconstruction's validity mask, or None.
+        warp: the B warps for the equivariance prior (``warped = warp_images(target, warp)``):
+            the pair's source warp for TPS pairs; for video pairs one sampled when the
+            objective needs it, else None.
+    """
+
+    source: Tensor
+    target: Tensor
+    mask: Tensor | None
+    warp: TPSWarp | None
+
+
+class StepOutput(NamedTuple):
+    """What :meth:`LandmarkModel.training_step` returns.
+
+    Attributes:
+        losses: "loss" (the scalar optimised) and each term (scalars, for logging).
+        outputs: the model's outputs of this step, by name (see the module docstring).
+    """
+
+    losses: dict[str, Tensor]
+    outputs: dict[str, Tensor]
+
+
+class ObjectiveLike(Protocol):
+    """What a training step needs of the objective (:class:`landmarks.losses.Objective`)."""
+
+    needs_warped_target: bool
+
+    def __call__(self, out: Mapping[str, Tensor], target: Tensor, mask: Tensor | None = None,
+                 warp: TPSWarp | None = None) -> dict[str, Tensor]: ...
+
+
+class LandmarkModel(nn.Module):
+    """Base class of every registered model (see the module docstring for the contract).
+
+    Subclasses set ``num_keypoints`` and ``image_size`` and implement :meth:`training_step`
+    and :meth:`detect`; :meth:`render` and :meth:`parameter_groups` are optional.
+    """
+
+    num_keypoints: int
+    image_size: int
+    #: names of the outputs :meth:`training_step` returns (``warped_keypoints`` only when the
+    #: objective asks for the warped target)
+    outputs: frozenset[str] = frozenset({"keypoints"})
+
+    def training_step(self, pair: TrainingPair, objective: ObjectiveLike) -> StepOutput:
+        """One forward pass on ``pair`` and its losses (no backward).
+
+        Args:
+            pair: the batch's :class:`TrainingPair`.
+            objective: the loss (``objective(outputs, target, mask, warp) -> dict`` with
+                "loss"); when ``objective.needs_warped_target`` the model also detects on
+                ``warp_images(pair.target, pair.warp)`` and returns "warped_keypoints".
+        Returns:
+            :class:`StepOutput` ``(losses, outputs)``.
+        """
+        raise NotImplementedError
+
+    def detect(self, images: Tensor) -> dict[str, Tensor]:
+        """Landmarks of ``images`` (B,3,S,S) in [0,1]: ``{"keypoints": (B,K,2)}`` plus, where
+        the method has them, "heatmaps" (B,K,h,w) and "jacobians" (B,K,2,2)."""
+        raise NotImplementedError
+
+    def render(self, source: Tensor, keypoints: Tensor) -> Tensor:
+        """The image drawn from ``source``'s appearance (B,3,S,S) with the landmarks at
+        ``keypoints`` (B,K,2) → (B,3,S,S), not clamped. Only models that can re-render
+        implement it (:func:`can_render`)."""
+        raise NotImplementedError(f"model {type(self).__name__} cannot render images from "
+                                  f"keypoints")
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups (``torch.optim`` format; a group may set its own
+        ``lr`` or ``weight_decay``). Default: one group of every parameter."""
+        return [{"params": list(self.parameters())}]
+
+    def detector_modules(self) -> list[nn.Module]:
+        """The modules of the landmark detector (watched by the trainer's health checks)."""
+        return [self]
+
+
+def can_render(model: nn.Module) -> bool:
+    """Whether ``model`` implements :meth:`LandmarkModel.render`."""
+    fn = getattr(type(model), "render", None)
+    return fn is not None and fn is not LandmarkModel.render
