@@ -573,6 +573,11 @@ def _score_section(run: _RunModel | str) -> _Section:
                                         f"<code>{_esc(cfg.data.root)}</code>."))
     with torch.inference_mode():
         out = det.model.detect(torch.stack(images))
+    missing = [k for k in ("scores", "prob_x", "prob_y") if k not in out]
+    if missing:  # the contract's detect promises keypoints only
+        return _Section("scores", _note(
+            f"{title} skipped: model <code>{_esc(cfg.model.name)}</code>'s detect gives no "
+            f"{_esc(', '.join(missing))}."))
     kp = out["keypoints"].float().numpy()
     sc = out["scores"].float().numpy()
     px_, py_ = out["prob_x"].float().numpy(), out["prob_y"].float().numpy()
@@ -616,7 +621,7 @@ def _swap_section(run: _RunModel) -> _Section:
         import torch
 
         grid = swap_grid(run.detector, torch.stack(images[:half]), torch.stack(images[half:]))
-    except Exception as err:  # noqa: BLE001 - e.g. a model without forward(source, target)
+    except Exception as err:  # noqa: BLE001 - e.g. a model that cannot render (swap.RendererError)
         return _Section("swap", _note(f"{title} skipped: {_esc(err)}"))
     buf = io.BytesIO()
     Image.fromarray(grid).save(buf, format="PNG")
