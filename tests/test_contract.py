@@ -189,3 +189,34 @@ def test_a_term_the_model_cannot_feed_is_an_error_before_training(image_dir: Pat
     with pytest.raises(ValueError, match=r"'reconstruction'.*model 'detector'"):
         check_terms(load_config(None, []).loss, _DetectorOnly(), "detector")
     check_terms(cfg.loss, small_model("imm"), "imm")  # IMM returns all of them
+
+
+def test_every_registered_term_is_weighted_and_logged() -> None:
+    """All registered terms at once on IMM (L2 reconstruction, an extra L1 term and the
+    priors): each is logged unweighted under its name; "loss" is the weighted sum."""
+    from landmarks.losses import build_objective, term_names
+
+    assert {"perceptual", "l1", "l2", "concentration", "separation",
+            "equivariance"} <= set(term_names())
+    weights = {"reconstruction": 0.5, "l1": 2.0, "concentration": 0.1, "separation": 0.3,
+               "equivariance": 4.0}
+    cfg = load_config(None, ["loss.name=l2", *(f"loss.terms.{k}={v}" for k, v in
+                                               weights.items())])
+    model = small_model("imm")
+    check_terms(cfg.loss, model, "imm")
+    objective = build_objective(cfg.loss, SIZE)
+    assert objective.needs_warped_target
+    losses, _ = model.training_step(a_pair(), objective)
+    assert set(weights) <= set(losses)
+    total = sum(w * losses[k] for k, w in weights.items())
+    assert losses["loss"].item() == pytest.approx(total.item(), rel=1e-5)
+
+
+def test_unknown_terms_and_repeated_reconstruction_are_config_errors() -> None:
+    from landmarks.config import ConfigError
+
+    model = small_model("imm")
+    with pytest.raises(ConfigError, match=r"'loss\.terms\.smoothness'.*registered:.*separation"):
+        check_terms(load_config(None, ["loss.terms.smoothness=1"]).loss, model, "imm")
+    with pytest.raises(ConfigError, match=r"'loss\.terms\.l2'.*already the reconstruction"):
+        check_terms(load_config(None, ["loss.name=l2", "loss.terms.l2=1"]).loss, model, "imm")

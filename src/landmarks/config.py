@@ -89,17 +89,17 @@ class DataConfig:
     num_workers: int = 2
 
 
-#: Weighted loss terms ``loss.terms`` may name (see :mod:`landmarks.losses.objective`).
-LOSS_TERMS: tuple[str, ...] = ("reconstruction", "equivariance", "concentration", "separation")
-
-
 @dataclass
 class LossConfig:
     """The objective: a reconstruction loss (``name``: ``perceptual`` (VGG-19), or ``l1`` /
     ``l2`` on pixels) plus weighted prior terms.
 
-    ``terms`` maps a term of :data:`LOSS_TERMS` to its weight; ``reconstruction`` defaults to
-    1 and the priors to 0 (off). ``min_feature_size`` drops the listed VGG layers whose feature
+    ``terms`` maps a registered loss term (:mod:`landmarks.losses.terms`: ``perceptual``,
+    ``l1``, ``l2``, ``concentration``, ``separation``, ``equivariance``, ...) or
+    ``reconstruction`` (the loss ``name`` chooses) to its weight; ``reconstruction`` defaults to
+    1, every other term to 0 (off). Term names are checked against the registry, and against
+    what the model returns, before training (:func:`landmarks.losses.check_terms`).
+    ``min_feature_size`` drops the listed VGG layers whose feature
     maps would be smaller than that many pixels at ``model.image_size`` (0 keeps them all): a
     4×4 conv5_2 map of a 64-px image cannot localise anything.
     """
@@ -318,9 +318,6 @@ def validate(cfg: Config) -> None:
         if isinstance(weight, str):  # YAML 1.1 reads "1e3" (no dot) as a string
             with contextlib.suppress(ValueError):
                 weight = float(weight)
-        if term not in LOSS_TERMS:
-            raise ConfigError(f"config key 'loss.terms.{term}': unknown loss term; expected one "
-                              f"of {', '.join(LOSS_TERMS)}")
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
             raise ConfigError(f"config key 'loss.terms.{term}': expected a weight >= 0, "
                               f"got {weight!r}")

@@ -37,6 +37,10 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._factories)
 
+    def names_in_order(self) -> list[str]:
+        """The registered names in registration order."""
+        return list(self._factories)
+
     def get(self, name: str) -> Callable[..., Any]:
         if name not in self._factories:
             raise KeyError(
