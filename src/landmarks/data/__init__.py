@@ -90,6 +90,7 @@ from landmarks.data import (  # noqa: E402, F401, I001
     digits,
     h36m,
     h36m_full,
+    realfaces,
     smallnorb,
     svhn,
     voxceleb,

@@ -115,6 +115,7 @@ from landmarks import fetching
 from landmarks.data.fetch import FACE_VIDEO_SOURCES, fetch_face_videos
 from landmarks.data.realfaces_sources import fetch_more_faces, package_of
 from landmarks.data.transforms import DatasetError, load_image
+from landmarks.registry import register_benchmark
 
 __all__ = [
     "CROP_SIZE",
@@ -1419,3 +1420,18 @@ def stack_labels(frames: Sequence[RealFacesFrame], key: str = "mafl5") -> np.nda
     if not frames:
         return np.zeros((0, n, 2))
     return np.stack([getattr(f, key) for f in frames])
+
+
+@register_benchmark("realfaces")
+def realfaces_benchmark(root: str | Path, image_size: int = 0, **options: Any) -> RealFaces:
+    """The RealFaces benchmark (its manifest, :func:`load_manifest`), registered like the other
+    benchmarks; ``landmarks eval --dataset realfaces`` scores it with the IOD metric on its
+    128-px crops (``image_size`` is not used: crops are resized to the checkpoint's size).
+
+    Raises:
+        DatasetError: a bad benchmark folder, or any option (it takes none).
+    """
+    if options:
+        raise DatasetError(f"benchmark 'realfaces' takes no options, got "
+                           f"{', '.join(map(repr, sorted(options)))}")
+    return load_manifest(Path(root))

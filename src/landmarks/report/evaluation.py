@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from landmarks.evaluation.protocol import metric_of_result
 from landmarks.report.figures import (
     _examples_figure,
     _pck_figure,
@@ -124,15 +125,10 @@ def _group_table(ev: dict[str, Any]) -> str:
 
 
 def _metric_of(ev: dict[str, Any]) -> str:
-    """The benchmark metric a ``landmarks eval`` result was scored with, told by its keys (as
-    :func:`landmarks.evaluation.run.format_results` tells them): ``"size"`` (``size_error``,
-    Human3.6M), ``"pck"`` (``pck`` without ``iod_error``, BBC-Pose) or ``"iod"`` (realfaces,
-    MAFL, AFLW)."""
-    if "size_error" in ev:
-        return "size"
-    if "iod_error" not in ev and isinstance(ev.get("pck"), dict):
-        return "pck"
-    return "iod"
+    """The benchmark metric a ``landmarks eval`` result was scored with (its ``"metric"``;
+    :func:`landmarks.evaluation.protocol.metric_of_result`, the same rule as the text table):
+    ``"size"`` (Human3.6M), ``"pck"`` (BBC-Pose) or ``"iod"`` (realfaces, MAFL, AFLW)."""
+    return metric_of_result(ev)
 
 
 def _pck_threshold(pck: dict[str, Any]) -> str:
