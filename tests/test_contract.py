@@ -220,3 +220,24 @@ def test_unknown_terms_and_repeated_reconstruction_are_config_errors() -> None:
         check_terms(load_config(None, ["loss.terms.smoothness=1"]).loss, model, "imm")
     with pytest.raises(ConfigError, match=r"'loss\.terms\.l2'.*already the reconstruction"):
         check_terms(load_config(None, ["loss.name=l2", "loss.terms.l2=1"]).loss, model, "imm")
+
+
+class _PointsOnly(LandmarkModel):
+    """A contract model that detects (fixed points) and cannot render."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.num_keypoints, self.image_size = K, SIZE
+        self.bias = torch.nn.Parameter(torch.zeros(K, 2))
+
+    def detect(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"keypoints": self.bias.expand(images.shape[0], K, 2)}
+
+
+def test_swap_with_a_model_that_cannot_render_names_the_model() -> None:
+    from landmarks.swap import RendererError, swap_reconstructions
+
+    assert not can_render(_PointsOnly()) and can_render(small_model("imm"))
+    images = torch.rand(2, 3, SIZE, SIZE)
+    with pytest.raises(RendererError, match=r"'_PointsOnly' cannot render.*'imm'"):
+        swap_reconstructions(_PointsOnly(), images, images)
