@@ -108,3 +108,28 @@ def test_imm_target_reaches_the_renderer_only_through_its_keypoints() -> None:
     assert torch.equal(a, b)
     assert (a - c).abs().max() > 1e-3
     assert (a - d).abs().max() > 1e-3
+
+
+def test_vgg19_detector_has_a_frozen_pretrained_trunk() -> None:
+    from landmarks.models.imm import ImmModel
+    from landmarks.nets import VGG19Features
+
+    model = ImmModel(num_keypoints=3, image_size=32, width=8, heatmap_size=8,
+                     render_channels=16, min_render_channels=8, detector="vgg19")
+    assert model.needs_pretrained_weights
+    trunk = model.landmark_encoder.trunk
+    assert trunk.layers == ["conv3_4"]  # 32 / 8 = stride 4
+    reference = VGG19Features(["conv3_4"])
+    torch.nn.init.constant_(reference.features[0].weight, 0.01)
+    # torchvision's layout: features.N.weight / bias
+    model.load_pretrained({k: v for k, v in reference.state_dict().items()
+                           if k.startswith("features.")})
+    assert torch.equal(trunk.features[0].weight, reference.features[0].weight)
+    out = model(torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32))
+    out["reconstruction"].sum().backward()
+    assert all(p.grad is None for p in trunk.parameters())  # never trains
+    assert model.score_head.weight.grad is not None
+    assert not ImmModel(image_size=32, width=8, heatmap_size=8,
+                        render_channels=16, min_render_channels=8).needs_pretrained_weights
+    with pytest.raises(ValueError, match="'paper' or 'vgg19'"):
+        ImmModel(image_size=32, heatmap_size=8, detector="resnet")

@@ -17,7 +17,7 @@ from landmarks.config import load_config
 from landmarks.data.realfaces import default_root, fetch_realfaces
 from landmarks.engine.trainer import train
 from landmarks.evaluation.run import evaluate_checkpoint
-from landmarks.losses.weights import fetch_vgg19
+from landmarks.weights import fetch_vgg19
 
 pytestmark = pytest.mark.slow
 

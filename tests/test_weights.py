@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from landmarks import fetching
-from landmarks.losses.weights import (
+from landmarks.weights import (
     NORMALISED_KEYS,
     WeightsNotFoundError,
     fetch_vgg19,

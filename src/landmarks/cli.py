@@ -56,7 +56,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _cmd_weights_fetch(args: argparse.Namespace) -> int:
-    from landmarks.losses.weights import fetch_vgg19
+    from landmarks.weights import fetch_vgg19
 
     if args.name != "vgg19":
         raise ValueError(f"unknown weights {args.name!r}; available: vgg19")

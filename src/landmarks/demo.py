@@ -70,9 +70,9 @@ def main() -> int:
     from landmarks.engine.trainer import train
     from landmarks.evaluation.run import evaluate_checkpoint, format_results
     from landmarks.inference import Detector, detect_paths, write_json
-    from landmarks.losses.weights import fetch_vgg19
     from landmarks.report import write_report
     from landmarks.visualize import CheckpointPictures
+    from landmarks.weights import fetch_vgg19
 
     t0 = time.time()
     print("[1/5] fetching VGG-19 weights and building the RealFaces benchmark ...", flush=True)

@@ -51,6 +51,7 @@ from landmarks.engine.seeding import seed_everything, step_generator
 from landmarks.geometry import TPSSpread, sample_tps_pair, sample_tps_warp
 from landmarks.losses import Objective, build_objective, check_terms
 from landmarks.models import StepOutput, TrainingPair, build_model, model_kwargs
+from landmarks.weights import resolve_vgg19
 
 __all__ = [
     "MetricsLog",
@@ -452,7 +453,9 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None,
         rec = objective.reconstruction
         rec.load_state_dict({**rec.state_dict(), **state.get("loss", {})})
         step = int(state["step"])
-    elif init_weights is not None:
+    elif init_weights is None and getattr(model, "needs_pretrained_weights", False):
+        model.load_pretrained(resolve_vgg19(cfg.loss.vgg_weights)[0])
+    if state is None and init_weights is not None:
         model.load_state_dict(init_weights)
         del init_weights
     del state

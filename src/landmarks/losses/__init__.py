@@ -32,7 +32,7 @@ from landmarks.losses.terms import (
     term_class,
     term_names,
 )
-from landmarks.losses.vgg import (
+from landmarks.nets.vgg import (
     VALID_LAYERS,
     VGG19_LAYERS,
     VGG19Features,
@@ -98,7 +98,7 @@ def build_loss(cfg: LossConfig, image_size: int | None = None) -> nn.Module:
     Raises:
         ValueError: unknown ``cfg.name`` or layer name (the message lists the valid names).
         WeightsNotFoundError: the requested VGG-19 weights are not available
-            (:mod:`landmarks.losses.weights`).
+            (:mod:`landmarks.weights`).
     """
     if cfg.name not in term_names() or not term_class(cfg.name).reconstructs:
         names = [n for n in term_names() if term_class(n).reconstructs]

