@@ -239,5 +239,5 @@ def test_swap_with_a_model_that_cannot_render_names_the_model() -> None:
 
     assert not can_render(_PointsOnly()) and can_render(small_model("imm"))
     images = torch.rand(2, 3, SIZE, SIZE)
-    with pytest.raises(RendererError, match=r"'_PointsOnly' cannot render.*'imm'"):
+    with pytest.raises(RendererError, match=r"'_PointsOnly' cannot render.*swap.*'imm'"):
         swap_reconstructions(_PointsOnly(), images, images)

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from landmarks.data import IMAGE_EXTENSIONS, load_image
 from landmarks.inference import Detector, InputError, expand_inputs
-from landmarks.models import can_render
+from landmarks.models import RendererError, require_render
 from landmarks.visualize import (
     draw_keypoints,
     keypoint_colors,
@@ -63,15 +63,8 @@ def _model_and_device(model: Detector | nn.Module) -> tuple[nn.Module, torch.dev
         param = next(model.parameters(), None)
         net, device = model, param.device if param is not None else torch.device("cpu")
         name = type(model).__name__
-    if not can_render(net):
-        raise RendererError(f"model {name!r} cannot render images from keypoints (it has no "
-                            f"render(source, keypoints)); swaps need a model that can, e.g. "
-                            f"'imm'")
+    require_render(net, name, "a style/geometry swap")
     return net, device
-
-
-class RendererError(ValueError):
-    """The model cannot render from given keypoints (:func:`landmarks.models.can_render`)."""
 
 
 def _check_batch(name: str, images: Tensor, size: int | None) -> None:

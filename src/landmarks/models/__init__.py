@@ -4,7 +4,14 @@ Every registered model follows one contract, :class:`~landmarks.models.base.Land
 (training step, ``detect``, optional ``render`` and parameter groups).
 """
 
-from landmarks.models.base import LandmarkModel, StepOutput, TrainingPair, can_render
+from landmarks.models.base import (
+    LandmarkModel,
+    RendererError,
+    StepOutput,
+    TrainingPair,
+    can_render,
+    require_render,
+)
 from landmarks.models.factory import (
     build_model,
     create_model,
@@ -17,6 +24,7 @@ from landmarks.models.imm import ImmModel
 __all__ = [
     "ImmModel",
     "LandmarkModel",
+    "RendererError",
     "StepOutput",
     "TrainingPair",
     "build_model",
@@ -24,5 +32,6 @@ __all__ = [
     "create_model",
     "list_models",
     "model_kwargs",
+    "require_render",
     "resolve_model_args",
 ]

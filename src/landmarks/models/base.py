@@ -35,7 +35,8 @@ from torch import Tensor, nn
 
 from landmarks.geometry import TPSWarp
 
-__all__ = ["LandmarkModel", "ObjectiveLike", "StepOutput", "TrainingPair", "can_render"]
+__all__ = ["LandmarkModel", "ObjectiveLike", "RendererError", "StepOutput", "TrainingPair",
+           "can_render", "require_render"]
 
 
 class TrainingPair(NamedTuple):
@@ -137,3 +138,16 @@ def can_render(model: nn.Module) -> bool:
     """Whether ``model`` implements :meth:`LandmarkModel.render`."""
     fn = getattr(type(model), "render", None)
     return fn is not None and fn is not LandmarkModel.render
+
+
+class RendererError(ValueError):
+    """A command needs a model that can render from given keypoints (swap, manipulate) and the
+    checkpoint's model cannot (:func:`can_render`)."""
+
+
+def require_render(model: nn.Module, name: str, what: str = "this command") -> None:
+    """Raise :class:`RendererError` naming model ``name`` when ``model`` cannot render."""
+    if not can_render(model):
+        raise RendererError(f"model {name!r} cannot render images from keypoints (it has no "
+                            f"render(source, keypoints)); {what} needs a model that can, "
+                            f"e.g. 'imm'")
