@@ -13,8 +13,9 @@ given *landmarks*. Rendering a "style" image with the landmarks detected on a di
     geometry 2    r(2, 1)   r(2, 2)   …
     ↑ first column: the geometry images (keypoints drawn)
 
-where ``r(g, a) = model.render(style[a], model.detect(geometry[g])["keypoints"])``: each row
-should keep its geometry image's shape, each column its style image's appearance.
+where ``r(g, a) = model.render(style[a], model.detect(geometry[g])["keypoints"])
+["reconstruction"]``: each row should keep its geometry image's shape, each column its style
+image's appearance.
 
 ``landmarks swap CHECKPOINT --style IMG... --geometry IMG... --out grid.png`` →
 :func:`swap_from_files`.
@@ -114,7 +115,7 @@ def swap_reconstructions(model: Detector | nn.Module, style_images: Tensor,
         chunks = []
         for i in range(0, g * a, max(1, batch_size)):
             kp = net.detect(tgt[i:i + batch_size])["keypoints"]
-            chunks.append(net.render(src[i:i + batch_size], kp).float().cpu())
+            chunks.append(net.render(src[i:i + batch_size], kp)["reconstruction"].float().cpu())
     finally:
         net.train(was_training)
     rec = torch.cat(chunks).reshape(g, a, *style.shape[1:])

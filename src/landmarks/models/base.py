@@ -15,9 +15,9 @@ factory (:func:`landmarks.registry.register_model`) whose model subclasses
   its autocast/DDP wrappers.
 * :meth:`LandmarkModel.detect` ``(images (B,3,S,S) in [0,1]) -> {"keypoints": (B,K,2), ...}``
   with optional "heatmaps" (B,K,h,w) and "jacobians" (B,K,2,2).
-* :meth:`LandmarkModel.render` ``(source (B,3,S,S), keypoints (B,K,2)) -> (B,3,S,S)``: only
-  for models that can re-draw an image from given keypoints (:func:`can_render`); swaps and
-  manipulation use it.
+* ``render(source (B,3,S,S), keypoints (B,K,2)) -> {"reconstruction": (B,3,S,S), ...}``:
+  defined only by models that can re-draw an image from given keypoints (:func:`can_render`:
+  the method exists); swaps and manipulation use it.
 * :meth:`LandmarkModel.parameter_groups`: optional optimiser parameter groups.
 * :attr:`LandmarkModel.outputs`: the names the training step returns, so that a loss term that
   needs one the model lacks fails before training starts, naming the term, the model and what
@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, Protocol
 
 from torch import Tensor, nn
 
-from landmarks.geometry import TPSWarp
+from landmarks.geometry import TPSWarp, warp_images
 
 __all__ = ["LandmarkModel", "ObjectiveLike", "RendererError", "StepOutput", "TrainingPair",
            "can_render", "require_render"]
@@ -82,8 +82,12 @@ class ObjectiveLike(Protocol):
 class LandmarkModel(nn.Module):
     """Base class of every registered model (see the module docstring for the contract).
 
-    Subclasses set ``num_keypoints`` and ``image_size`` and implement :meth:`training_step`
-    and :meth:`detect`; :meth:`render` and :meth:`parameter_groups` are optional.
+    Subclasses set ``num_keypoints`` and ``image_size``, implement :meth:`detect` and either
+    ``forward(source, target, warped_target=None) -> outputs`` (the default
+    :meth:`training_step` runs it, then the objective) or their own :meth:`training_step`, and
+    declare :attr:`outputs`. Optional: ``render(source, keypoints) -> {"reconstruction", ...}``
+    (models that can re-render from given keypoints define it), :meth:`parameter_groups`,
+    :meth:`load_pretrained`.
     """
 
     num_keypoints: int
@@ -102,20 +106,23 @@ class LandmarkModel(nn.Module):
                 ``warp_images(pair.target, pair.warp)`` and returns "warped_keypoints".
         Returns:
             :class:`StepOutput` ``(losses, outputs)``.
+
+        The default: ``outputs = self(pair.source, pair.target[, warped])`` then
+        ``objective(outputs, pair.target, pair.mask, pair.warp)``.
         """
-        raise NotImplementedError
+        warped = None
+        if objective.needs_warped_target:
+            if pair.warp is None:
+                raise ValueError("the equivariance prior needs the pair's warp (pair.warp)")
+            warped = warp_images(pair.target, pair.warp)
+        out = self(pair.source, pair.target) if warped is None else self(
+            pair.source, pair.target, warped)
+        return StepOutput(objective(out, pair.target, pair.mask, pair.warp), out)
 
     def detect(self, images: Tensor) -> dict[str, Tensor]:
         """Landmarks of ``images`` (B,3,S,S) in [0,1]: ``{"keypoints": (B,K,2)}`` plus, where
         the method has them, "heatmaps" (B,K,h,w) and "jacobians" (B,K,2,2)."""
         raise NotImplementedError
-
-    def render(self, source: Tensor, keypoints: Tensor) -> Tensor:
-        """The image drawn from ``source``'s appearance (B,3,S,S) with the landmarks at
-        ``keypoints`` (B,K,2) → (B,3,S,S), not clamped. Only models that can re-render
-        implement it (:func:`can_render`)."""
-        raise NotImplementedError(f"model {type(self).__name__} cannot render images from "
-                                  f"keypoints")
 
     #: whether a fresh model wants :meth:`load_pretrained` before training (the trainer passes
     #: the VGG-19 weights of ``loss.vgg_weights``)
@@ -135,9 +142,8 @@ class LandmarkModel(nn.Module):
 
 
 def can_render(model: nn.Module) -> bool:
-    """Whether ``model`` implements :meth:`LandmarkModel.render`."""
-    fn = getattr(type(model), "render", None)
-    return fn is not None and fn is not LandmarkModel.render
+    """Whether ``model`` can render from given keypoints (it has a ``render`` method)."""
+    return callable(getattr(model, "render", None))
 
 
 class RendererError(ValueError):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from landmarks.geometry import render_gaussian_heatmaps, spatial_softmax_keypoints, warp_images
-from landmarks.models.base import LandmarkModel, ObjectiveLike, StepOutput, TrainingPair
+from landmarks.geometry import render_gaussian_heatmaps, spatial_softmax_keypoints
+from landmarks.models.base import LandmarkModel
 from landmarks.models.layers import Encoder, Renderer, conv_bn_relu
 from landmarks.nets.vgg import VGG19Features, load_vgg19_weights
 from landmarks.registry import register_model
@@ -126,22 +126,15 @@ class ImmModel(LandmarkModel):
         joint = torch.cat([appearance, heatmaps.to(appearance.dtype)], dim=1)
         return self.renderer(joint), heatmaps
 
-    def render(self, source: Tensor, keypoints: Tensor) -> Tensor:
-        """``source``'s appearance (B,3,S,S) drawn with the landmarks at ``keypoints`` (B,K,2)
-        → (B,3,S,S): the forward pass with the target's detection replaced by ``keypoints``."""
-        return self._render(source, keypoints)[0]
+    def render(self, source: Tensor, keypoints: Tensor) -> dict[str, Tensor]:
+        """Render the appearance of ``source`` (B,3,S,S) at given ``keypoints`` (B,K,2)
+        (normalised (x, y)), e.g. detected ones with some moved: the forward pass with the
+        target's detection replaced by ``keypoints``.
 
-    def training_step(self, pair: TrainingPair, objective: ObjectiveLike) -> StepOutput:
-        """Reconstruct ``pair.target`` from ``pair.source`` (:meth:`forward`), detecting also on
-        the target warped by ``pair.warp`` when the objective has the equivariance prior."""
-        warped = None
-        if objective.needs_warped_target:
-            if pair.warp is None:
-                raise ValueError("the equivariance prior needs the pair's warp (pair.warp)")
-            warped = warp_images(pair.target, pair.warp)
-        out = self(pair.source, pair.target) if warped is None else self(
-            pair.source, pair.target, warped)
-        return StepOutput(objective(out, pair.target, pair.mask, pair.warp), out)
+        Returns "reconstruction" (B,3,S,S) and "rendered_maps" (B,K,h,w), the Gaussian maps
+        the renderer saw (each peaks at its keypoint)."""
+        reconstruction, maps = self._render(source, keypoints)
+        return {"reconstruction": reconstruction, "rendered_maps": maps}
 
 
 class PretrainedVGGEncoder(nn.Module):
