@@ -21,7 +21,7 @@ factory (:func:`landmarks.registry.register_model`) whose model subclasses
 * :meth:`LandmarkModel.parameter_groups`: optional optimiser parameter groups.
 * :attr:`LandmarkModel.outputs`: the names the training step returns, so that a loss term that
   needs one the model lacks fails before training starts, naming the term, the model and what
-  is missing (:meth:`landmarks.losses.Objective.check_model`).
+  is missing (:func:`landmarks.losses.check_terms`).
 
 Shapes follow the package convention: keypoints ``(x, y)`` normalised to ``[-1, 1]``.
 """
