@@ -32,6 +32,7 @@ from landmarks.config import load_config
 from landmarks.data.realfaces import default_root, fetch_realfaces
 from landmarks.engine.trainer import train
 from landmarks.evaluation.run import evaluate_checkpoint
+from landmarks.visualize import CheckpointPictures
 from landmarks.weights import fetch_vgg19
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +79,7 @@ def run_recipe(name: str, overrides: list[str], budget: list[str], faces: Path, 
     cfg = load_config(RECIPE_CONFIGS.get(name, CONFIG), [
         *overrides, f"data.root={faces / 'frames' / 'train'}", f"loss.vgg_weights={weights}",
         f"train.seed={seed}", *budget, "train.progress=false"])
-    result = train(cfg, out / name)
+    result = train(cfg, out / name, hooks=[CheckpointPictures()])
     results = evaluate_checkpoint(result.last_checkpoint, "realfaces", faces)
     (out / name / "eval").mkdir(exist_ok=True)
     (out / name / "eval" / "realfaces.json").write_text(json.dumps(results, indent=1))

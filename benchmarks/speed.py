@@ -6,9 +6,11 @@ them as JSON). Everything goes through the trainer's own code paths:
 * the config comes from :func:`landmarks.config.load_config` plus overrides
   (``model.image_size``, ``train.batch_size``, ``loss.vgg_weights=random``: same FLOPs as real
   VGG-19 weights, nothing to fetch);
-* the model from :func:`landmarks.engine.trainer.build_model`, the loss from
-  :func:`landmarks.losses.build_loss`, the pairs from :func:`landmarks.engine.trainer.make_pair`
-  with the trainer's per-step generator, Adam / schedule / ``clip_grad_norm_`` as in
+* the model from :func:`landmarks.models.build_model`, the objective from
+  :func:`landmarks.losses.build_objective`, the step from
+  :func:`landmarks.engine.trainer.training_step` (pairs from
+  :func:`~landmarks.engine.trainer.make_pair` with the trainer's per-step generator, then the
+  method contract's ``model.training_step``), Adam / schedule / ``clip_grad_norm_`` as in
   :func:`landmarks.engine.trainer.train`; bf16 autocast and channels_last on CUDA as there.
 
 The only difference from a real run is the data: a fixed synthetic batch already on the device
@@ -54,13 +56,13 @@ from torch.utils.flop_counter import FlopCounterMode
 from landmarks.config import Config, load_config
 from landmarks.engine.seeding import step_generator
 from landmarks.engine.trainer import (
-    build_model,
     build_optimizer,
     build_scheduler,
     make_pair,
     training_step,
 )
 from landmarks.losses import build_objective
+from landmarks.models import TrainingPair, build_model
 
 _RESULT_MARKER = "SPEED_RESULT "
 _ENV_OF_INTEREST = ("LD_PRELOAD", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "KMP_AFFINITY",
@@ -206,7 +208,7 @@ class TrainingStep:
         self.objective = build_objective(cfg.loss, size).to(device)
         self.optimizer = build_optimizer(model, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg)
-        self.net = torch.compile(model) if setup.compile else model
+        self.net = model  # compiled in place (as the trainer) at the first timed step
         self.images = synthetic_images(batch, size, setup)
         self.step = 0
         self.last: Any = None
@@ -233,6 +235,8 @@ class TrainingStep:
         self.logged = {k: float(v.detach()) for k, v in losses.items()}
 
     def __call__(self) -> None:
+        if self.setup.compile and getattr(self.model, "_compiled_call_impl", None) is None:
+            self.model.compile()  # after counted_step, which counts the eager model
         losses, out, pair = training_step(self.net, self.objective, {"image": self.images},
                                           self.cfg, self.generator())
         source, target = pair.source, pair.target
@@ -248,25 +252,46 @@ class TrainingStep:
     def counted_step(self) -> dict[str, int]:
         """One full training step (eager model) under FlopCounterMode, split by phase.
 
-        The backward pass is run in two stages, ``autograd.grad`` of the loss w.r.t. the
-        reconstruction (the VGG backward) then ``reconstruction.backward`` (the model's), which
-        together compute exactly what ``loss.backward()`` computes, so the total is the step's.
+        The step runs through the method contract (``model.training_step(pair, objective)``);
+        the objective is wrapped so that its forward is also counted on its own ("loss"), and
+        "model_fwd" is the rest of the step's forward. The backward pass is run in two stages,
+        ``autograd.grad`` of the loss w.r.t. the reconstruction (the VGG backward) then
+        ``reconstruction.backward`` (the model's), which together compute exactly what
+        ``loss.backward()`` computes (the benchmark's objective has no prior that reads the
+        keypoints), so the total is the step's.
         """
         counters = {k: FlopCounterMode(display=False)
-                    for k in ("warp", "model_fwd", "loss", "model_bwd")}
+                    for k in ("warp", "step_fwd", "loss", "loss_bwd", "model_bwd")}
         with counters["warp"]:
             source, target, mask = self.pair()
-        with counters["model_fwd"], self.setup.autocast():
-            out = self.model(source, target)
+        pair = TrainingPair(source, target, mask, None)
+        counted = _CountedObjective(self.objective, counters["loss"])
+        with counters["step_fwd"], self.setup.autocast():
+            losses, out = self.model.training_step(pair, counted)
         self.optimizer.zero_grad(set_to_none=True)
-        with counters["loss"]:
-            with self.setup.autocast():
-                losses = self.objective(out, target, mask)
+        with counters["loss_bwd"]:
             (grad,) = torch.autograd.grad(losses["loss"], out["reconstruction"])
         with counters["model_bwd"]:
             out["reconstruction"].backward(grad)
             self._finish(losses)
-        return {k: c.get_total_flops() for k, c in counters.items()}
+        flops = {k: c.get_total_flops() for k, c in counters.items()}
+        loss_fwd = flops.pop("loss")
+        return {"warp": flops["warp"], "model_fwd": flops["step_fwd"] - loss_fwd,
+                "loss": loss_fwd + flops["loss_bwd"], "model_bwd": flops["model_bwd"]}
+
+
+class _CountedObjective:
+    """The objective with its forward passes counted by ``counter`` (a FlopCounterMode, nested
+    in the step's: the step's counter sees the same operations)."""
+
+    def __init__(self, objective: nn.Module, counter: FlopCounterMode) -> None:
+        self.objective = objective
+        self.counter = counter
+        self.needs_warped_target = objective.needs_warped_target
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+        with self.counter:
+            return self.objective(*args, **kwargs)
 
 
 def train_worker(size: int, args: argparse.Namespace, setup: Setup) -> dict[str, Any]:

@@ -236,7 +236,7 @@ def write_tiny_checkpoint(path: str | Path) -> Path:
     Returns ``path``."""
     from landmarks.config import load_config, to_dict
     from landmarks.engine.checkpoint import save_checkpoint
-    from landmarks.registry import create_model
+    from landmarks.models import create_model
 
     over = ["model.num_keypoints=6", "model.image_size=32", "model.width=8",
             "model.render_channels=32", "model.min_render_channels=8"]

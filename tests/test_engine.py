@@ -18,6 +18,7 @@ from landmarks.engine.checkpoint import (
     save_checkpoint,
 )
 from landmarks.engine.trainer import RunDirError, build_model, resume_config, train
+from landmarks.visualize import CheckpointPictures
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.yaml"
@@ -58,7 +59,7 @@ def test_bad_checkpoints_are_named(tmp_path: Path) -> None:
 
 def test_train_writes_run_folder(image_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    result = train(smoke(image_dir), run)
+    result = train(smoke(image_dir), run, hooks=[CheckpointPictures()])
     assert result.step == 6
     assert (run / "config.yaml").is_file() and (run / "metrics.csv").is_file()
     assert [p.name for p in list_checkpoints(run)] == ["step_0000003.pt", "step_0000006.pt"]

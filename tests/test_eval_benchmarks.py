@@ -11,10 +11,10 @@ from fixtures import write_tiny_checkpoint
 from fixtures_faces import write_aflw_fixture, write_celeba_fixture
 from landmarks.cli import main
 from landmarks.data.labelled import LabelledBenchmark
+from landmarks.evaluation.protocol import SizeMetric
 from landmarks.evaluation.run import (
     _collate_labelled,
     _detect_split,
-    _size_matching,
     available_benchmarks,
     evaluate_checkpoint,
     format_results,
@@ -140,6 +140,10 @@ def test_size_matching_hand_values() -> None:
     def keypoints(labels: np.ndarray, dx: float) -> np.ndarray:
         spare = np.full((labels.shape[0], 1, 2), 50.0)
         return np.concatenate([labels[:, order] + [dx, 0.0], spare], axis=1)
+
+    def _size_matching(train_kp, train_labels, test_kp, test_labels, side, groups):
+        return SizeMetric(side).score(train_kp, train_labels, test_kp, test_labels,
+                                      groups=groups, draws=1).entries["matching"]
 
     m = _size_matching(keypoints(train_labels, 0.0), train_labels, keypoints(test_labels, 0.5),
                        test_labels, 10.0, ["x", "x", "y", "y"])
@@ -391,9 +395,8 @@ def _with_oracle(monkeypatch: pytest.MonkeyPatch, name: str, root: Path, order_o
     """Make ``Detector.from_checkpoint`` return an oracle for benchmark ``name`` at S=32
     (``order_of(L)`` gives the keypoint order; reversed by default)."""
     from landmarks.inference import Detector
-    from landmarks.registry import BENCHMARKS, load_builtin_datasets
+    from landmarks.registry import BENCHMARKS
 
-    load_builtin_datasets()
     bench = BENCHMARKS.create(name, root=root, image_size=32)
     n = bench.split("test")[0]["labels"].shape[0]
     order = order_of(n) if order_of else list(range(n))[::-1]

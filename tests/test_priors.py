@@ -24,6 +24,7 @@ from landmarks.losses import (
     Objective,
     PixelLoss,
     build_objective,
+    check_terms,
     concentration_loss,
     equivariance_loss,
     fitting_layers,
@@ -124,8 +125,10 @@ def test_config_terms_are_checked_and_merged() -> None:
     cfg = load_config(None, ["loss.terms={equivariance: 1e3, separation: 2}",
                              "loss.terms.separation=5"])
     assert cfg.loss.terms == {"equivariance": 1000.0, "separation": 5.0}
+    # term names are the registry's: checked with the model, before training
     with pytest.raises(ConfigError, match=r"'loss\.terms\.smoothness'.*unknown loss term"):
-        load_config(None, ["loss.terms.smoothness=1"])
+        check_terms(load_config(None, ["loss.terms.smoothness=1"]).loss, build_model(
+            load_config(None, [])), "imm")
     with pytest.raises(ConfigError, match=r"'loss\.terms\.separation'.*weight >= 0"):
         load_config(None, ["loss.terms.separation=abc"])
     with pytest.raises(ConfigError, match=r"'loss\.terms\.separation'.*weight >= 0"):

@@ -632,7 +632,7 @@ def test_an_older_build_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_report_table_shows_the_per_source_errors() -> None:
-    from landmarks.visualize.report import _error_table
+    from landmarks.report.evaluation import _error_table
 
     ev = {"dataset": "realfaces", "num_keypoints": 4, "point_names": ["a", "b"],
           "iod_error": {"mean": 11.25, "per_point": [15.0, 7.5]},

@@ -1,4 +1,4 @@
-"""Tests for landmarks.visualize.report: the self-contained HTML report of a run folder."""
+"""Tests for landmarks.report: the self-contained HTML report of a run folder."""
 
 from __future__ import annotations
 
@@ -16,13 +16,16 @@ import pytest
 from PIL import Image
 
 from fixtures import write_image_folder, write_video
+from landmarks import report as report_mod
 from landmarks.cli import main
-from landmarks.visualize import report as report_mod
-from landmarks.visualize.report import (
+from landmarks.report import (
     SECTION_TITLES,
     ReportError,
     build_report,
+    evaluation,
+    figures,
     read_metrics,
+    sections,
     write_report,
 )
 
@@ -109,10 +112,10 @@ def test_loss_curves_show_raw_layer_errors_in_their_own_panel(run: Path) -> None
     metrics = report_mod.read_metrics(run / "metrics.csv")
     raw = [c for c in metrics if c.startswith("perceptual_raw/")]
     assert raw and all(np.isfinite(metrics[c]).all() and (metrics[c] >= 0).all() for c in raw)
-    body = report_mod._loss_section(metrics).body
+    body = sections._loss_section(metrics).body
     assert "raw layer errors" in body and "hovers near 1000" in body
     without = {c: v for c, v in metrics.items() if c not in raw}
-    assert "raw layer errors" not in report_mod._loss_section(without).body
+    assert "raw layer errors" not in sections._loss_section(without).body
 
 
 def test_report_has_all_sections_inline_and_offline(report: Path) -> None:
@@ -184,7 +187,7 @@ def test_score_maps_of_a_video_run_use_target_frames(run: Path, tmp_path: Path) 
                        frame_gap=[1, 3])
     from landmarks.engine.checkpoint import latest_checkpoint
 
-    body = report_mod._score_section(report_mod._load_run_model(latest_checkpoint(clone))).body
+    body = sections._score_section(sections._load_run_model(latest_checkpoint(clone))).body
     assert len(_png_uris(body)) == 3
     assert body.count("target frame") == 3 + 1  # each figure's alt text, and the caption
 
@@ -198,20 +201,20 @@ def test_swap_grid_uses_held_out_items_when_the_reader_has_a_test_split(
     mnist = write_digits_fixture(tmp_path / "mnist")
     clone = _clone_run(run, tmp_path / "run", kind="mnist_colour", root=str(mnist),
                        options={"pairing": "shared_colours"})
-    loaded = report_mod._load_run_model(latest_checkpoint(clone))
+    loaded = sections._load_run_model(latest_checkpoint(clone))
     assert loaded.held_out is not None and loaded.held_out.split == "test"
-    body = report_mod._swap_section(loaded).body
+    body = sections._swap_section(loaded).body
     assert "the held-out (test) split" in body and "held-out item" in body
     (png,) = _png_uris(body)
     with Image.open(io.BytesIO(png)) as im:
         grid = np.asarray(im.convert("RGB"))
-    images, _ = report_mod._dataset_images(loaded.held_out, 8, shuffle=True)
+    images, _ = sections._dataset_images(loaded.held_out, 8, shuffle=True)
     import torch
 
     expected = swap_grid(loaded.detector, torch.stack(images[:4]), torch.stack(images[4:]))
     assert np.array_equal(grid, expected)  # 4 style × 4 geometry cells, as swap_grid draws them
     # the smoke run's image folder has no test split: training items, and the caption says so
-    own = report_mod._swap_section(report_mod._load_run_model(latest_checkpoint(run))).body
+    own = sections._swap_section(sections._load_run_model(latest_checkpoint(run))).body
     assert "the training data (the reader has no test split)" in own
 
 
@@ -246,19 +249,13 @@ def test_sparse_eval_json_and_explicit_files(run: Path, tmp_path: Path) -> None:
 
 def test_large_video_is_linked_relative(run: Path, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(report_mod, "VIDEO_INLINE_LIMIT", 10)
+    monkeypatch.setattr(sections, "VIDEO_INLINE_LIMIT", 10)
     out_dir = tmp_path / "sub"
-    body = report_mod._detect_section([run / "detect" / "clip.mp4"], [], out_dir).body
+    body = sections._detect_section([run / "detect" / "clip.mp4"], [], out_dir).body
     assert "data:video/mp4" not in body and "linked, not embedded" in body
     href = re.search(r'<a href="([^"]+clip\.mp4)"', body).group(1)
     assert not href.startswith(("/", "file:", "http"))
     assert (out_dir / href).resolve() == (run / "detect" / "clip.mp4").resolve()
-
-
-def test_write_report_is_re_exported() -> None:
-    from landmarks import visualize
-
-    assert visualize.write_report is write_report
 
 
 def test_read_metrics_resumed_rows(tmp_path: Path) -> None:
@@ -320,7 +317,7 @@ def test_eval_block_of_a_size_metric_result(tmp_path: Path) -> None:
                               for n in (1, 10, 40)],
         "examples": [],
     }
-    text = report_mod._eval_block(ev, tmp_path / "h36m.json")
+    text = evaluation._eval_block(ev, tmp_path / "h36m.json")
     assert "Error, % of the image side" in text and "mean over activities" in text
     assert "<th>Directions</th><td>8</td><td class=\"ours\">3.25</td>" in text
     assert "<b>4.38</b>" in text  # the headline: mean over activities (4.375)
@@ -345,7 +342,7 @@ def _bench_checkpoint(path: Path, num_keypoints: int) -> Path:
     """An untrained tiny checkpoint (as in tests/test_eval_benchmarks.py) with K keypoints."""
     from landmarks.config import load_config, to_dict
     from landmarks.engine.checkpoint import save_checkpoint
-    from landmarks.registry import create_model
+    from landmarks.models import create_model
 
     over = [f"model.num_keypoints={num_keypoints}", "model.image_size=32", "model.width=8",
             "model.render_channels=32", "model.min_render_channels=8"]
@@ -399,14 +396,14 @@ def _plain(fragment: str) -> str:
 def _figure_labels(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
     """Record (title, x label, y label) of the first axes of every figure the report draws."""
     seen: list[tuple[str, str, str]] = []
-    real = report_mod._fig_png
+    real = figures._fig_png
 
     def spy(fig):  # noqa: ANN001, ANN202
         ax = fig.axes[0]
         seen.append((ax.get_title(), ax.get_xlabel(), ax.get_ylabel()))
         return real(fig)
 
-    monkeypatch.setattr(report_mod, "_fig_png", spy)
+    monkeypatch.setattr(figures, "_fig_png", spy)
     return seen
 
 

@@ -12,6 +12,7 @@ from landmarks import __version__
 def _cmd_train(args: argparse.Namespace) -> int:
     from landmarks.config import load_config
     from landmarks.engine.trainer import resume_config, train
+    from landmarks.visualize import CheckpointPictures
 
     if args.resume:
         if args.config:
@@ -20,7 +21,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         cfg = resume_config(args.out, args.overrides)
     else:
         cfg = load_config(args.config, args.overrides)
-    result = train(cfg, args.out, resume=args.resume, init=args.init)
+    result = train(cfg, args.out, resume=args.resume, init=args.init,
+                   hooks=[CheckpointPictures()])
     if result.run_dir.exists():
         print(f"trained to step {result.step}; loss {result.final_loss:.4f}; "
               f"{result.images_per_second:.1f} img/s; skipped inputs: {result.skipped}")
@@ -117,7 +119,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from landmarks.visualize.report import write_report
+    from landmarks.report import write_report
 
     path = write_report(Path(args.run_dir), Path(args.out) if args.out else None,
                         [Path(p) for p in args.eval] if args.eval else None, force=args.force)
@@ -126,7 +128,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from landmarks.registry import list_models
+    from landmarks.models import list_models
 
     print("\n".join(list_models()))
     return 0

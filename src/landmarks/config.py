@@ -89,17 +89,17 @@ class DataConfig:
     num_workers: int = 2
 
 
-#: Weighted loss terms ``loss.terms`` may name (see :mod:`landmarks.losses.objective`).
-LOSS_TERMS: tuple[str, ...] = ("reconstruction", "equivariance", "concentration", "separation")
-
-
 @dataclass
 class LossConfig:
     """The objective: a reconstruction loss (``name``: ``perceptual`` (VGG-19), or ``l1`` /
     ``l2`` on pixels) plus weighted prior terms.
 
-    ``terms`` maps a term of :data:`LOSS_TERMS` to its weight; ``reconstruction`` defaults to
-    1 and the priors to 0 (off). ``min_feature_size`` drops the listed VGG layers whose feature
+    ``terms`` maps a registered loss term (:mod:`landmarks.losses.terms`: ``perceptual``,
+    ``l1``, ``l2``, ``concentration``, ``separation``, ``equivariance``, ...) or
+    ``reconstruction`` (the loss ``name`` chooses) to its weight; ``reconstruction`` defaults to
+    1, every other term to 0 (off). Term names are checked against the registry, and against
+    what the model returns, before training (:func:`landmarks.losses.check_terms`).
+    ``min_feature_size`` drops the listed VGG layers whose feature
     maps would be smaller than that many pixels at ``model.image_size`` (0 keeps them all): a
     4×4 conv5_2 map of a 64-px image cannot localise anything.
     """
@@ -304,12 +304,8 @@ def validate(cfg: Config) -> None:
                           f"got {size}")
     if cfg.model.num_keypoints < 1:
         raise ConfigError("config key 'model.num_keypoints': expected >= 1")
-    from landmarks.registry import DATASETS, load_builtin_datasets
-
-    load_builtin_datasets()
-    if cfg.data.kind not in DATASETS.names():
-        raise ConfigError(f"config key 'data.kind': expected one of "
-                          f"{', '.join(DATASETS.names())}, got {cfg.data.kind!r}")
+    # data.kind is checked against the dataset registry by landmarks.data.check_data_kind
+    # (the trainer calls it before writing anything): the config layer imports no readers
     if len(cfg.data.frame_gap) != 2 or not 1 <= cfg.data.frame_gap[0] <= cfg.data.frame_gap[1]:
         raise ConfigError(f"config key 'data.frame_gap': expected [min, max] with "
                           f"1 <= min <= max, got {cfg.data.frame_gap}")
@@ -322,9 +318,6 @@ def validate(cfg: Config) -> None:
         if isinstance(weight, str):  # YAML 1.1 reads "1e3" (no dot) as a string
             with contextlib.suppress(ValueError):
                 weight = float(weight)
-        if term not in LOSS_TERMS:
-            raise ConfigError(f"config key 'loss.terms.{term}': unknown loss term; expected one "
-                              f"of {', '.join(LOSS_TERMS)}")
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
             raise ConfigError(f"config key 'loss.terms.{term}': expected a weight >= 0, "
                               f"got {weight!r}")

@@ -70,7 +70,8 @@ def main() -> int:
     from landmarks.engine.trainer import train
     from landmarks.evaluation.run import evaluate_checkpoint, format_results
     from landmarks.inference import Detector, detect_paths, write_json
-    from landmarks.visualize.report import write_report
+    from landmarks.report import write_report
+    from landmarks.visualize import CheckpointPictures
     from landmarks.weights import fetch_vgg19
 
     t0 = time.time()
@@ -87,7 +88,7 @@ def main() -> int:
     run_dir = Path(os.environ.get("DEMO_OUT") or default_out)
     print(f"[2/5] training K={cfg.model.num_keypoints} at {cfg.model.image_size}px for up to "
           f"{cfg.train.time_limit_minutes:g} min → {run_dir}", flush=True)
-    result = train(cfg, run_dir)
+    result = train(cfg, run_dir, hooks=[CheckpointPictures()])
 
     print("[3/5] detecting on the held-out clips ...", flush=True)
     detector = Detector.from_checkpoint(result.last_checkpoint)

@@ -23,10 +23,13 @@ from PIL import Image
 from landmarks.config import Config, from_dict
 from landmarks.data import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from landmarks.data.transforms import frame_to_tensor, to_input_pixels
+from landmarks.data.video_io import iter_rgb_frames
+from landmarks.data.video_io import video_fps as _video_fps
 from landmarks.engine.allocator import keep_freed_memory
 from landmarks.engine.checkpoint import load_checkpoint
 from landmarks.engine.distributed import resolve_device
-from landmarks.engine.trainer import build_model
+from landmarks.models import build_model
+from landmarks.visualize import VideoOverlayWriter, draw_keypoints, keypoint_colors, save_image
 
 
 class InputError(ValueError):
@@ -98,19 +101,18 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
 
 
 def iter_video_frames(path: Path) -> Iterator[np.ndarray]:
-    """Decode a video's frames as RGB uint8 arrays (H,W,3)."""
+    """Decode a video's frames as RGB uint8 arrays (H,W,3)
+    (:func:`landmarks.data.video_io.iter_rgb_frames`); an :class:`InputError` naming the file
+    when it cannot be decoded."""
     try:
-        with av.open(str(path)) as container:
-            for frame in container.decode(video=0):
-                yield frame.to_ndarray(format="rgb24")
+        yield from iter_rgb_frames(path)
     except av.error.FFmpegError as err:
         raise InputError(f"video {path} could not be decoded: {err}") from err
 
 
 def video_fps(path: Path) -> float:
-    with av.open(str(path)) as container:
-        rate = container.streams.video[0].average_rate
-    return float(rate) if rate else 25.0
+    """The video's frame rate (25 when the container does not say)."""
+    return _video_fps(path)
 
 
 def _batched(it: Iterator[np.ndarray], n: int) -> Iterator[list[np.ndarray]]:
@@ -128,8 +130,6 @@ def detect_paths(detector: Detector, paths: Sequence[Path], overlay_dir: Path | 
                  batch_size: int = 32) -> tuple[list[dict[str, Any]], list[str]]:
     """Run ``detector`` on image and video files. Returns the JSON records and the list of
     files that could not be read (skipped, each named)."""
-    from landmarks.visualize import VideoOverlayWriter, draw_keypoints, keypoint_colors, save_image
-
     colors = keypoint_colors(detector.num_keypoints)
     records: list[dict[str, Any]] = []
     skipped: list[str] = []

@@ -25,13 +25,17 @@ from torch import Tensor
 
 from landmarks.data.transforms import frame_to_tensor, resize_frame, square_crop_box
 from landmarks.geometry.coords import normalized_to_pixels
+from landmarks.inference import Detector
+from landmarks.models import RendererError, can_render, require_render
+from landmarks.visualize import draw_keypoints, keypoint_colors, save_image, tensor_to_uint8
 
-__all__ = ["ManipulateError", "can_render", "manipulate", "manipulate_file", "move_keypoints",
-           "parse_moves"]
+__all__ = ["ManipulateError", "RendererError", "manipulate", "manipulate_file",
+           "move_keypoints", "parse_moves"]
 
 
 class ManipulateError(ValueError):
-    """A bad --move, or a model that cannot render from given keypoints."""
+    """A bad --move (a model that cannot render is a
+    :class:`~landmarks.models.RendererError`)."""
 
 
 def parse_moves(items: Sequence[str], num_keypoints: int | None = None
@@ -78,10 +82,6 @@ def move_keypoints(keypoints: Tensor, moves: Mapping[int, tuple[float, float]],
     return out
 
 
-def can_render(model: torch.nn.Module) -> bool:
-    return callable(getattr(model, "render", None))
-
-
 @torch.inference_mode()
 def manipulate(model: torch.nn.Module, image: Tensor, moves: Mapping[int, tuple[float, float]],
                side: float | None = None) -> dict[str, Tensor]:
@@ -98,9 +98,7 @@ def manipulate(model: torch.nn.Module, image: Tensor, moves: Mapping[int, tuple[
         ``"manipulated"`` ``(3, S, S)`` (clamped to [0, 1]); ``"rendered_maps"`` ``(K, h, w)``,
         the maps the moved landmarks were rendered from.
     """
-    if not can_render(model):
-        raise ManipulateError(f"{type(model).__name__} cannot render from given keypoints "
-                              f"(no render(source, keypoints))")
+    require_render(model, type(model).__name__, "manipulate")
     x = image if image.dim() == 4 else image[None]
     det = model.detect(x)
     kp = det["keypoints"].float()
@@ -117,8 +115,6 @@ def manipulate(model: torch.nn.Module, image: Tensor, moves: Mapping[int, tuple[
 
 def _panel(image: np.ndarray, keypoints: Tensor, colors: np.ndarray, size: int) -> np.ndarray:
     """``image`` resized to ``size`` with the numbered ``keypoints`` (normalised) drawn."""
-    from landmarks.visualize import draw_keypoints
-
     img = np.array(Image.fromarray(image).resize((size, size), Image.BILINEAR))
     px = normalized_to_pixels(keypoints.double().cpu().numpy(), (size, size))
     return draw_keypoints(img, px, colors, labels=True)
@@ -131,13 +127,10 @@ def manipulate_file(checkpoint: str | Path, image: str | Path, moves: Sequence[s
 
     Raises:
         FileExistsError: ``out`` exists and not ``force`` (checked before anything is loaded).
-        ManipulateError: a bad ``--move`` or a model that cannot render (named, with the
-            checkpoint).
+        ManipulateError: a bad ``--move``.
+        RendererError: a model that cannot render (named, with the checkpoint).
         FileNotFoundError / ValueError: an unreadable image or checkpoint.
     """
-    from landmarks.inference import Detector
-    from landmarks.visualize import keypoint_colors, save_image, tensor_to_uint8
-
     out, image = Path(out), Path(image)
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; pass --force to overwrite it")
@@ -146,10 +139,10 @@ def manipulate_file(checkpoint: str | Path, image: str | Path, moves: Sequence[s
         raise FileNotFoundError(f"image {image} does not exist")
     det = Detector.from_checkpoint(checkpoint, device=device)
     if not can_render(det.model):
-        raise ManipulateError(
-            f"checkpoint {checkpoint}: model {det.config.model.name!r} cannot render an image "
-            f"from given landmarks (it has no render(source, keypoints)); manipulate needs a "
-            f"model that can, such as 'imm' or 'zhang'")
+        try:
+            require_render(det.model, det.config.model.name, "manipulate")
+        except RendererError as err:
+            raise RendererError(f"checkpoint {checkpoint}: {err}") from None
     parsed = parse_moves(moves, det.num_keypoints)
     try:
         with Image.open(image) as im:

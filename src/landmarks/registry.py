@@ -1,4 +1,12 @@
-"""Name → factory registries for models and datasets (timm-style ``@register_model``)."""
+"""Name → factory registries for models, datasets, benchmarks and loss terms (timm-style
+``@register_model``).
+
+This module imports nothing of the library (the bottom layer, see ``.importlinter``): the
+packages that define factories register them when they are imported. So look names up through
+the package that owns them: :func:`landmarks.models.create_model` /
+:func:`landmarks.models.list_models` (importing :mod:`landmarks.models` registers the built-in
+models), :mod:`landmarks.data` (datasets and benchmarks), :mod:`landmarks.losses` (loss terms).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +37,10 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._factories)
 
+    def names_in_order(self) -> list[str]:
+        """The registered names in registration order."""
+        return list(self._factories)
+
     def get(self, name: str) -> Callable[..., Any]:
         if name not in self._factories:
             raise KeyError(
@@ -43,6 +55,7 @@ class Registry:
 MODELS = Registry("model")
 DATASETS = Registry("dataset")
 BENCHMARKS = Registry("benchmark")
+LOSS_TERMS = Registry("loss term")
 
 
 def register_model(name: str | None = None) -> Callable[[F], F]:
@@ -92,13 +105,14 @@ def resolve_model_args(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
     """``args`` checked against the registered factory ``name``'s signature, completed with its
     defaults (what the resolved config records). Ints are accepted for float arguments.
 
+    Only the models registered so far are known: call it through :mod:`landmarks.models`, whose
+    import registers the built-in ones.
+
     Raises:
         KeyError: ``name`` is not registered (the message lists the registered models).
         ModelArgumentError: an argument the model does not take (named, with the ones it does)
             or of the wrong type (named, with the expected type).
     """
-    import landmarks.models  # noqa: F401  (registers the built-in models)
-
     accepted = model_arguments(MODELS.get(name))
     for key, value in args.items():
         if key not in accepted:
@@ -126,12 +140,6 @@ def create_model(name: str, **overrides: Any) -> Any:
         raise ModelArgumentError(f"model {name!r}: {err}") from err
 
 
-def load_builtin_datasets() -> None:
-    """Import the dataset readers so that they register themselves."""
-    import landmarks.data  # noqa: F401
-
-
-def list_models() -> list[str]:
-    import landmarks.models  # noqa: F401
-
-    return MODELS.names()
+def register_loss_term(name: str | None = None) -> Callable[[F], F]:
+    """Decorator: register a loss term class under ``name`` (see :mod:`landmarks.losses.terms`)."""
+    return LOSS_TERMS.register(name)

@@ -1,9 +1,10 @@
 """Style/geometry swaps: render the geometry of one image with the appearance of another.
 
-The model reconstructs its target from the *appearance* of the source image and the *landmarks*
-of the target (:meth:`landmarks.models.imm.ImmModel.forward`). Feeding a "style" image as the
-source and a different "geometry" image as the target therefore draws the geometry image's shape
-in the style image's appearance (Jakab et al. 2018, the disentangling figures).
+Through the method contract (:class:`landmarks.models.LandmarkModel`): a model that can render
+(:func:`landmarks.models.can_render`) draws an image from the *appearance* of a source image and
+given *landmarks*. Rendering a "style" image with the landmarks detected on a different
+"geometry" image therefore draws the geometry image's shape in the style image's appearance
+(Jakab et al. 2018, the disentangling figures).
 
 :func:`swap_grid` lays the results out as a table::
 
@@ -12,8 +13,9 @@ in the style image's appearance (Jakab et al. 2018, the disentangling figures).
     geometry 2    r(2, 1)   r(2, 2)   …
     ↑ first column: the geometry images (keypoints drawn)
 
-where ``r(g, a) = model(source=style[a], target=geometry[g])["reconstruction"]``: each row should
-keep its geometry image's shape, each column its style image's appearance.
+where ``r(g, a) = model.render(style[a], model.detect(geometry[g])["keypoints"])
+["reconstruction"]``: each row should keep its geometry image's shape, each column its style
+image's appearance.
 
 ``landmarks swap CHECKPOINT --style IMG... --geometry IMG... --out grid.png`` →
 :func:`swap_from_files`.
@@ -34,6 +36,7 @@ from torch import Tensor, nn
 
 from landmarks.data import IMAGE_EXTENSIONS, load_image
 from landmarks.inference import Detector, InputError, expand_inputs
+from landmarks.models import RendererError, require_render
 from landmarks.visualize import (
     draw_keypoints,
     keypoint_colors,
@@ -42,7 +45,7 @@ from landmarks.visualize import (
     tensor_to_uint8,
 )
 
-__all__ = ["swap_from_files", "swap_grid", "swap_reconstructions"]
+__all__ = ["RendererError", "swap_from_files", "swap_grid", "swap_reconstructions"]
 
 #: White space between cells; the header row and column are set off by :data:`HEADER_GAP_PX`.
 SEPARATOR_PX = 2
@@ -52,12 +55,17 @@ _TEXT_RGB = (30, 30, 30)
 
 def _model_and_device(model: Detector | nn.Module) -> tuple[nn.Module, torch.device]:
     if isinstance(model, Detector):
-        return model.model, model.device
-    if not isinstance(model, nn.Module) or not hasattr(model, "detect"):
-        raise TypeError(f"expected a Detector or a landmark model with .detect and forward("
-                        f"source, target), got {type(model).__name__}")
-    param = next(model.parameters(), None)
-    return model, param.device if param is not None else torch.device("cpu")
+        net, device = model.model, model.device
+        name = model.config.model.name
+    else:
+        if not isinstance(model, nn.Module) or not hasattr(model, "detect"):
+            raise TypeError(f"expected a Detector or a landmark model with .detect and .render, "
+                            f"got {type(model).__name__}")
+        param = next(model.parameters(), None)
+        net, device = model, param.device if param is not None else torch.device("cpu")
+        name = type(model).__name__
+    require_render(net, name, "a style/geometry swap")
+    return net, device
 
 
 def _check_batch(name: str, images: Tensor, size: int | None) -> None:
@@ -78,8 +86,8 @@ def swap_reconstructions(model: Detector | nn.Module, style_images: Tensor,
     """Every geometry image rendered with every style image's appearance.
 
     Args:
-        model: a :class:`~landmarks.inference.Detector` or a landmark model (``detect`` and
-            ``forward(source, target)``, e.g. :class:`~landmarks.models.imm.ImmModel`); a bare
+        model: a :class:`~landmarks.inference.Detector` or a landmark model that can render
+            (``detect`` and ``render``, e.g. :class:`~landmarks.models.imm.ImmModel`); a bare
             model runs in eval mode and its mode is restored afterwards.
         style_images: ``(A, 3, S, S)`` in ``[0, 1]``, the appearance (the model's source).
         geometry_images: ``(G, 3, S, S)`` in ``[0, 1]``, the geometry (the model's target).
@@ -104,8 +112,10 @@ def swap_reconstructions(model: Detector | nn.Module, style_images: Tensor,
         geometry_kp = net.detect(geometry)["keypoints"].float().cpu()
         src = style[None].expand(g, -1, -1, -1, -1).reshape(g * a, *style.shape[1:])
         tgt = geometry[:, None].expand(-1, a, -1, -1, -1).reshape(g * a, *geometry.shape[1:])
-        chunks = [net(src[i:i + batch_size], tgt[i:i + batch_size])["reconstruction"].float().cpu()
-                  for i in range(0, g * a, max(1, batch_size))]
+        chunks = []
+        for i in range(0, g * a, max(1, batch_size)):
+            kp = net.detect(tgt[i:i + batch_size])["keypoints"]
+            chunks.append(net.render(src[i:i + batch_size], kp)["reconstruction"].float().cpu())
     finally:
         net.train(was_training)
     rec = torch.cat(chunks).reshape(g, a, *style.shape[1:])

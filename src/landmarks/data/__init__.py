@@ -24,13 +24,11 @@ from landmarks.data.transforms import (
 )
 from landmarks.data.video import (
     VideoFramePairs,
-    VideoInfo,
     clear_video_cache,
     collate_skipping,
-    count_frames,
     decode_video,
-    video_info,
 )
+from landmarks.data.video_io import VideoInfo, count_frames, video_info
 from landmarks.registry import DATASETS, register_dataset
 
 __all__ = [
@@ -42,6 +40,7 @@ __all__ = [
     "VideoFramePairs",
     "VideoInfo",
     "build_dataset",
+    "check_data_kind",
     "clear_video_cache",
     "collate_skipping",
     "count_frames",
@@ -91,10 +90,19 @@ from landmarks.data import (  # noqa: E402, F401, I001
     digits,
     h36m,
     h36m_full,
+    realfaces,
     smallnorb,
     svhn,
     voxceleb,
 )
+
+
+def check_data_kind(cfg: DataConfig) -> None:
+    """``cfg.kind`` is a registered dataset, else a :class:`DatasetError` naming the key and
+    the registered kinds."""
+    if cfg.kind not in DATASETS.names():
+        raise DatasetError(f"config key 'data.kind': data.kind {cfg.kind!r} is unknown; expected "
+                           f"one of {', '.join(DATASETS.names())}")
 
 
 def build_dataset(cfg: DataConfig, image_size: int) -> Dataset:
@@ -107,7 +115,5 @@ def build_dataset(cfg: DataConfig, image_size: int) -> Dataset:
     """
     if not cfg.root:
         raise DatasetError(f"data.root is empty; expected the path of the {cfg.kind} data")
-    if cfg.kind not in DATASETS.names():
-        raise DatasetError(f"data.kind {cfg.kind!r} is unknown; expected one of "
-                           f"{', '.join(DATASETS.names())}")
+    check_data_kind(cfg)
     return DATASETS.create(cfg.kind, cfg=cfg, image_size=image_size)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from landmarks.data.celeba import PARTITION_FILE, read_partition_file
 from landmarks.data.transforms import DatasetError
 
 __all__ = [
@@ -123,8 +124,6 @@ def read_attributes_file(path: str | Path) -> CelebAAttributes:
 def attribute_split(root: str | Path, split: str) -> tuple[list[str], np.ndarray, list[str]]:
     """The image names of CelebA's ``split`` (``train``, ``val`` or ``test`` of the partition
     file), their ``(N, 40)`` values and the 40 names, in attributes-file order."""
-    from landmarks.data.celeba import PARTITION_FILE, read_partition_file
-
     labels = {"train": 0, "val": 1, "test": 2}
     if split not in labels:
         raise DatasetError(f"celeba_attributes: unknown split {split!r}; expected train, val "

@@ -101,12 +101,11 @@ import re
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import av
 import numpy as np
 from PIL import Image
 from torch import Tensor
@@ -127,6 +126,7 @@ from landmarks.data.labelled import LabelledBenchmark, labelled_item
 from landmarks.data.options import check_options, read_count, read_names, read_positive
 from landmarks.data.pairs import ClipFrames, check_frame_gap, pair_item
 from landmarks.data.transforms import DatasetError, to_crop_pixels
+from landmarks.data.video_io import FrameReader, video_info
 from landmarks.registry import register_benchmark, register_dataset
 
 __all__ = [
@@ -285,14 +285,11 @@ def _frame_folder(folder: Path) -> tuple[tuple[Path, ...], str]:
 
 def _video_frames(path: Path) -> int | str:
     """The frame count of a video's container metadata (0 when it does not say), or why the
-    video cannot be opened."""
+    video cannot be opened (:func:`landmarks.data.video_io.video_info`)."""
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return f"video {path} has no video stream"
-            return int(container.streams.video[0].frames or 0)
-    except Exception as err:
-        return f"video {path} cannot be opened: {err}"
+        return video_info(path).frames
+    except DatasetError as err:
+        return str(err)
 
 
 def find_sequences(root: str | Path, subjects: Sequence[str], activities: Sequence[str]
@@ -431,87 +428,7 @@ def crop_frame(frame: np.ndarray, box: tuple[float, float, float], size: int) ->
 # Reading frames
 
 
-class _VideoReader:
-    """An open video of this process that returns frames by number (timestamps), seeking only
-    when the next frame asked for is behind, or far ahead of, the last decoded one."""
-
-    #: Frames ahead of the last decoded one that are reached by decoding on, not by seeking.
-    CONTINUE = 64
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.pid = os.getpid()
-        self.container = av.open(str(path))
-        if not self.container.streams.video:
-            raise ValueError(f"video {path} has no video stream")
-        self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"
-        rate = self.stream.average_rate or self.stream.guessed_rate
-        if not rate or self.stream.time_base is None:
-            raise ValueError(f"video {path} has no frame rate / time base")
-        self.fps = float(rate)
-        self.time_base = float(self.stream.time_base)
-        self.start = int(self.stream.start_time or 0)
-        self._frames: Iterator[tuple[int, Any]] | None = None
-        self._last = -1  # number of the last frame taken from self._frames
-
-    def close(self) -> None:
-        self._frames = None
-        self.container.close()
-
-    def _decode(self) -> Iterator[tuple[int, Any]]:
-        for frame in self.container.decode(self.stream):
-            if frame.pts is None:
-                raise ValueError(f"video {self.path}: a frame has no timestamp")
-            yield round((frame.pts - self.start) * self.time_base * self.fps), frame
-
-    def _position(self, row: int) -> None:
-        """Seek so that the next decoded frame is at or before frame ``row``."""
-        back = 0
-        while True:
-            target = max(row - back, 0)
-            pts = self.start + int(target / self.fps / self.time_base)
-            self.container.seek(pts, stream=self.stream, backward=True, any_frame=False)
-            frames = self._decode()
-            first = next(frames, None)
-            if first is None and target > 0:
-                back = max(2 * back, int(self.fps))
-                continue
-            if first is None:
-                self._frames = iter(())
-                return
-            if first[0] <= row or target == 0:
-                self._frames = _chain(first, frames)
-                self._last = first[0] - 1
-                return
-            back = max(2 * back, int(self.fps))  # the demuxer landed after the frame
-
-    def read(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
-        """Frames ``rows`` as ``(H, W, 3)`` uint8 RGB; rows past the end are missing."""
-        want = sorted(set(int(r) for r in rows))
-        if not (self._frames is not None and self._last < want[0] <= self._last + self.CONTINUE):
-            self._position(want[0])
-        assert self._frames is not None
-        out: dict[int, np.ndarray] = {}
-        wanted = set(want)
-        for number, frame in self._frames:
-            self._last = number
-            if number in wanted:
-                out[number] = frame.to_ndarray(format="rgb24")
-            if number >= want[-1]:
-                break
-        else:
-            self._frames = None  # end of the stream
-        return out
-
-
-def _chain(first: tuple[int, Any], rest: Iterator[tuple[int, Any]]
-           ) -> Iterator[tuple[int, Any]]:
-    yield first
-    yield from rest
-
-
-_READERS: OrderedDict[str, _VideoReader] = OrderedDict()
+_READERS: OrderedDict[str, FrameReader] = OrderedDict()
 _READERS_LOCK = threading.Lock()
 #: Open videos kept per process.
 MAX_OPEN_VIDEOS = 8
@@ -534,7 +451,7 @@ def _read_video(path: Path, rows: Sequence[int]) -> dict[int, np.ndarray]:
             reader = None  # inherited from the parent process: never touch its decoder
         try:
             if reader is None:
-                reader = _VideoReader(path)
+                reader = FrameReader(path)
             frames = reader.read(rows)
         except Exception:
             if reader is not None and reader.pid == os.getpid():

@@ -35,7 +35,7 @@ kept in one JSON file per dataset root, outside the repository:
   ``VideoFramePairs(..., index_cache=False)`` neither reads nor writes it.
 
 Cache misses are probed on up to :data:`PROBE_THREADS` threads (each opens its own file). The
-probing function defaults to :func:`landmarks.data.video.count_frames` (the stream's frame
+probing function defaults to :func:`landmarks.data.video_io.count_frames` (the stream's frame
 count from the container metadata, decoding only when the container does not say).
 """
 
@@ -54,6 +54,7 @@ from typing import Any
 
 from landmarks import fetching
 from landmarks.data.transforms import DatasetError
+from landmarks.data.video_io import count_frames
 
 __all__ = ["INDEX_VERSION", "PROBE_THREADS", "Probe", "index_cache_path", "probe_frame_counts"]
 
@@ -85,7 +86,7 @@ def probe_frame_counts(root: str | Path, paths: Sequence[Path], max_frames: int 
 
     Returns ``{path: frames capped at max_frames (int) | error message naming the file (str)}``.
     Files whose cached ``(size, mtime_ns)`` still match are not opened; the others are probed
-    with ``count(path, max_frames)`` (default :func:`landmarks.data.video.count_frames`; it
+    with ``count(path, max_frames)`` (default :func:`landmarks.data.video_io.count_frames`; it
     raises :class:`DatasetError` for a file it cannot read) on up to ``threads`` threads. The new
     cache holds the entries of ``paths`` plus the old entries under the top-level folders of
     ``root`` named in ``keep`` (parts of ``root`` that this listing did not cover); every other
@@ -93,9 +94,7 @@ def probe_frame_counts(root: str | Path, paths: Sequence[Path], max_frames: int 
     dropped. ``use_cache=False`` probes every file and neither reads nor writes the cache.
     """
     if count is None:
-        from landmarks.data import video  # here, not at the top: video.py imports this module
-
-        count = video.count_frames
+        count = count_frames
     root = Path(root).expanduser()
     max_frames = int(max_frames)
     if not use_cache:

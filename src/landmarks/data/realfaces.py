@@ -105,7 +105,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import av
 import numpy as np
 import torch
 from PIL import Image
@@ -115,6 +114,8 @@ from landmarks import fetching
 from landmarks.data.fetch import FACE_VIDEO_SOURCES, fetch_face_videos
 from landmarks.data.realfaces_sources import fetch_more_faces, package_of
 from landmarks.data.transforms import DatasetError, load_image
+from landmarks.data.video_io import iter_rgb_frames
+from landmarks.registry import register_benchmark
 
 __all__ = [
     "CROP_SIZE",
@@ -778,13 +779,8 @@ class DlibAnnotator:
 
 
 def _iter_video(path: Path, last: int) -> Iterator[np.ndarray]:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for i, frame in enumerate(container.decode(stream)):
-            if i > last:
-                return
-            yield frame.to_ndarray(format="rgb24")
+    """Frames 0..``last`` of ``path`` (:func:`landmarks.data.video_io.iter_rgb_frames`)."""
+    yield from iter_rgb_frames(path, last + 1)
 
 
 def _pick(dets: list[tuple[np.ndarray, float]], previous: np.ndarray | None) -> np.ndarray:
@@ -1419,3 +1415,18 @@ def stack_labels(frames: Sequence[RealFacesFrame], key: str = "mafl5") -> np.nda
     if not frames:
         return np.zeros((0, n, 2))
     return np.stack([getattr(f, key) for f in frames])
+
+
+@register_benchmark("realfaces")
+def realfaces_benchmark(root: str | Path, image_size: int = 0, **options: Any) -> RealFaces:
+    """The RealFaces benchmark (its manifest, :func:`load_manifest`), registered like the other
+    benchmarks; ``landmarks eval --dataset realfaces`` scores it with the IOD metric on its
+    128-px crops (``image_size`` is not used: crops are resized to the checkpoint's size).
+
+    Raises:
+        DatasetError: a bad benchmark folder, or any option (it takes none).
+    """
+    if options:
+        raise DatasetError(f"benchmark 'realfaces' takes no options, got "
+                           f"{', '.join(map(repr, sorted(options)))}")
+    return load_manifest(Path(root))

@@ -32,6 +32,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from landmarks.geometry.coords import normalized_to_pixels
+
 
 class DatasetError(ValueError):
     """A dataset root or file is missing or unusable; the message names it and what was expected."""
@@ -99,8 +101,6 @@ def to_input_pixels(keypoints: Tensor | np.ndarray, width: int, height: int,
     coordinates in the original ``width x height`` image (pixel-centre convention: ``0`` is the
     centre of the first pixel), undoing :func:`square_crop_box`.
     """
-    from landmarks.geometry.coords import normalized_to_pixels
-
     x0, y0, sw, sh = square_crop_box(width, height, crop)
     offset = (keypoints.new_tensor([x0, y0]) if torch.is_tensor(keypoints)
               else np.array([x0, y0]))

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import torch
 from torch import Tensor
@@ -41,73 +40,10 @@ from landmarks.data.transforms import (
     read_image_uint8,
     resize_frame,
 )
+from landmarks.data.video_io import count_frames, iter_rgb_frames
 
 # ----------------------------------------------------------------------------------------------
 # Video files
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """Stream metadata of a video file (``frames`` is 0 when the container does not say)."""
-
-    frames: int
-    width: int
-    height: int
-    fps: float
-    codec: str
-
-
-def video_info(path: str | Path) -> VideoInfo:
-    """Open ``path`` with PyAV and read its first video stream's metadata (no decoding).
-
-    Raises :class:`DatasetError` naming the file when it cannot be opened or has no video stream.
-    """
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise DatasetError(f"video {path} has no video stream")
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate
-            return VideoInfo(frames=int(stream.frames or 0), width=int(stream.width),
-                             height=int(stream.height), fps=float(rate) if rate else 0.0,
-                             codec=str(stream.codec_context.name))
-    except DatasetError:
-        raise
-    except Exception as err:
-        raise DatasetError(f"video {path} cannot be opened: {err}") from err
-
-
-def _iter_rgb_frames(path: str | Path, max_frames: int = 0):
-    """Yield decoded frames of the first video stream as ``(H, W, 3)`` uint8 RGB arrays."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for count, frame in enumerate(container.decode(stream), start=1):
-            yield frame.to_ndarray(format="rgb24")
-            if max_frames and count >= max_frames:
-                return
-
-
-def count_frames(path: str | Path, max_frames: int = 0) -> int:
-    """Number of frames of a video file: from the stream metadata, else by decoding.
-
-    Capped at ``max_frames`` when that is positive. Raises :class:`DatasetError` naming the file
-    when it cannot be opened or decoded.
-    """
-    info = video_info(path)
-    if info.frames > 0:
-        return min(info.frames, max_frames) if max_frames > 0 else info.frames
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            n = 0
-            for n, _ in enumerate(container.decode(stream), start=1):
-                if max_frames and n >= max_frames:
-                    break
-            return n
-    except Exception as err:
-        raise DatasetError(f"video {path} cannot be decoded: {err}") from err
 
 
 def decode_video(path: str | Path, size: int, crop: Sequence[float] | None = None,
@@ -131,7 +67,7 @@ def _decode(path: str | Path, size: int, crop: Sequence[float] | None,
             max_frames: int) -> tuple[list[np.ndarray], str | None]:
     frames: list[np.ndarray] = []
     try:
-        for rgb in _iter_rgb_frames(path, max_frames):
+        for rgb in iter_rgb_frames(path, max_frames):
             frames.append(resize_frame(rgb, size, crop))
     except Exception as err:  # PyAV raises av.error.* (and OSError) subclasses
         return frames, f"{type(err).__name__}: {err}"

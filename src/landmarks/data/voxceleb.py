@@ -64,6 +64,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
+from landmarks.data import video
 from landmarks.data.index_cache import probe_frame_counts
 from landmarks.data.options import check_options
 from landmarks.data.pairs import ClipFrames
@@ -180,7 +181,8 @@ class VoxCelebPairs(ClipFrames):
         sources = {folder: find_sources(folder) for folder in chosen}
         clips = [path for found in sources.values() for path, frames in found if not frames]
         others = {f.name for f in folders} - {f.name for f in chosen}
-        counts = probe_frame_counts(self.root, clips, int(max_frames), keep=others) if clips else {}
+        counts = (probe_frame_counts(self.root, clips, int(max_frames), keep=others,
+                                     count=video.count_frames) if clips else {})
         for folder in chosen:
             try:
                 part = VideoFramePairs(folder, image_size, frame_gap=frame_gap, crop=crop,

@@ -1,6 +1,8 @@
-"""The training loop (detectron2 ``SimpleTrainer`` spirit): the model returns outputs, the
-criterion returns a loss dict with "loss", the loop sums, logs and steps; checkpointing and
-pictures happen every ``train.checkpoint_every`` steps on rank 0.
+"""The training loop (detectron2 ``SimpleTrainer`` spirit): the model's training step returns a
+loss dict with "loss" (:meth:`landmarks.models.LandmarkModel.training_step`), the loop sums,
+backpropagates, clips, steps and logs; checkpoint pictures and the like are hooks
+(:class:`~landmarks.engine.hooks.Hook`) called every ``train.checkpoint_every`` steps on rank 0.
+Nothing here is method-specific.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from landmarks.config import (
     Config,
@@ -29,7 +33,7 @@ from landmarks.config import (
     to_dict,
     validate,
 )
-from landmarks.data import DatasetError, build_dataset, collate_skipping
+from landmarks.data import DatasetError, build_dataset, check_data_kind, collate_skipping
 from landmarks.engine.allocator import keep_freed_memory
 from landmarks.engine.checkpoint import (
     CheckpointError,
@@ -41,28 +45,33 @@ from landmarks.engine.checkpoint import (
 )
 from landmarks.engine.distributed import barrier, setup_distributed
 from landmarks.engine.health import HealthMonitor, keypoint_health
+from landmarks.engine.hooks import Hook, LastStep
 from landmarks.engine.sampler import ResumableSampler
 from landmarks.engine.seeding import seed_everything, step_generator
-from landmarks.geometry import TPSSpread, TPSWarp, sample_tps_pair, sample_tps_warp, warp_images
-from landmarks.losses import Objective, build_objective
-from landmarks.registry import create_model, resolve_model_args
+from landmarks.geometry import TPSSpread, sample_tps_pair, sample_tps_warp
+from landmarks.losses import Objective, build_objective, check_terms
+from landmarks.models import StepOutput, TrainingPair, build_model, model_kwargs
 from landmarks.weights import resolve_vgg19
+
+__all__ = [
+    "MetricsLog",
+    "RunDirError",
+    "StepRunner",
+    "TrainResult",
+    "TrainingPair",
+    "build_model",
+    "build_optimizer",
+    "build_scheduler",
+    "make_pair",
+    "model_kwargs",
+    "resume_config",
+    "train",
+    "training_step",
+]
 
 
 class RunDirError(RuntimeError):
     """The run folder would be overwritten, or there is nothing to resume."""
-
-
-def model_kwargs(cfg: Config) -> dict[str, Any]:
-    """The registered model's constructor arguments from ``cfg.model``, checked against its
-    factory and completed with its defaults (:func:`landmarks.registry.resolve_model_args`)."""
-    m = cfg.model
-    return resolve_model_args(m.name, {"num_keypoints": m.num_keypoints,
-                                       "image_size": m.image_size, **m.args})
-
-
-def build_model(cfg: Config) -> nn.Module:
-    return create_model(cfg.model.name, **model_kwargs(cfg))
 
 
 def _spreads(cfg: Config) -> tuple[TPSSpread, TPSSpread]:
@@ -74,29 +83,14 @@ def _spreads(cfg: Config) -> tuple[TPSSpread, TPSSpread]:
     return target, source
 
 
-class TrainingPair(NamedTuple):
-    """One batch's (source, target) pair, on the batch's device.
-
-    Attributes:
-        source: (B,3,S,S) the image whose appearance is used.
-        target: (B,3,S,S) the image to reconstruct (its keypoints form the bottleneck).
-        mask: (B,1,S,S) the reconstruction's validity mask, or None.
-        warp: the B warps for the equivariance prior (``warped = warp_images(target, warp)``):
-            the pair's source warp for TPS pairs, else None (the step samples one).
-    """
-
-    source: torch.Tensor
-    target: torch.Tensor
-    mask: torch.Tensor | None
-    warp: TPSWarp | None
-
-
-def make_pair(batch: dict[str, torch.Tensor], cfg: Config, generator: torch.Generator
-              ) -> TrainingPair:
-    """The :class:`TrainingPair` of one batch, warped on the batch's device.
+def make_pair(batch: dict[str, torch.Tensor], cfg: Config, generator: torch.Generator,
+              need_warp: bool = False) -> TrainingPair:
+    """The :class:`~landmarks.models.TrainingPair` of one batch, warped on the batch's device.
 
     Image batches ("image"): two TPS warps of each image (official sampler). Video batches
     ("source", "target" frames): the frames as they are, or TPS-warped when data.video_tps.
+    With ``need_warp`` (the objective's equivariance prior) a pair without a warp (plain video
+    frames) gets one sampled with the source spread, after the pair's own random draws.
     """
     target_spread, source_spread = _spreads(cfg)
     kw = dict(grid_points=cfg.warp.grid_points, mask_margin=cfg.warp.mask_margin,
@@ -107,38 +101,62 @@ def make_pair(batch: dict[str, torch.Tensor], cfg: Config, generator: torch.Gene
         pair = sample_tps_pair(batch["target"], target_spread, source_spread,
                                source_images=batch["source"], **kw)
     else:
-        return TrainingPair(batch["source"], batch["target"], None, None)
+        warp = None
+        if need_warp:
+            target = batch["target"]
+            warp = sample_tps_warp(target.shape[0], source_spread, cfg.warp.grid_points,
+                                   target.device, generator)
+        return TrainingPair(batch["source"], batch["target"], None, warp)
     return TrainingPair(pair.source, pair.target, pair.mask if cfg.loss.use_mask else None,
                         pair.source_warp)
+
+
+class StepRunner(nn.Module):
+    """``runner(pair) = model.training_step(pair, objective)`` as a module's forward, so that
+    DistributedDataParallel (which synchronises gradients of what runs through its forward)
+    can wrap the step. The objective is held as a plain attribute, not a submodule: DDP
+    neither broadcasts nor synchronises its state (the reconstruction loss's running
+    normalisers stay per rank, as they always were)."""
+
+    def __init__(self, model: nn.Module, objective: Objective) -> None:
+        super().__init__()
+        self.model = model
+        object.__setattr__(self, "objective", objective)
+
+    def forward(self, pair: TrainingPair) -> StepOutput:
+        return self.model.training_step(pair, self.objective)
 
 
 def training_step(net: nn.Module, objective: Objective, batch: dict[str, torch.Tensor],
                   cfg: Config, generator: torch.Generator
                   ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], TrainingPair]:
-    """Forward one batch: pair → model → objective (no backward). The trainer, the speed
-    benchmark and the learning test all run this one function.
+    """Forward one batch through the method contract: pair → ``model.training_step`` (no
+    backward). The trainer, the speed benchmark and the tests all run this one function.
+
+    Args:
+        net: a :class:`~landmarks.models.LandmarkModel`, or a :class:`StepRunner` (possibly
+            wrapped in DistributedDataParallel) around one.
+        objective: the loss; ``objective.needs_warped_target`` asks the pair for a warp.
+        batch: the loader's batch on the device.
+        generator: the step's random generator (:func:`~landmarks.engine.seeding.step_generator`).
 
     Returns:
-        ``(losses, out, pair)``: the objective's dict ("loss" plus each term) with the health
+        ``(losses, out, pair)``: the step's loss dict ("loss" plus each term) with the health
         figures (:func:`~landmarks.engine.health.keypoint_health`) added, the model's outputs,
         and the pair.
     """
-    pair = make_pair(batch, cfg, generator)
+    pair = make_pair(batch, cfg, generator, need_warp=objective.needs_warped_target)
     source, target = pair.source, pair.target
     if source.is_cuda and cfg.train.channels_last:
         source = source.contiguous(memory_format=torch.channels_last)
         target = target.contiguous(memory_format=torch.channels_last)
-    warp, warped = pair.warp, None
-    if objective.needs_warped_target:
-        if warp is None:
-            warp = sample_tps_warp(target.shape[0], _spreads(cfg)[1], cfg.warp.grid_points,
-                                   target.device, generator)
-        warped = warp_images(target, warp)
+        pair = pair._replace(source=source, target=target)
+    runner = net if isinstance(net, StepRunner | DistributedDataParallel) else StepRunner(
+        net, objective)
     use_amp = source.is_cuda and cfg.train.amp
     with torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext():
-        out = net(source, target) if warped is None else net(source, target, warped)
-        losses = objective(out, target, pair.mask, warp)
-    return {**losses, **keypoint_health(out)}, out, pair._replace(source=source, target=target)
+        losses, out = runner(pair)
+    return {**losses, **keypoint_health(out)}, out, pair
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Config):
@@ -159,9 +177,13 @@ def _loss_state(objective: Objective) -> dict[str, torch.Tensor]:
 
 def build_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
     """``optim.name``: AdamW (decoupled decay; the default) or Adam (L2 decay in the gradient,
-    the setting that crushed the landmark branch; kept for comparison). See OptimConfig."""
+    the setting that crushed the landmark branch; kept for comparison). See OptimConfig.
+    The model's own parameter groups (:meth:`~landmarks.models.LandmarkModel.parameter_groups`)
+    when it has them; ``optim.lr`` and ``optim.weight_decay`` are the defaults of each group."""
     cls = torch.optim.AdamW if cfg.optim.name == "adamw" else torch.optim.Adam
-    return cls(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    groups = (model.parameter_groups() if hasattr(model, "parameter_groups")
+              else model.parameters())
+    return cls(groups, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
 
 
 @dataclass
@@ -356,30 +378,37 @@ def _model_differences(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 
 def train(cfg: Config, run_dir: str | Path, *, resume: bool = False,
-          init: str | Path | None = None) -> TrainResult:
+          init: str | Path | None = None, hooks: Sequence[Hook] = ()) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (see the module docstring). With ``resume``, the config,
     weights, optimiser, schedule, loss statistics and step come from the run's last checkpoint;
     build ``cfg`` with :func:`resume_config` (the saved config plus explicit changes such as a
     longer ``train.steps``). ``init`` loads model weights (only) from a checkpoint, for
     fine-tuning. ``train.threads`` sets PyTorch's CPU thread count for the run (restored
-    afterwards)."""
+    afterwards). ``hooks`` (:class:`~landmarks.engine.hooks.Hook`) run on rank 0 after each
+    checkpoint, e.g. :class:`landmarks.visualize.CheckpointPictures` (the quadruplets)."""
     threads = torch.get_num_threads()
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     try:
-        return _train(cfg, Path(run_dir), resume, init)
+        return _train(cfg, Path(run_dir), resume, init, list(hooks))
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) -> TrainResult:
+def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None,
+           hooks: list[Hook]) -> TrainResult:
     # the model's arguments, checked against its factory before anything is written, and
     # recorded in full (the factory's defaults included) in the run's resolved config
     resolved = model_kwargs(cfg)
     cfg.model.args = {k: v for k, v in resolved.items() if k not in ("num_keypoints",
                                                                         "image_size")}
     with torch.device("meta"):  # the constructor's own checks, without allocating anything
-        build_model(cfg)
+        probe = build_model(cfg)
+    # a loss term that needs an output the model does not give, or an unknown data.kind:
+    # errors before anything is written
+    check_terms(cfg.loss, probe, cfg.model.name)
+    check_data_kind(cfg.data)
+    del probe
     keep_freed_memory()
     info, device = setup_distributed(cfg.train.device)
     resume_from = prepare_run_dir(run_dir, resume) if info.is_main else None
@@ -431,11 +460,11 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
         del init_weights
     del state
 
-    net: nn.Module = model
+    if cfg.train.compile:  # the model's forward, in place (state-dict keys unchanged)
+        model.compile()
+    net: nn.Module = StepRunner(model, objective)
     if info.distributed:
-        net = DistributedDataParallel(model, device_ids=[device.index] if use_cuda else None)
-    if cfg.train.compile:
-        net = torch.compile(net)
+        net = DistributedDataParallel(net, device_ids=[device.index] if use_cuda else None)
     detector = model.detector_modules() if hasattr(model, "detector_modules") else None
     health = HealthMonitor(detector) if info.is_main else None
 
@@ -443,8 +472,6 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
            if info.is_main else None)
     bar = None
     if info.is_main and cfg.train.progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=cfg.train.steps, initial=step, desc="train", unit="step",
                    dynamic_ncols=True, file=sys.stderr)
     skipped_total = len(getattr(dataset, "skipped", []))
@@ -468,12 +495,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
             "step": at_step, "config": to_dict(cfg)})
         prune_checkpoints(run_dir, cfg.train.keep_checkpoints)
         if last is not None:
-            from landmarks.visualize import save_quadruplets
-
-            src, tgt, out = last
-            save_quadruplets(run_dir / "quadruplets" / f"step_{at_step:07d}.png",
-                             source=src, target=tgt, reconstruction=out["reconstruction"],
-                             keypoints=out["keypoints"], heatmaps=out["heatmaps"])
+            for hook in hooks:
+                hook.after_checkpoint(run_dir, at_step, last)
 
     sampler.set_position(step)
     start_step, run_t0 = step, time.perf_counter()
@@ -513,8 +536,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None) ->
                 for k, v in losses.items():  # summed on the device: read back once per log row
                     window[k] = window.get(k, 0.0) + v.detach().float()
                 window_n += 1
-                last = (source.detach(), target.detach(),
-                        {k: v.detach() for k, v in out.items()})
+                last = LastStep(source.detach(), target.detach(),
+                                {k: v.detach() for k, v in out.items()})
 
                 # with a time limit, every rank checks at the same steps and all stop together
                 check = not info.distributed or step % cfg.train.log_every == 0

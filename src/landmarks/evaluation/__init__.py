@@ -10,12 +10,10 @@
 * :mod:`~landmarks.evaluation.baseline` -- MediaPipe's face mesh reduced to MAFL's 5 points, a
   supervised reference row (optional dependency);
 * :mod:`~landmarks.evaluation.run` -- ``evaluate_checkpoint`` / ``format_results``, the whole
-  protocol for a checkpoint on a benchmark (``landmarks eval``; imported lazily: it needs torch).
+  protocol for a checkpoint on a benchmark (``landmarks eval``).
 
 All inputs are point sets ``(N, P, 2)`` in ``(x, y)`` order; see each module for units.
 """
-
-from typing import Any
 
 from landmarks.evaluation.baseline import mafl5_from_mesh, mediapipe_available, mediapipe_mafl5
 from landmarks.evaluation.matching import MatchResult, match_cost_matrix, match_keypoints
@@ -42,6 +40,7 @@ from landmarks.evaluation.regression import (
     flatten_points,
     split_train_val,
 )
+from landmarks.evaluation.run import evaluate_checkpoint, format_results
 from landmarks.evaluation.sample_efficiency import (
     DEFAULT_SIZES,
     format_table,
@@ -50,6 +49,8 @@ from landmarks.evaluation.sample_efficiency import (
 )
 
 __all__ = [
+    "evaluate_checkpoint",
+    "format_results",
     "DEFAULT_SIZES",
     "EYE_INDICES",
     "LinearRegressor",
@@ -83,11 +84,3 @@ __all__ = [
     "validate_points",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Lazy re-exports of :mod:`landmarks.evaluation.run` (which imports torch)."""
-    if name in ("evaluate_checkpoint", "format_results"):
-        from landmarks.evaluation import run
-
-        return getattr(run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,6 +35,11 @@ import torch
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from landmarks.data.celeba import CELEBA_BOX, find_image_dir, load_box_image
+from landmarks.data.celeba_attributes import SHAPE_ATTRIBUTES, attribute_split
+from landmarks.data.realfaces import load_manifest, load_split_images
+from landmarks.inference import Detector
+
 __all__ = [
     "ATTRIBUTE_BENCHMARKS",
     "REALFACES_ATTRIBUTES",
@@ -199,8 +204,6 @@ def evaluate_attributes(checkpoint: Path, dataset: str, root: Path, device: str 
         A JSON-safe dict: ``attribute_accuracy`` (:func:`attribute_accuracy`'s), ``sizes``,
         ``labels_note``, ``paper_figure`` (CelebA) and the checkpoint's K and image size.
     """
-    from landmarks.inference import Detector
-
     if dataset not in ATTRIBUTE_BENCHMARKS:
         raise ValueError(f"unknown attribute benchmark {dataset!r}; expected one of "
                          f"{', '.join(ATTRIBUTE_BENCHMARKS)}")
@@ -209,8 +212,6 @@ def evaluate_attributes(checkpoint: Path, dataset: str, root: Path, device: str 
     size = detector.image_size
     extra: dict[str, Any] = {}
     if dataset == "realfaces_attributes":
-        from landmarks.data.realfaces import load_manifest, load_split_images
-
         manifest = load_manifest(root)
         train, test = manifest.split("train_labelled"), manifest.split("test")
         names = list(attributes or REALFACES_ATTRIBUTES)
@@ -232,9 +233,6 @@ def evaluate_attributes(checkpoint: Path, dataset: str, root: Path, device: str 
         extra = {"labels_note": REALFACES_NOTE, "split_names": ["train_labelled", "test"],
                  "definitions": {n: REALFACES_ATTRIBUTES[n][1] for n in names}}
     else:
-        from landmarks.data.celeba import CELEBA_BOX, find_image_dir, load_box_image
-        from landmarks.data.celeba_attributes import SHAPE_ATTRIBUTES, attribute_split
-
         train_files, train_all, all_names = attribute_split(root, "train")
         test_files, test_all, _ = attribute_split(root, "test")
         names = list(attributes or SHAPE_ATTRIBUTES)

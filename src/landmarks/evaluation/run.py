@@ -37,34 +37,40 @@ from __future__ import annotations
 import math
 import textwrap
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from landmarks.data import collate_skipping
+from landmarks.data.labelled import LabelledBenchmark
+from landmarks.data.realfaces import load_split_images
+from landmarks.evaluation import baseline as mp_points
 from landmarks.evaluation.attributes import (
     ATTRIBUTE_BENCHMARKS,
     evaluate_attributes,
     format_attribute_results,
 )
-from landmarks.evaluation.matching import match_keypoints
 from landmarks.evaluation.metrics import (
     iod_error,
     normalized_point_errors,
     pck,
     pck_curve,
-    point_distances,
-    size_error,
 )
-from landmarks.evaluation.regression import (
-    evaluate_regression,
-    fit_linear_regressor,
-    split_train_val,
+from landmarks.evaluation.protocol import (
+    EvaluationResult,
+    IodMetric,
+    Metric,
+    PckMetric,
+    SizeMetric,
+    metric_of_result,
 )
-from landmarks.evaluation.sample_efficiency import DEFAULT_SIZES, format_table, sample_efficiency
+from landmarks.evaluation.sample_efficiency import format_table
 from landmarks.geometry.coords import normalized_to_pixels
+from landmarks.inference import Detector
+from landmarks.registry import BENCHMARKS
 
 __all__ = [
     "DATASETS",
@@ -82,7 +88,8 @@ __all__ = [
 ]
 
 #: Benchmarks ``evaluate_checkpoint`` knows.
-DATASETS: tuple[str, ...] = ("realfaces",)
+REALFACES = "realfaces"
+DATASETS: tuple[str, ...] = (REALFACES,)  # kept for readers of the old constant
 #: Where the realfaces labels come from; every result and table says it.
 LABELS_NOTE = "pseudo labels from dlib's 68-point model (supervised), not human annotations"
 #: The 5 points, in label order ("left"/"right" as seen in the image).
@@ -121,8 +128,6 @@ def detect_crops(detector: Any, frames: Sequence[Any], crop_size: int,
     Returns:
         ``(N, K, 2)`` float64 ``(x, y)`` with ``x_px = (x + 1) * crop_size / 2 - 0.5``.
     """
-    from landmarks.data.realfaces import load_split_images
-
     out = []
     with torch.inference_mode():
         for start in range(0, len(frames), batch_size):
@@ -133,8 +138,6 @@ def detect_crops(detector: Any, frames: Sequence[Any], crop_size: int,
 
 
 def _crops_uint8(frames: Sequence[Any], crop_size: int) -> list[np.ndarray]:
-    from landmarks.data.realfaces import load_split_images
-
     crops: list[np.ndarray] = []
     for start in range(0, len(frames), _BATCH):
         images = load_split_images(frames[start:start + _BATCH], crop_size)
@@ -146,8 +149,6 @@ def _crops_uint8(frames: Sequence[Any], crop_size: int) -> list[np.ndarray]:
 def _baseline(frames: Sequence[Any], labels: np.ndarray, crop_size: int,
               eyes: tuple[int, int]) -> dict[str, Any]:
     """The MediaPipe face-mesh row on ``frames`` against ``labels``, or why it was skipped."""
-    from landmarks.evaluation import baseline as mp_points
-
     ok, reason = mp_points.mediapipe_available()
     if not ok:
         return {"skipped": reason}
@@ -210,97 +211,22 @@ def iod_error_by_group(pred: np.ndarray, gt: np.ndarray, eye_indices: Sequence[i
             for name in order}
 
 
-def _mean_shape(train_labels: np.ndarray, test_labels: np.ndarray,
-                eyes: tuple[int, int]) -> dict[str, Any]:
-    """A floor every detector should beat: the mean training label predicted for each frame."""
-    pred = np.broadcast_to(train_labels.mean(axis=0), test_labels.shape)
-    mean, per_point = iod_error(pred, test_labels, eyes)
-    return {"iod_error": {"mean": mean, "per_point": per_point.tolist()},
-            "note": "no detector: the mean train_labelled label predicted for every test frame"}
-
-
-def _hungarian(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
-               test_labels: np.ndarray, assigned_from: str,
-               score: Callable[[np.ndarray], dict[str, Any]]) -> dict[str, Any]:
-    """Hungarian matching of raw keypoints to labels, the assignment chosen on the training
-    frames (``assigned_from`` names them) and scored on the test frames: mean / per-point error
-    in px and ``score(matched test keypoints)``; ``{"skipped": why}`` for fewer keypoints than
-    labels."""
-    k, n_labels = train_kp.shape[1], train_labels.shape[1]
-    if k < n_labels:
-        return {"skipped": f"K={k} keypoints < {n_labels} labelled points: Hungarian matching "
-                           f"needs one distinct keypoint per label"}
-    assignment = match_keypoints(train_kp, train_labels).assignment
-    matched = test_kp[:, assignment]
-    dist = point_distances(matched, test_labels)
-    return {
-        "assignment": [int(a) for a in assignment],
-        "mean_error_px": float(dist.mean()),
-        "per_point_error_px": dist.mean(axis=0).tolist(),
-        **score(matched),
-        "assignment_from": assigned_from,
-    }
-
-
-def _matching(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
-              test_labels: np.ndarray, eyes: tuple[int, int]) -> dict[str, Any]:
-    """Hungarian matching: assignment chosen on the training frames, scored on the test frames
-    (IOD error)."""
-    return _hungarian(train_kp, train_labels, test_kp, test_labels, "train_labelled",
-                      lambda matched: {"iod_error": iod_error(matched, test_labels, eyes)[0]})
-
-
-def _size_matching(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
-                   test_labels: np.ndarray, side: float,
-                   groups: Sequence[str] | None) -> dict[str, Any]:
-    """Hungarian matching scored in % of the image side (assignment chosen on the train split)."""
-    return _hungarian(train_kp, train_labels, test_kp, test_labels, "train",
-                      lambda matched: {"size_error": size_error(matched, test_labels, side,
-                                                                groups)})
-
-
-def _size_protocol(train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
-                   test_labels: np.ndarray, side: float, groups: Sequence[str] | None,
-                   draws: int) -> tuple[dict[str, Any], np.ndarray, dict[str, int]]:
-    """Metric ``size``: fit on 90% of train (10% held out), score test in % of the side.
-
-    Returns the result entries, the ``(M, L, 2)`` regressed test points and the fit / held-out
-    sizes."""
-    fit_idx, val_idx = split_train_val(train_kp.shape[0], 0.1)
-    regressor = fit_linear_regressor(train_kp[fit_idx], train_labels[fit_idx])
-    regressed = regressor.predict(test_kp)
-    val = (size_error(regressor.predict(train_kp[val_idx]), train_labels[val_idx], side)["mean"]
-           if val_idx.size else None)
-    shape = np.broadcast_to(train_labels.mean(axis=0), test_labels.shape)
-    entries = {
-        "size_error": size_error(regressed, test_labels, side, groups),
-        "val_size_error": val,
-        "matching": _size_matching(train_kp, train_labels, test_kp, test_labels, side, groups),
-        "sample_efficiency": sample_efficiency(train_kp, train_labels, test_kp, test_labels,
-                                               sizes=DEFAULT_SIZES, draws=draws,
-                                               image_side=side),
-        "mean_shape": {"size_error": size_error(shape, test_labels, side, groups),
-                       "note": "no detector: the mean train label predicted for every test "
-                               "frame"},
-        "regressor": regressor.to_dict(),
-    }
-    return entries, regressed, {"regression_fit": int(fit_idx.size),
-                                "regression_val": int(val_idx.size)}
-
-
 def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str = "auto",
-                        draws: int = 10) -> dict[str, Any]:
-    """Run the landmark protocol for ``checkpoint`` on a labelled benchmark (see module doc).
+                        draws: int = 10, **options: Any) -> EvaluationResult:
+    """Run the landmark protocol for ``checkpoint`` on the registered benchmark ``dataset``
+    (RealFaces and every other; see the module doc).
 
     Args:
         checkpoint: a checkpoint written by training (self-describing).
-        dataset: the benchmark; only ``"realfaces"``.
-        root: the benchmark folder (with its manifest).
+        dataset: a registered benchmark (:func:`available_benchmarks`).
+        root: the benchmark folder.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         draws: random draws per sample-efficiency size.
+        options: the benchmark reader's options.
 
     Returns:
-        A JSON-safe dict (keys in the module doc / README of the report writer).
+        An :class:`~landmarks.evaluation.protocol.EvaluationResult` (a JSON-safe dict whose
+        keys are in the module doc; ``"metric"`` says how it was scored).
 
     Raises:
         ValueError: unknown dataset; a checkpoint whose K or image size does not fit (names the
@@ -309,13 +235,20 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
     """
     if dataset in ATTRIBUTE_BENCHMARKS:  # attributes from landmarks (Zhang et al. 2018)
         return json_safe(evaluate_attributes(checkpoint, dataset, root, device=device))
-    if dataset != "realfaces":
-        return evaluate_benchmark(checkpoint, dataset, root, device=device, draws=draws)
-    from landmarks.data.realfaces import load_manifest
-    from landmarks.inference import Detector
+    if dataset not in BENCHMARKS.names():
+        raise ValueError(f"unknown dataset {dataset!r}; available: "
+                         f"{', '.join(available_benchmarks())}")
+    if dataset == REALFACES:  # its reader needs no image size: the folder is checked first
+        bench = BENCHMARKS.create(dataset, root=Path(root), image_size=0, **options)
+        return _evaluate_realfaces(Path(checkpoint), bench, device, draws)
+    return evaluate_benchmark(checkpoint, dataset, root, device=device, draws=draws, **options)
 
-    checkpoint, root = Path(checkpoint), Path(root)
-    manifest = load_manifest(root)
+
+def _evaluate_realfaces(checkpoint: Path, manifest: Any, device: str,
+                        draws: int) -> EvaluationResult:
+    """RealFaces: keypoints detected on the 128-px crops (in crop pixels), scored by the IOD
+    metric, plus its supervised reference row, its per-group errors and example frames."""
+    root = Path(manifest.root)
     crop = int(manifest.crop_size)
     detector = Detector.from_checkpoint(checkpoint, device=device)
     k, size = detector.num_keypoints, detector.image_size
@@ -332,42 +265,39 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
     train_kp = detect_crops(detector, train, crop)
     test_kp = detect_crops(detector, test, crop)
 
-    reg = evaluate_regression(train_kp, train_labels, test_kp, test_labels, eye_indices=eyes,
-                              bias=False, val_fraction=0.1)
-    regressed = reg.regressor.predict(test_kp)
+    scored = IodMetric(eyes).score(train_kp, train_labels, test_kp, test_labels, draws=draws)
+    regressed = scored.regressed
     at6, per_part = pck(regressed, test_labels, PCK_AT)
     curve = pck_curve(regressed, test_labels, PCK_THRESHOLDS)
-    efficiency = sample_efficiency(train_kp, train_labels, test_kp, test_labels, eyes,
-                                   sizes=DEFAULT_SIZES, draws=draws)
     picks = sorted({int(i) for i in np.linspace(0, len(test) - 1, min(NUM_EXAMPLES, len(test)))})
     examples = [{"image": str(test[i].image), "id": str(test[i].id),
                  "labels": test_labels[i].tolist(), "regressed": regressed[i].tolist(),
                  "keypoints": test_kp[i].tolist()} for i in picks]
-
+    e = scored.entries
     results = {
         "checkpoint": str(checkpoint),
-        "dataset": dataset,
+        "dataset": REALFACES,
+        "metric": IodMetric.name,
         "root": str(root),
         "num_keypoints": k,
         "image_size": size,
         "crop_size": crop,
         "labels_note": LABELS_NOTE,
         "point_names": list(getattr(manifest, "point_names_5", MAFL_POINT_NAMES)),
-        "sizes": {"train_labelled": len(train), "test": len(test),
-                  "regression_fit": reg.train_size, "regression_val": reg.val_size},
-        "iod_error": {"mean": reg.iod_error_mean, "per_point": reg.iod_error_per_point.tolist()},
-        "val_iod_error": reg.val_iod_error,
+        "sizes": {"train_labelled": len(train), "test": len(test), **scored.fit_sizes},
+        "iod_error": e["iod_error"],
+        "val_iod_error": e["val_iod_error"],
         "pck": {"thresholds": list(PCK_THRESHOLDS), "curve": curve.tolist(), "at_6": at6,
                 "per_part_at_6": per_part.tolist()},
-        "matching": _matching(train_kp, train_labels, test_kp, test_labels, eyes),
-        "sample_efficiency": efficiency,
+        "matching": e["matching"],
+        "sample_efficiency": e["sample_efficiency"],
         "baseline": _baseline(test, test_labels, crop, eyes),
-        "mean_shape": _mean_shape(train_labels, test_labels, eyes),
+        "mean_shape": e["mean_shape"],
         "iod_error_by_group": _by_group(test, regressed, train_labels, test_labels, eyes),
         "examples": examples,
-        "regressor": reg.regressor.to_dict(),
+        "regressor": e["regressor"],
     }
-    return json_safe(results)
+    return EvaluationResult(json_safe(results))
 
 
 def _by_group(test: Sequence[Any], regressed: np.ndarray, train_labels: np.ndarray,
@@ -387,11 +317,9 @@ def _by_group(test: Sequence[Any], regressed: np.ndarray, train_labels: np.ndarr
 
 
 def available_benchmarks() -> list[str]:
-    """``realfaces`` and every benchmark registered by the dataset readers."""
-    from landmarks.registry import BENCHMARKS, load_builtin_datasets
-
-    load_builtin_datasets()
-    return sorted({*DATASETS, *ATTRIBUTE_BENCHMARKS, *BENCHMARKS.names()})
+    """Every registered benchmark (``realfaces`` included) and the attribute protocols
+    (:data:`~landmarks.evaluation.attributes.ATTRIBUTE_BENCHMARKS`)."""
+    return sorted({*BENCHMARKS.names(), *ATTRIBUTE_BENCHMARKS})
 
 
 def _collate_labelled(batch: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
@@ -400,8 +328,6 @@ def _collate_labelled(batch: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
     ``"group"``, every kept item gets the key (``None`` where it has none), so that ``"group"``
     is a list aligned with the kept images and a split that only partly names its groups is
     caught by :func:`_detect_split`, not by a KeyError."""
-    from landmarks.data import collate_skipping
-
     kept = [item for item in batch if item is not None]
     if any("group" in item for item in kept):
         kept = [item if "group" in item else {**item, "group": None} for item in kept]
@@ -463,8 +389,17 @@ def _detect_split(detector: Any, split: Any, size: int, what: str = "split"
             groups if with_group else None, skipped)
 
 
+def metric_for(bench: LabelledBenchmark, size: int) -> Metric:
+    """The metric object that scores ``bench`` with keypoints in pixels of the S×S input."""
+    if bench.metric == "size":
+        return SizeMetric(float(size))
+    if bench.metric == "iod":
+        return IodMetric(tuple(bench.eye_indices or (0, 1)))
+    return PckMetric(bench.pck_threshold, bench.pixel_scale)
+
+
 def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "auto",
-                       draws: int = 10, **options: Any) -> dict[str, Any]:
+                       draws: int = 10, **options: Any) -> EvaluationResult:
     """The protocol on a registered :class:`~landmarks.data.labelled.LabelledBenchmark`
     (MAFL, AFLW, BBC-Pose, Human3.6M, …): the same steps as for realfaces, in pixels of the
     network input.
@@ -485,11 +420,7 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
     ValueError only when no item of a split can be read). Items with a missing label are left
     out of the protocol image-wise (``sizes`` counts the images used).
     """
-    from landmarks.inference import Detector
-    from landmarks.registry import BENCHMARKS, load_builtin_datasets
-
-    load_builtin_datasets()
-    if name not in BENCHMARKS.names():
+    if name not in BENCHMARKS.names() or name == REALFACES:
         raise ValueError(f"unknown dataset {name!r}; available: "
                          f"{', '.join(available_benchmarks())}")
     checkpoint, root = Path(checkpoint), Path(root)
@@ -508,7 +439,8 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
         if test_groups is not None:
             test_groups = [g for g, keep in zip(test_groups, keep_te, strict=True) if keep]
     results: dict[str, Any] = {
-        "checkpoint": str(checkpoint), "dataset": name, "root": str(root),
+        "checkpoint": str(checkpoint), "dataset": name, "metric": bench.metric,
+        "root": str(root),
         "num_keypoints": k, "image_size": size, "crop_size": size,
         "labels_note": "human annotations of the dataset",
         "point_names": list(bench.point_names), "paper_figure": bench.paper_figure,
@@ -519,43 +451,15 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
     }
     # PCK distances: the dataset's original pixels, or % of the side for metric "size"
     scale = 100.0 / size if bench.metric == "size" else bench.pixel_scale
+    metric = metric_for(bench, size)
+    scored = metric.score(train_kp, train_labels, test_kp, test_labels, groups=test_groups,
+                          draws=draws)
+    regressed = scored.regressed
+    results.update(scored.entries)
     if bench.metric == "size":
-        entries, regressed, fit_sizes = _size_protocol(train_kp, train_labels, test_kp,
-                                                       test_labels, float(size), test_groups,
-                                                       draws)
-        results.update(entries)
-        results["sizes"].update(fit_sizes)
+        results["sizes"].update(scored.fit_sizes)
         if test_groups is not None:
             results["group_label"] = bench.group_label
-    elif bench.metric == "iod":
-        eyes = bench.eye_indices or (0, 1)
-        reg = evaluate_regression(train_kp, train_labels, test_kp, test_labels,
-                                  eye_indices=eyes, bias=False, val_fraction=0.1)
-        regressed = reg.regressor.predict(test_kp)
-        results.update(
-            iod_error={"mean": reg.iod_error_mean,
-                       "per_point": reg.iod_error_per_point.tolist()},
-            val_iod_error=reg.val_iod_error,
-            matching=_matching(train_kp, train_labels, test_kp, test_labels, eyes),
-            sample_efficiency=sample_efficiency(train_kp, train_labels, test_kp, test_labels,
-                                                eyes, sizes=DEFAULT_SIZES, draws=draws),
-            mean_shape=_mean_shape(train_labels, test_labels, eyes),
-            regressor=reg.regressor.to_dict())
-    else:
-        regressor = fit_linear_regressor(train_kp, train_labels)
-        regressed = regressor.predict(test_kp)
-        results["regressor"] = regressor.to_dict()
-        if k >= train_labels.shape[1]:
-            assignment = match_keypoints(train_kp, train_labels).assignment
-            matched = test_kp[:, assignment]
-            m_at, m_per = pck(matched * scale, test_labels * scale, bench.pck_threshold)
-            results["matching"] = {"assignment": [int(a) for a in assignment],
-                                   "mean_error_px": float(point_distances(
-                                       matched, test_labels).mean() * scale),
-                                   "pck": m_at, "per_part_pck": m_per.tolist(),
-                                   "assignment_from": "train"}
-        else:
-            results["matching"] = {"skipped": f"K={k} < {train_labels.shape[1]} labels"}
     at, per_part = pck(regressed * scale, test_labels * scale, bench.pck_threshold)
     results["pck"] = {"thresholds": list(PCK_THRESHOLDS),
                       "curve": pck_curve(regressed * scale, test_labels * scale,
@@ -563,7 +467,7 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
                       "at_6": at, "threshold": bench.pck_threshold,
                       "per_part_at_6": per_part.tolist()}
     results["examples"] = []  # images come from a dataset object; none are stored
-    return json_safe(results)
+    return EvaluationResult(json_safe(results))
 
 
 def json_safe(obj: Any) -> Any:
@@ -801,9 +705,10 @@ def format_results(results: dict[str, Any]) -> str:
     and the PCK curve. Everything else (realfaces, MAFL, AFLW) gets the IOD layout."""
     if "attribute_accuracy" in results:
         return format_attribute_results(results)
-    if "size_error" in results:
+    metric = metric_of_result(results)
+    if metric == "size":
         return _format_size_results(results)
-    if "iod_error" not in results and "pck" in results:
+    if metric == "pck":
         return _format_pck_results(results)
     names = list(results.get("point_names") or MAFL_POINT_NAMES)
     lines = _head_lines(results, crops=True, labels_note=LABELS_NOTE, paper=False)

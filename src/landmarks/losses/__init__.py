@@ -1,16 +1,21 @@
-"""Reconstruction losses: the VGG-19 perceptual loss (official IMM normalisation) and pixel
-L1 / L2. :func:`build_loss` makes one from a :class:`~landmarks.config.LossConfig`."""
+"""Losses: the registry of weighted terms (:mod:`landmarks.losses.terms`: the VGG-19 perceptual
+loss with the official IMM normalisation, pixel L1 / L2, and the structural priors) and the
+objective that sums them (:class:`Objective`). :func:`build_objective` makes it from a
+:class:`~landmarks.config.LossConfig`; :func:`check_terms` checks, before training, that the
+model returns what each term reads."""
 
 from __future__ import annotations
 
 from torch import nn
 
 from landmarks.config import LossConfig
-from landmarks.losses.objective import Objective
+from landmarks.losses.objective import Objective, check_terms, term_needs
 from landmarks.losses.perceptual import (
     PerceptualLoss,
+    fitting_layers,
     layer_error,
     normalised_layer_loss,
+    perceptual_loss,
     update_running_mean,
 )
 from landmarks.losses.pixel import PixelLoss, masked_mean, pixel_error, resize_mask
@@ -19,6 +24,13 @@ from landmarks.losses.priors import (
     concentration_loss,
     equivariance_loss,
     separation_loss,
+)
+from landmarks.losses.terms import (
+    RECONSTRUCTION,
+    LossTerm,
+    build_term,
+    term_class,
+    term_names,
 )
 from landmarks.nets.vgg import (
     VALID_LAYERS,
@@ -33,13 +45,16 @@ __all__ = [
     "SEPARATION_BANDWIDTH",
     "VALID_LAYERS",
     "VGG19_LAYERS",
+    "LossTerm",
     "Objective",
     "PerceptualLoss",
     "PixelLoss",
     "VGG19Features",
     "build_loss",
     "build_objective",
+    "build_term",
     "check_layers",
+    "check_terms",
     "concentration_loss",
     "equivariance_loss",
     "fitting_layers",
@@ -48,44 +63,33 @@ __all__ = [
     "load_vgg19_weights",
     "masked_mean",
     "normalised_layer_loss",
+    "perceptual_loss",
     "pixel_error",
     "resize_mask",
     "separation_loss",
+    "term_names",
+    "term_needs",
     "update_running_mean",
 ]
 
 
-def fitting_layers(layers: list[str], image_size: int | None, min_feature_size: int) -> list[str]:
-    """``layers`` without those whose feature maps are smaller than ``min_feature_size`` pixels
-    at ``image_size`` (``layer_stride``); all of them when either is 0/None. E.g. at 64 px with
-    8: conv5_2 (4×4) is dropped, conv4_2 (8×8) kept; at 128 px all the paper's layers stay.
-
-    Raises:
-        ValueError: no layer is left (the message names the sizes).
-    """
-    layers = check_layers(layers)
-    if not image_size or min_feature_size <= 0:
-        return layers
-    kept = [n for n in layers if image_size // layer_stride(n) >= min_feature_size]
-    if not kept:
-        raise ValueError(f"no VGG-19 layer of {layers} has feature maps of at least "
-                         f"{min_feature_size} px at image size {image_size}")
-    return kept
-
-
 def build_objective(cfg: LossConfig, image_size: int | None = None) -> Objective:
-    """The training objective of ``cfg``: :func:`build_loss` plus the weighted priors of
-    ``cfg.terms`` (:class:`Objective`)."""
-    return Objective(build_loss(cfg, image_size), cfg.terms, cfg.separation_bandwidth)
+    """The training objective of ``cfg`` (:class:`Objective`): the reconstruction loss
+    ``cfg.name`` (:func:`build_loss`) plus the weighted terms of ``cfg.terms``, each built from
+    the registry (:mod:`landmarks.losses.terms`) with ``cfg``'s options."""
+    extra = {name: build_term(name, cfg, image_size) for name, weight in cfg.terms.items()
+             if name != RECONSTRUCTION and weight > 0}
+    return Objective(build_loss(cfg, image_size), cfg.terms, cfg.separation_bandwidth,
+                     terms=extra)
 
 
 def build_loss(cfg: LossConfig, image_size: int | None = None) -> nn.Module:
-    """The reconstruction loss named by ``cfg.name``.
+    """The reconstruction loss named by ``cfg.name``, a registered reconstruction term
+    (:mod:`landmarks.losses.terms`).
 
-    * ``"perceptual"``: :class:`PerceptualLoss` over ``cfg.layers`` (those that fit
-      ``image_size``, :func:`fitting_layers`) of a VGG-19 whose weights come
-      from :func:`landmarks.weights.resolve_vgg19` (``cfg.vgg_weights``), with ``cfg.momentum``.
-      The result carries ``weights_description`` (where the weights came from, for the log).
+    * ``"perceptual"``: :class:`PerceptualLoss` (:func:`perceptual_loss`: ``cfg.layers`` that
+      fit ``image_size``, VGG-19 weights ``cfg.vgg_weights``, ``cfg.momentum``); it carries
+      ``weights_description`` (where the weights came from, for the log).
     * ``"l1"`` / ``"l2"``: :class:`PixelLoss`.
 
     Every loss is called as ``loss(prediction, target, mask=None) -> dict`` with ``"loss"``.
@@ -93,20 +97,10 @@ def build_loss(cfg: LossConfig, image_size: int | None = None) -> nn.Module:
 
     Raises:
         ValueError: unknown ``cfg.name`` or layer name (the message lists the valid names).
-        landmarks.weights.WeightsNotFoundError: the requested VGG-19 weights are not available.
+        WeightsNotFoundError: the requested VGG-19 weights are not available
+            (:mod:`landmarks.weights`).
     """
-    if cfg.name in ("l1", "l2"):
-        return PixelLoss(cfg.name)
-    if cfg.name != "perceptual":
-        raise ValueError(f"unknown loss {cfg.name!r}; expected perceptual, l1 or l2")
-    from landmarks.weights import resolve_vgg19
-
-    # before looking for weights: a typo fails first
-    layers = fitting_layers(cfg.layers, image_size, cfg.min_feature_size)
-    state_dict, description = resolve_vgg19(cfg.vgg_weights)
-    vgg = VGG19Features(layers)
-    if state_dict is not None:
-        load_vgg19_weights(vgg, state_dict)
-    loss = PerceptualLoss(vgg, momentum=cfg.momentum)
-    loss.weights_description = description
-    return loss
+    if cfg.name not in term_names() or not term_class(cfg.name).reconstructs:
+        names = [n for n in term_names() if term_class(n).reconstructs]
+        raise ValueError(f"unknown loss {cfg.name!r}; expected {', '.join(names)}")
+    return build_term(cfg.name, cfg, image_size).loss

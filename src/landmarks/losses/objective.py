@@ -1,93 +1,160 @@
-"""The training objective: a reconstruction loss plus weighted prior terms.
+"""The training objective: a reconstruction loss plus weighted terms from the registry.
 
-``loss = w_rec · reconstruction + Σ_t w_t · prior_t`` over the terms named in
-``loss.terms`` (:data:`landmarks.config.LOSS_TERMS`). Every term is logged unweighted under its
-own name, so curves of different runs compare even when their weights differ; ``"loss"`` is the
-weighted sum that is optimised.
+``loss = w_rec · reconstruction + Σ_t w_t · term_t`` over the terms named in ``loss.terms``
+(:mod:`landmarks.losses.terms`: ``perceptual``, ``l1``, ``l2``, ``concentration``,
+``separation``, ``equivariance``, ...; ``reconstruction`` is the loss ``loss.name`` chooses).
+Every term is logged unweighted under its own name, so curves of different runs compare even
+when their weights differ; ``"loss"`` is the weighted sum that is optimised.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from torch import Tensor, nn
 
-from landmarks.config import LOSS_TERMS
+from landmarks.config import ConfigError
 from landmarks.geometry import TPSWarp
-from landmarks.losses.priors import (
-    SEPARATION_BANDWIDTH,
-    concentration_loss,
-    equivariance_loss,
-    separation_loss,
+from landmarks.losses.priors import SEPARATION_BANDWIDTH
+from landmarks.losses.terms import (
+    RECONSTRUCTION,
+    LossTerm,
+    Reconstruction,
+    Separation,
+    build_term,
+    term_class,
+    term_names,
 )
 
-__all__ = ["Objective"]
+__all__ = ["Objective", "check_terms", "term_needs"]
+
+
+def term_needs(name: str) -> tuple[str, ...]:
+    """The model outputs term ``name`` reads (``reconstruction``: the reconstruction)."""
+    return ("reconstruction",) if name == RECONSTRUCTION else term_class(name).needs
+
+
+def check_terms(loss_cfg: Any, model: Any, model_name: str) -> None:
+    """Check, before training, that every term of ``loss_cfg`` exists and that ``model``
+    returns what each weighted term reads (:attr:`landmarks.models.LandmarkModel.outputs`;
+    the reconstruction term has weight 1 unless ``loss.terms.reconstruction`` says otherwise).
+
+    Raises:
+        ConfigError: an unknown term or reconstruction loss (naming the key and the registered
+            terms), a term that repeats ``loss.name``, or a term whose inputs the model does not
+            return (naming the term, the model and what is missing).
+    """
+    names = term_names()
+    recs = [n for n in names if term_class(n).reconstructs]
+    if loss_cfg.name not in recs:
+        raise ConfigError(f"config key 'loss.name': unknown reconstruction loss "
+                          f"{loss_cfg.name!r}; registered: {', '.join(recs)}")
+    for term in loss_cfg.terms:
+        if term != RECONSTRUCTION and term not in names:
+            raise ConfigError(f"config key 'loss.terms.{term}': unknown loss term; registered: "
+                              f"{', '.join([RECONSTRUCTION, *names])}")
+        if term == loss_cfg.name:
+            raise ConfigError(f"config key 'loss.terms.{term}': {term!r} is already the "
+                              f"reconstruction loss (loss.name); weight it with "
+                              f"loss.terms.reconstruction")
+    weights = {RECONSTRUCTION: 1.0, **dict(loss_cfg.terms)}
+    outputs = set(getattr(model, "outputs", ()) or ())
+    for term, weight in weights.items():
+        if weight <= 0:
+            continue
+        missing = [name for name in term_needs(term) if name not in outputs]
+        if missing:
+            key = "loss.terms.reconstruction" if term == RECONSTRUCTION else f"loss.terms.{term}"
+            raise ConfigError(
+                f"config key {key!r}: loss term {term!r} needs the model's "
+                f"{', '.join(map(repr, missing))}, which model {model_name!r} does not return "
+                f"(it returns: {', '.join(sorted(outputs)) or 'nothing declared'}); set "
+                f"{key}=0 or choose a model that provides it")
 
 
 class Objective(nn.Module):
-    """Reconstruction loss + priors, weighted.
+    """Reconstruction loss + registered terms, weighted.
 
     Args:
         reconstruction: a loss called as ``(prediction, target, mask) -> {"loss", ...}``
-            (:class:`~landmarks.losses.PerceptualLoss`, :class:`~landmarks.losses.PixelLoss`).
-        weights: term → weight; ``reconstruction`` defaults to 1, the priors to 0 (off).
-        separation_bandwidth: σ of the separation prior in normalised units.
+            (:class:`~landmarks.losses.PerceptualLoss`, :class:`~landmarks.losses.PixelLoss`),
+            applied to the model's "reconstruction".
+        weights: term → weight; ``reconstruction`` defaults to 1, every other term to 0 (off).
+            Names are ``reconstruction`` or registered terms (:mod:`landmarks.losses.terms`).
+        separation_bandwidth: σ of the separation prior in normalised units (for a separation
+            term built here).
+        terms: already built terms by name (:func:`landmarks.losses.build_objective` builds
+            those that read the config); the other weighted terms are built with their defaults.
 
     Its only state is the reconstruction loss's (running normalisers): checkpoints store
-    ``objective.reconstruction``'s buffers, as they did before the priors existed.
+    ``objective.reconstruction``'s buffers, as they did before the registry existed.
     """
 
     def __init__(self, reconstruction: nn.Module, weights: Mapping[str, float] | None = None,
-                 separation_bandwidth: float = SEPARATION_BANDWIDTH) -> None:
+                 separation_bandwidth: float = SEPARATION_BANDWIDTH,
+                 terms: Mapping[str, LossTerm] | None = None) -> None:
         super().__init__()
         weights = dict(weights or {})
+        names = term_names()
         for term, weight in weights.items():
-            if term not in LOSS_TERMS:
+            if term != RECONSTRUCTION and term not in names:
                 raise ValueError(f"unknown loss term {term!r}; expected one of "
-                                 f"{', '.join(LOSS_TERMS)}")
+                                 f"{', '.join([RECONSTRUCTION, *names])}")
             if weight < 0:
                 raise ValueError(f"loss term {term!r}: weight must be >= 0, got {weight}")
         self.reconstruction = reconstruction
-        self.weights = {"reconstruction": 1.0, **{t: float(w) for t, w in weights.items()}}
+        self.weights = {RECONSTRUCTION: 1.0, **{t: float(w) for t, w in weights.items()}}
         self.separation_bandwidth = float(separation_bandwidth)
+        given = dict(terms or {})
+        built: dict[str, nn.Module] = {}
+        for name in names:  # registration order: the order of the sum (results reproduce)
+            if self.weights.get(name, 0.0) <= 0:
+                continue
+            if name in given:
+                built[name] = given[name]
+            elif name == "separation":
+                built[name] = Separation(self.separation_bandwidth)
+            else:
+                built[name] = build_term(name)
+        self._reconstruction_term = Reconstruction(reconstruction)
+        self.terms = nn.ModuleDict(built)
 
     @property
     def needs_warped_target(self) -> bool:
         """Whether the model must also detect on a warped copy of the target."""
-        return self.weights.get("equivariance", 0.0) > 0
+        return any(term.needs_warp for term in self.terms.values())
 
     def forward(self, out: Mapping[str, Tensor], target: Tensor, mask: Tensor | None = None,
                 warp: TPSWarp | None = None) -> dict[str, Tensor]:
         """The loss dict of one batch.
 
         Args:
-            out: the model's outputs: "reconstruction" (B,3,S,S), "keypoints" (B,K,2),
-                "prob_x" (B,K,w), "prob_y" (B,K,h), and, for equivariance, "warped_keypoints"
-                (B,K,2) detected on the target warped by ``warp``.
+            out: the model's training-step outputs: "reconstruction" (B,3,S,S), "keypoints"
+                (B,K,2), "prob_x" (B,K,w), "prob_y" (B,K,h), and, for equivariance,
+                "warped_keypoints" (B,K,2) detected on the target warped by ``warp``; each term
+                reads only what it needs.
             target: (B,3,S,S) the image to reconstruct.
             mask: (B,1,S,S) validity mask of the reconstruction, or None.
             warp: the warps of the warped target (equivariance only).
 
         Returns:
-            "loss" (the weighted sum), the reconstruction loss's own entries (e.g.
-            "perceptual/<layer>"), and each term unweighted under its name.
+            "loss" (the weighted sum), the terms' own entries (e.g. "perceptual/<layer>"), and
+            each term unweighted under its name ("reconstruction" for the reconstruction).
         """
-        rec = self.reconstruction(out["reconstruction"].float(), target, mask)
         w = self.weights
-        losses = {k: v for k, v in rec.items() if k != "loss"}
-        losses["reconstruction"] = rec["loss"]
-        total = w["reconstruction"] * rec["loss"]
-        if w.get("concentration", 0.0) > 0:
-            losses["concentration"] = concentration_loss(out["prob_x"], out["prob_y"])
-            total = total + w["concentration"] * losses["concentration"]
-        if w.get("separation", 0.0) > 0:
-            losses["separation"] = separation_loss(out["keypoints"], self.separation_bandwidth)
-            total = total + w["separation"] * losses["separation"]
-        if self.needs_warped_target:
-            if warp is None or "warped_keypoints" not in out:
-                raise ValueError("loss term 'equivariance' needs the model's 'warped_keypoints' "
-                                 "and the warp that made them")
-            losses["equivariance"] = equivariance_loss(out["warped_keypoints"],
-                                                       out["keypoints"], warp)
-            total = total + w["equivariance"] * losses["equivariance"]
+        losses: dict[str, Tensor] = {}
+        total: Tensor | None = None
+        if w[RECONSTRUCTION] > 0 or "reconstruction" in out:
+            rec = self._reconstruction_term(out, target, mask, warp)
+            losses.update({k: v for k, v in rec.items() if k != "loss"})
+            losses[RECONSTRUCTION] = rec["loss"]
+            total = w[RECONSTRUCTION] * rec["loss"]
+        for name, term in self.terms.items():
+            res = term(out, target, mask, warp)
+            losses.update({k: v for k, v in res.items() if k != "loss"})
+            losses[name] = res["loss"]
+            total = w[name] * res["loss"] if total is None else total + w[name] * res["loss"]
+        if total is None:
+            raise ValueError("the objective has no term with a weight > 0")
         return {"loss": total, **losses}

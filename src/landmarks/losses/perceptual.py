@@ -22,8 +22,10 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from landmarks.config import LossConfig
 from landmarks.losses.pixel import masked_mean
-from landmarks.nets.vgg import VGG19Features
+from landmarks.nets.vgg import VGG19Features, check_layers, layer_stride, load_vgg19_weights
+from landmarks.weights import resolve_vgg19
 
 
 def layer_error(feat_pred: Tensor, feat_target: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -195,3 +197,43 @@ def _keep_vgg_keys(module: nn.Module, state_dict: dict[str, Any], prefix: str,
     assert isinstance(module, PerceptualLoss)
     for name, value in module.vgg.state_dict().items():
         state_dict.setdefault(prefix + "vgg." + name, value)
+
+
+def fitting_layers(layers: list[str], image_size: int | None, min_feature_size: int) -> list[str]:
+    """``layers`` without those whose feature maps are smaller than ``min_feature_size`` pixels
+    at ``image_size`` (``layer_stride``); all of them when either is 0/None. E.g. at 64 px with
+    8: conv5_2 (4×4) is dropped, conv4_2 (8×8) kept; at 128 px all the paper's layers stay.
+
+    Raises:
+        ValueError: no layer is left (the message names the sizes).
+    """
+    layers = check_layers(layers)
+    if not image_size or min_feature_size <= 0:
+        return layers
+    kept = [n for n in layers if image_size // layer_stride(n) >= min_feature_size]
+    if not kept:
+        raise ValueError(f"no VGG-19 layer of {layers} has feature maps of at least "
+                         f"{min_feature_size} px at image size {image_size}")
+    return kept
+
+
+def perceptual_loss(cfg: LossConfig, image_size: int | None = None) -> PerceptualLoss:
+    """:class:`PerceptualLoss` over ``cfg.layers`` (those that fit ``image_size``,
+    :func:`fitting_layers`) of a VGG-19 whose weights come from
+    :func:`~landmarks.weights.resolve_vgg19` (``cfg.vgg_weights``), with
+    ``cfg.momentum``. The result carries ``weights_description`` (where the weights came from,
+    for the log).
+
+    Raises:
+        ValueError: an unknown layer name (the message lists the valid names).
+        WeightsNotFoundError: the requested VGG-19 weights are not available.
+    """
+    # before looking for weights: a typo fails first
+    layers = fitting_layers(cfg.layers, image_size, cfg.min_feature_size)
+    state_dict, description = resolve_vgg19(cfg.vgg_weights)
+    vgg = VGG19Features(layers)
+    if state_dict is not None:
+        load_vgg19_weights(vgg, state_dict)
+    loss = PerceptualLoss(vgg, momentum=cfg.momentum)
+    loss.weights_description = description
+    return loss

@@ -1,6 +1,39 @@
-"""Models; importing this package registers them (see :mod:`landmarks.registry`)."""
+"""Models; importing this package registers them (see :mod:`landmarks.registry`).
 
-from landmarks.models.imm import ImmModel, imm
-from landmarks.models.zhang import ZhangModel, zhang
+Every registered model follows one contract, :class:`~landmarks.models.base.LandmarkModel`
+(training step, ``detect``, optional ``render`` and parameter groups).
+"""
 
-__all__ = ["ImmModel", "ZhangModel", "imm", "zhang"]
+from landmarks.models.base import (
+    LandmarkModel,
+    RendererError,
+    StepOutput,
+    TrainingPair,
+    can_render,
+    require_render,
+)
+from landmarks.models.factory import (
+    build_model,
+    create_model,
+    list_models,
+    model_kwargs,
+    resolve_model_args,
+)
+from landmarks.models.imm import ImmModel
+from landmarks.models.zhang import ZhangModel
+
+__all__ = [
+    "ImmModel",
+    "LandmarkModel",
+    "RendererError",
+    "StepOutput",
+    "TrainingPair",
+    "ZhangModel",
+    "build_model",
+    "can_render",
+    "create_model",
+    "list_models",
+    "model_kwargs",
+    "require_render",
+    "resolve_model_args",
+]

@@ -13,12 +13,13 @@ import torch
 from torch import Tensor, nn
 
 from landmarks.geometry import render_gaussian_heatmaps, spatial_softmax_keypoints
+from landmarks.models.base import LandmarkModel
 from landmarks.models.layers import Encoder, Renderer, conv_bn_relu
 from landmarks.nets.vgg import VGG19Features, load_vgg19_weights
 from landmarks.registry import register_model
 
 
-class ImmModel(nn.Module):
+class ImmModel(LandmarkModel):
     """The conditional image generator with a K-keypoint geometry bottleneck.
 
     Args:
@@ -63,6 +64,9 @@ class ImmModel(nn.Module):
         self.appearance_encoder = Encoder(3, width, image_size, heatmap_size)
         self.renderer = Renderer(self.appearance_encoder.out_channels + num_keypoints,
                                  heatmap_size, image_size, render_channels, min_render_channels)
+
+    outputs = frozenset({"reconstruction", "keypoints", "heatmaps", "scores", "prob_x",
+                         "prob_y", "warped_keypoints"})
 
     @property
     def needs_pretrained_weights(self) -> bool:
@@ -112,24 +116,25 @@ class ImmModel(nn.Module):
             both = self.detect(torch.cat([target, warped_target]))
             det = {k: v[:b] for k, v in both.items()}
             det["warped_keypoints"] = both["keypoints"][b:]
+        reconstruction, heatmaps = self._render(source, det["keypoints"])
+        return {"reconstruction": reconstruction, "heatmaps": heatmaps, **det}
+
+    def _render(self, source: Tensor, keypoints: Tensor) -> tuple[Tensor, Tensor]:
         h = self.heatmap_size
-        heatmaps = render_gaussian_heatmaps(det["keypoints"], (h, h), self.sigma)
+        heatmaps = render_gaussian_heatmaps(keypoints, (h, h), self.sigma)
         appearance = self.appearance_encoder(source)
         joint = torch.cat([appearance, heatmaps.to(appearance.dtype)], dim=1)
-        reconstruction = self.renderer(joint)
-        return {"reconstruction": reconstruction, "heatmaps": heatmaps, **det}
+        return self.renderer(joint), heatmaps
 
     def render(self, source: Tensor, keypoints: Tensor) -> dict[str, Tensor]:
         """Render the appearance of ``source`` (B,3,S,S) at given ``keypoints`` (B,K,2)
-        (normalised (x, y)), e.g. detected ones with some moved.
+        (normalised (x, y)), e.g. detected ones with some moved: the forward pass with the
+        target's detection replaced by ``keypoints``.
 
         Returns "reconstruction" (B,3,S,S) and "rendered_maps" (B,K,h,w), the Gaussian maps
         the renderer saw (each peaks at its keypoint)."""
-        h = self.heatmap_size
-        maps = render_gaussian_heatmaps(keypoints, (h, h), self.sigma)
-        appearance = self.appearance_encoder(source)
-        joint = torch.cat([appearance, maps.to(appearance.dtype)], dim=1)
-        return {"reconstruction": self.renderer(joint), "rendered_maps": maps}
+        reconstruction, maps = self._render(source, keypoints)
+        return {"reconstruction": reconstruction, "rendered_maps": maps}
 
 
 class PretrainedVGGEncoder(nn.Module):

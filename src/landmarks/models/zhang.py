@@ -46,6 +46,7 @@ from torch import Tensor, nn
 
 from landmarks.geometry import render_gaussian_heatmaps
 from landmarks.geometry.coords import pixel_centers
+from landmarks.models.base import LandmarkModel
 from landmarks.models.hourglass import Hourglass
 from landmarks.models.imm import PretrainedVGGEncoder
 from landmarks.models.layers import Encoder, Renderer
@@ -116,7 +117,7 @@ def partition_maps(keypoints: Tensor, size: int, sigma: float) -> Tensor:
     return maps / maps.sum(dim=1, keepdim=True)
 
 
-class ZhangModel(nn.Module):
+class ZhangModel(LandmarkModel):
     """The landmark autoencoder of Zhang et al. 2018 (see the module docstring).
 
     Args:
@@ -191,6 +192,9 @@ class ZhangModel(nn.Module):
         self.feature_expand = GroupLinear(k1, feature_dim, decoder_feature_channels)
         self.renderer = Renderer(decoding_levels * (k1 + decoder_feature_channels),
                                  heatmap_size, image_size, render_channels, min_render_channels)
+
+    outputs = frozenset({"reconstruction", "keypoints", "heatmaps", "prob_x", "prob_y",
+                         "rendered_maps", "features", "source_keypoints", "warped_keypoints"})
 
     @property
     def needs_pretrained_weights(self) -> bool:

@@ -1,0 +1,159 @@
+"""The method contract: what every registered model offers the rest of the library.
+
+The trainer, the speed benchmark, inference, ``landmarks swap``, evaluation and the report call
+only these methods, never a model's internals, so a new method (Jakab et al.'s conditional
+generator, Zhang et al.'s hourglass with priors, a motion model, ...) plugs in by registering a
+factory (:func:`landmarks.registry.register_model`) whose model subclasses
+:class:`LandmarkModel`:
+
+* :meth:`LandmarkModel.training_step` ``(pair, objective) -> StepOutput(losses, outputs)``:
+  one forward pass on a :class:`TrainingPair` and the objective's loss dict ("loss", the scalar
+  optimised, plus each term for logging), with the outputs that pictures, health checks and the
+  loss terms read ("keypoints" (B,K,2); where the method has them "reconstruction" (B,3,S,S),
+  "heatmaps" (B,K,h,w), "prob_x" (B,K,w), "prob_y" (B,K,h), "warped_keypoints" (B,K,2)). No
+  backward: the trainer owns the loop (sum, backward, clip, step, log) and runs the step under
+  its autocast/DDP wrappers.
+* :meth:`LandmarkModel.detect` ``(images (B,3,S,S) in [0,1]) -> {"keypoints": (B,K,2), ...}``
+  with optional "heatmaps" (B,K,h,w) and "jacobians" (B,K,2,2).
+* ``render(source (B,3,S,S), keypoints (B,K,2)) -> {"reconstruction": (B,3,S,S), ...}``:
+  defined only by models that can re-draw an image from given keypoints (:func:`can_render`:
+  the method exists); swaps and manipulation use it.
+* :meth:`LandmarkModel.parameter_groups`: optional optimiser parameter groups.
+* :attr:`LandmarkModel.outputs`: the names the training step returns, so that a loss term that
+  needs one the model lacks fails before training starts, naming the term, the model and what
+  is missing (:func:`landmarks.losses.check_terms`).
+
+Shapes follow the package convention: keypoints ``(x, y)`` normalised to ``[-1, 1]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
+
+from torch import Tensor, nn
+
+from landmarks.geometry import TPSWarp, warp_images
+
+__all__ = ["LandmarkModel", "ObjectiveLike", "RendererError", "StepOutput", "TrainingPair",
+           "can_render", "require_render"]
+
+
+class TrainingPair(NamedTuple):
+    """One batch's (source, target) pair, on the batch's device (made by
+    :func:`landmarks.engine.trainer.make_pair`).
+
+    Attributes:
+        source: (B,3,S,S) the image whose appearance is used.
+        target: (B,3,S,S) the image to reconstruct (its keypoints form the bottleneck).
+        mask: (B,1,S,S) the reconstruction's validity mask, or None.
+        warp: the B warps for the equivariance prior (``warped = warp_images(target, warp)``):
+            the pair's source warp for TPS pairs; for video pairs one sampled when the
+            objective needs it, else None.
+    """
+
+    source: Tensor
+    target: Tensor
+    mask: Tensor | None
+    warp: TPSWarp | None
+
+
+class StepOutput(NamedTuple):
+    """What :meth:`LandmarkModel.training_step` returns.
+
+    Attributes:
+        losses: "loss" (the scalar optimised) and each term (scalars, for logging).
+        outputs: the model's outputs of this step, by name (see the module docstring).
+    """
+
+    losses: dict[str, Tensor]
+    outputs: dict[str, Tensor]
+
+
+class ObjectiveLike(Protocol):
+    """What a training step needs of the objective (:class:`landmarks.losses.Objective`)."""
+
+    needs_warped_target: bool
+
+    def __call__(self, out: Mapping[str, Tensor], target: Tensor, mask: Tensor | None = None,
+                 warp: TPSWarp | None = None) -> dict[str, Tensor]: ...
+
+
+class LandmarkModel(nn.Module):
+    """Base class of every registered model (see the module docstring for the contract).
+
+    Subclasses set ``num_keypoints`` and ``image_size``, implement :meth:`detect` and either
+    ``forward(source, target, warped_target=None) -> outputs`` (the default
+    :meth:`training_step` runs it, then the objective) or their own :meth:`training_step`, and
+    declare :attr:`outputs`. Optional: ``render(source, keypoints) -> {"reconstruction", ...}``
+    (models that can re-render from given keypoints define it), :meth:`parameter_groups`,
+    :meth:`load_pretrained`.
+    """
+
+    num_keypoints: int
+    image_size: int
+    #: names of the outputs :meth:`training_step` returns (``warped_keypoints`` only when the
+    #: objective asks for the warped target)
+    outputs: frozenset[str] = frozenset({"keypoints"})
+
+    def training_step(self, pair: TrainingPair, objective: ObjectiveLike) -> StepOutput:
+        """One forward pass on ``pair`` and its losses (no backward).
+
+        Args:
+            pair: the batch's :class:`TrainingPair`.
+            objective: the loss (``objective(outputs, target, mask, warp) -> dict`` with
+                "loss"); when ``objective.needs_warped_target`` the model also detects on
+                ``warp_images(pair.target, pair.warp)`` and returns "warped_keypoints".
+        Returns:
+            :class:`StepOutput` ``(losses, outputs)``.
+
+        The default: ``outputs = self(pair.source, pair.target[, warped])`` then
+        ``objective(outputs, pair.target, pair.mask, pair.warp)``.
+        """
+        warped = None
+        if objective.needs_warped_target:
+            if pair.warp is None:
+                raise ValueError("the equivariance prior needs the pair's warp (pair.warp)")
+            warped = warp_images(pair.target, pair.warp)
+        out = self(pair.source, pair.target) if warped is None else self(
+            pair.source, pair.target, warped)
+        return StepOutput(objective(out, pair.target, pair.mask, pair.warp), out)
+
+    def detect(self, images: Tensor) -> dict[str, Tensor]:
+        """Landmarks of ``images`` (B,3,S,S) in [0,1]: ``{"keypoints": (B,K,2)}`` plus, where
+        the method has them, "heatmaps" (B,K,h,w) and "jacobians" (B,K,2,2)."""
+        raise NotImplementedError
+
+    #: whether a fresh model wants :meth:`load_pretrained` before training (the trainer passes
+    #: the VGG-19 weights of ``loss.vgg_weights``)
+    needs_pretrained_weights: bool = False
+
+    def load_pretrained(self, vgg_state_dict: Mapping[str, Tensor] | None) -> None:
+        """Load pretrained weights into a fresh model (optional; nothing here)."""
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups (``torch.optim`` format; a group may set its own
+        ``lr`` or ``weight_decay``). Default: one group of every parameter."""
+        return [{"params": list(self.parameters())}]
+
+    def detector_modules(self) -> list[nn.Module]:
+        """The modules of the landmark detector (watched by the trainer's health checks)."""
+        return [self]
+
+
+def can_render(model: nn.Module) -> bool:
+    """Whether ``model`` can render from given keypoints (it has a ``render`` method)."""
+    return callable(getattr(model, "render", None))
+
+
+class RendererError(ValueError):
+    """A command needs a model that can render from given keypoints (swap, manipulate) and the
+    checkpoint's model cannot (:func:`can_render`)."""
+
+
+def require_render(model: nn.Module, name: str, what: str = "this command") -> None:
+    """Raise :class:`RendererError` naming model ``name`` when ``model`` cannot render."""
+    if not can_render(model):
+        raise RendererError(f"model {name!r} cannot render images from keypoints (it has no "
+                            f"render(source, keypoints)); {what} needs a model that can, "
+                            f"e.g. 'imm'")
