@@ -48,6 +48,11 @@ from landmarks.data import collate_skipping
 from landmarks.data.labelled import LabelledBenchmark
 from landmarks.data.realfaces import load_split_images
 from landmarks.evaluation import baseline as mp_points
+from landmarks.evaluation.attributes import (
+    ATTRIBUTE_BENCHMARKS,
+    evaluate_attributes,
+    format_attribute_results,
+)
 from landmarks.evaluation.metrics import (
     iod_error,
     normalized_point_errors,
@@ -213,11 +218,14 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
 
     Args:
         checkpoint: a checkpoint written by training (self-describing).
-        dataset: a registered benchmark (:func:`available_benchmarks`).
+        dataset: a registered benchmark, or an attribute benchmark (attributes from
+            landmarks, :func:`landmarks.evaluation.attributes.evaluate_attributes`);
+            :func:`available_benchmarks` lists both.
         root: the benchmark folder.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
-        draws: random draws per sample-efficiency size.
-        options: the benchmark reader's options.
+        draws: random draws per sample-efficiency size (not used by attribute benchmarks).
+        options: the benchmark reader's options (for an attribute benchmark:
+            ``attributes``, the names to score).
 
     Returns:
         An :class:`~landmarks.evaluation.protocol.EvaluationResult` (a JSON-safe dict whose
@@ -228,6 +236,9 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
             checkpoint); ``landmarks.data.DatasetError`` for a bad benchmark folder or frame;
             ``CheckpointError`` for an unreadable checkpoint.
     """
+    if dataset in ATTRIBUTE_BENCHMARKS:  # attributes from landmarks (Zhang et al. 2018)
+        return EvaluationResult(json_safe(evaluate_attributes(checkpoint, dataset, root,
+                                                              device=device, **options)))
     if dataset not in BENCHMARKS.names():
         raise ValueError(f"unknown dataset {dataset!r}; available: "
                          f"{', '.join(available_benchmarks())}")
@@ -310,8 +321,9 @@ def _by_group(test: Sequence[Any], regressed: np.ndarray, train_labels: np.ndarr
 
 
 def available_benchmarks() -> list[str]:
-    """Every registered benchmark (``realfaces`` included)."""
-    return BENCHMARKS.names()
+    """Every registered benchmark (``realfaces`` included) and the attribute benchmarks
+    (:data:`~landmarks.evaluation.attributes.ATTRIBUTE_BENCHMARKS`)."""
+    return sorted({*BENCHMARKS.names(), *ATTRIBUTE_BENCHMARKS})
 
 
 def _collate_labelled(batch: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
@@ -695,6 +707,8 @@ def format_results(results: dict[str, Any]) -> str:
     results of a metric-``pck`` benchmark (``pck`` without ``iod_error``, BBC-Pose): PCK at the
     benchmark's threshold per part, for the regressor and the Hungarian-matched raw keypoints,
     and the PCK curve. Everything else (realfaces, MAFL, AFLW) gets the IOD layout."""
+    if "attribute_accuracy" in results:
+        return format_attribute_results(results)
     metric = metric_of_result(results)
     if metric == "size":
         return _format_size_results(results)
