@@ -28,6 +28,11 @@ Human3.6M metric: mean L2 error / image side S in %,
 :func:`~landmarks.evaluation.metrics.size_error`; with per-group means and
 their mean, ``mean_over_groups``, when the test items carry a ``"group"``, e.g. an activity).
 
+The attribute benchmarks (``celeba_attributes``, ``realfaces_attributes``: attributes from
+landmarks, Zhang et al. 2018) are not landmark benchmarks: :func:`evaluate_checkpoint` hands
+them to :func:`landmarks.evaluation.attributes.evaluate_attributes` (its own result keys,
+``attribute_accuracy``, and its own text table).
+
 The result is a JSON-safe dict (NaN → ``None``) whose keys are shared with the report writer;
 :func:`format_results` renders it as plain text.
 """
