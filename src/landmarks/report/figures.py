@@ -67,6 +67,8 @@ def _loss_figure(metrics: dict[str, np.ndarray]) -> bytes:
         panels.append(("keypoint spread (std over K)", spread))
     if "health/peak" in metrics:
         panels.append(("softmax peak (mean max prob.)", ["health/peak"]))
+    if "health/detector_rms" in metrics:
+        panels.append(("detector weights (rms / initial)", ["health/detector_rms"]))
     if "lr" in metrics:
         panels.append(("learning rate", ["lr"]))
     if "grad_norm" in metrics:

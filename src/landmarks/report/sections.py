@@ -124,8 +124,9 @@ def _loss_section(metrics: dict[str, np.ndarray]) -> _Section:
     if any(c.startswith("health/") for c in metrics):
         cap += (" Training health: the standard deviation of the K points' x and y over the "
                 "keypoints (normalised units; near 0 means the points collapsed onto one "
-                "place or line) and the mean peak probability of the softmax marginals (1/16 "
-                "for a flat 16-bin marginal).")
+                "place or line), the mean peak probability of the softmax marginals (1/16 "
+                "for a flat 16-bin marginal) and the landmark branch's weight rms relative to "
+                "its start (a fall toward 0 means weight decay is crushing the detector).")
     if any(c.startswith("perceptual_raw/") for c in metrics):
         cap += (" Each perceptual term is its layer's error divided by a running mean of itself "
                 "(×1000, as the official code), so it hovers near 1000 whether or not the "
