@@ -85,6 +85,7 @@ class Setup:
     amp: bool
     channels_last: bool
     compile: bool
+    config: Path | None = None  # a recipe (e.g. configs/zhang_faces.yaml): its model and loss
 
     @property
     def cuda(self) -> bool:
@@ -134,7 +135,14 @@ def device_name(setup: Setup) -> str:
 
 
 def make_config(size: int, batch: int, setup: Setup) -> Config:
-    return load_config(None, [
+    """The defaults (or ``--config``'s recipe: its model, loss and optimiser) at ``size`` and
+    ``batch``, with random VGG weights and the setup's device options.
+
+    A recipe's prior terms (``loss.terms``) are turned off: :meth:`TrainingStep.counted_step`
+    splits the FLOPs on the assumption that the reconstruction is the only path from the loss
+    into the model. (Equivariance also detects on a warped target; the trainer's own img/s
+    includes that.)"""
+    return load_config(setup.config, [*(["loss.terms={}"] if setup.config else []),
         f"model.image_size={size}",
         f"train.batch_size={batch}",
         "loss.vgg_weights=random",
@@ -341,6 +349,8 @@ def forwarded_options(args: argparse.Namespace) -> list[str]:
     opts.append("--amp" if args.amp else "--no-amp")
     opts.append("--channels-last" if args.channels_last else "--no-channels-last")
     opts.append("--compile" if args.compile else "--no-compile")
+    if args.config is not None:
+        opts += ["--config", str(args.config)]
     return opts
 
 
@@ -579,6 +589,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also profile one training step at SIZE and print the top ops")
     p.add_argument("--profile-rows", type=int, default=10)
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--config", type=Path, default=None,
+                   help="a training recipe whose model, loss and optimiser are measured (e.g. "
+                        "configs/zhang_faces.yaml for model zhang); default: the defaults (imm)")
     p.add_argument("--_train-worker", type=int, default=None, dest="train_worker",
                    help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -607,7 +620,7 @@ def make_setup(args: argparse.Namespace) -> Setup:
         device = torch.device("cuda", torch.cuda.current_device())
     # As in the trainer, autocast is used on CUDA only.
     return Setup(device, args.threads, args.amp and device.type == "cuda", args.channels_last,
-                 args.compile)
+                 args.compile, args.config)
 
 
 def log(msg: str) -> None:

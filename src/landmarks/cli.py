@@ -94,6 +94,15 @@ def _cmd_swap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_manipulate(args: argparse.Namespace) -> int:
+    from landmarks.manipulate import manipulate_file
+
+    path = manipulate_file(args.checkpoint, args.image, args.move, args.out, force=args.force,
+                           device=args.device)
+    print(f"manipulation: {path} (original | reconstruction | landmarks moved)")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from landmarks.evaluation.run import evaluate_checkpoint, format_results
     from landmarks.inference import write_json
@@ -192,6 +201,16 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--device", default="auto")
     sw.add_argument("--force", action="store_true", help="overwrite an existing --out")
     sw.set_defaults(func=_cmd_swap)
+
+    mp = sub.add_parser("manipulate", help="re-decode an image with chosen landmarks moved")
+    mp.add_argument("checkpoint")
+    mp.add_argument("image")
+    mp.add_argument("--move", action="extend", nargs="+", required=True, metavar="K=DX,DY",
+                    help="move landmark K (0-based) by DX, DY pixels of the input image")
+    mp.add_argument("--out", required=True, help="image file (.png/.jpg)")
+    mp.add_argument("--device", default="auto")
+    mp.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    mp.set_defaults(func=_cmd_manipulate)
 
     m = sub.add_parser("models", help="list registered models")
     m.set_defaults(func=_cmd_models)

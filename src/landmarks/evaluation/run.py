@@ -28,6 +28,11 @@ Human3.6M metric: mean L2 error / image side S in %,
 :func:`~landmarks.evaluation.metrics.size_error`; with per-group means and
 their mean, ``mean_over_groups``, when the test items carry a ``"group"``, e.g. an activity).
 
+The attribute benchmarks (``celeba_attributes``, ``realfaces_attributes``: attributes from
+landmarks, Zhang et al. 2018) are not landmark benchmarks: :func:`evaluate_checkpoint` hands
+them to :func:`landmarks.evaluation.attributes.evaluate_attributes` (its own result keys,
+``attribute_accuracy``, and its own text table).
+
 The result is a JSON-safe dict (NaN → ``None``) whose keys are shared with the report writer;
 :func:`format_results` renders it as plain text.
 """
@@ -48,6 +53,11 @@ from landmarks.data import collate_skipping
 from landmarks.data.labelled import LabelledBenchmark
 from landmarks.data.realfaces import load_split_images
 from landmarks.evaluation import baseline as mp_points
+from landmarks.evaluation.attributes import (
+    ATTRIBUTE_BENCHMARKS,
+    evaluate_attributes,
+    format_attribute_results,
+)
 from landmarks.evaluation.metrics import (
     iod_error,
     normalized_point_errors,
@@ -213,11 +223,14 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
 
     Args:
         checkpoint: a checkpoint written by training (self-describing).
-        dataset: a registered benchmark (:func:`available_benchmarks`).
+        dataset: a registered benchmark, or an attribute benchmark (attributes from
+            landmarks, :func:`landmarks.evaluation.attributes.evaluate_attributes`);
+            :func:`available_benchmarks` lists both.
         root: the benchmark folder.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
-        draws: random draws per sample-efficiency size.
-        options: the benchmark reader's options.
+        draws: random draws per sample-efficiency size (not used by attribute benchmarks).
+        options: the benchmark reader's options (for an attribute benchmark:
+            ``attributes``, the names to score).
 
     Returns:
         An :class:`~landmarks.evaluation.protocol.EvaluationResult` (a JSON-safe dict whose
@@ -228,6 +241,9 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
             checkpoint); ``landmarks.data.DatasetError`` for a bad benchmark folder or frame;
             ``CheckpointError`` for an unreadable checkpoint.
     """
+    if dataset in ATTRIBUTE_BENCHMARKS:  # attributes from landmarks (Zhang et al. 2018)
+        return EvaluationResult(json_safe(evaluate_attributes(checkpoint, dataset, root,
+                                                              device=device, **options)))
     if dataset not in BENCHMARKS.names():
         raise ValueError(f"unknown dataset {dataset!r}; available: "
                          f"{', '.join(available_benchmarks())}")
@@ -310,8 +326,9 @@ def _by_group(test: Sequence[Any], regressed: np.ndarray, train_labels: np.ndarr
 
 
 def available_benchmarks() -> list[str]:
-    """Every registered benchmark (``realfaces`` included)."""
-    return BENCHMARKS.names()
+    """Every registered benchmark (``realfaces`` included) and the attribute benchmarks
+    (:data:`~landmarks.evaluation.attributes.ATTRIBUTE_BENCHMARKS`)."""
+    return sorted({*BENCHMARKS.names(), *ATTRIBUTE_BENCHMARKS})
 
 
 def _collate_labelled(batch: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
@@ -695,6 +712,8 @@ def format_results(results: dict[str, Any]) -> str:
     results of a metric-``pck`` benchmark (``pck`` without ``iod_error``, BBC-Pose): PCK at the
     benchmark's threshold per part, for the regressor and the Hungarian-matched raw keypoints,
     and the PCK curve. Everything else (realfaces, MAFL, AFLW) gets the IOD layout."""
+    if "attribute_accuracy" in results:
+        return format_attribute_results(results)
     metric = metric_of_result(results)
     if metric == "size":
         return _format_size_results(results)
