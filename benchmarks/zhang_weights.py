@@ -20,8 +20,9 @@ detector's parameters of our reconstruction loss ``P`` and of the pixel MSE, and
 ``w_t = lmdis_t · |∇P| / (lmdis_rec · |∇MSE|)``: the prior's pull relative to the
 reconstruction's is then lmdis-rep's.
 
-    LANDMARKS_CACHE=/work/cache python benchmarks/zhang_weights.py \\
-        data.root=/work/cache/realfaces-v3/frames/train loss.vgg_weights=PATH
+    python benchmarks/zhang_weights.py \\
+        data.root=$HOME/.cache/unsupervised-landmarks/data/realfaces/frames/train \\
+        loss.vgg_weights=PATH
 """
 
 from __future__ import annotations
