@@ -20,8 +20,9 @@ detector's parameters of our reconstruction loss ``P`` and of the pixel MSE, and
 ``w_t = lmdis_t · |∇P| / (lmdis_rec · |∇MSE|)``: the prior's pull relative to the
 reconstruction's is then lmdis-rep's.
 
-    LANDMARKS_CACHE=/work/cache python benchmarks/zhang_weights.py \\
-        data.root=/work/cache/realfaces-v3/frames/train loss.vgg_weights=PATH
+    python benchmarks/zhang_weights.py \\
+        data.root=$HOME/.cache/unsupervised-landmarks/data/realfaces/frames/train \\
+        loss.vgg_weights=PATH
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "concentration: 1}"])
     seed_everything(0)
     model = build_model(cfg).train()
-    if getattr(model, "needs_pretrained_weights", False):  # as the trainer does
+    if model.needs_pretrained_weights:  # as the trainer does (the method contract)
         model.load_pretrained(resolve_vgg19(cfg.loss.vgg_weights)[0])
     objective = build_objective(cfg.loss, cfg.model.image_size).train()
     detector = [q for m in model.detector_modules() for q in m.parameters() if q.requires_grad]

@@ -4,6 +4,7 @@ import pytest
 
 from landmarks.config import ConfigError, from_dict, load_config, to_dict
 from landmarks.engine.trainer import model_kwargs, train
+from landmarks.models import list_models
 from landmarks.registry import ModelArgumentError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +54,13 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path: Path) -> None:
+    """Each shipped recipe loads, names a registered model (imm; zhang_faces.yaml: zhang) and
+    gives it arguments its factory takes."""
     cfg = load_config(path)
-    assert to_dict(cfg)["model"]["name"] == "imm"
+    name = to_dict(cfg)["model"]["name"]
+    assert name == ("zhang" if path.name.startswith("zhang") else "imm")
+    assert name in list_models()
+    model_kwargs(cfg)  # checked against the factory (ModelArgumentError otherwise)
 
 
 def test_model_arguments_are_open_and_checked_against_the_model(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ original | reconstruction (detected landmarks) | manipulated (moved landmarks), 
 drawn and numbered on each (the numbers are the K of ``--move``).
 
 Any model with ``render(source, keypoints) -> {"reconstruction", ...}`` can do this (the IMM
-model and ``zhang``); a checkpoint of a model that cannot render is an error naming the model.
+model and ``zhang``; :func:`landmarks.models.can_render`); a checkpoint of a model that cannot
+render is a :class:`~landmarks.models.RendererError` naming the model and the checkpoint.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch import Tensor
 from landmarks.data.transforms import frame_to_tensor, resize_frame, square_crop_box
 from landmarks.geometry.coords import normalized_to_pixels
 from landmarks.inference import Detector
-from landmarks.models import RendererError, can_render, require_render
+from landmarks.models import RendererError, require_render
 from landmarks.visualize import draw_keypoints, keypoint_colors, save_image, tensor_to_uint8
 
 __all__ = ["ManipulateError", "RendererError", "manipulate", "manipulate_file",
@@ -34,8 +35,7 @@ __all__ = ["ManipulateError", "RendererError", "manipulate", "manipulate_file",
 
 
 class ManipulateError(ValueError):
-    """A bad --move (a model that cannot render is a
-    :class:`~landmarks.models.RendererError`)."""
+    """A bad --move (a model that cannot render is a :class:`RendererError`)."""
 
 
 def parse_moves(items: Sequence[str], num_keypoints: int | None = None
@@ -97,6 +97,10 @@ def manipulate(model: torch.nn.Module, image: Tensor, moves: Mapping[int, tuple[
         ``"keypoints"`` and ``"moved_keypoints"`` ``(K, 2)`` normalised; ``"reconstruction"`` and
         ``"manipulated"`` ``(3, S, S)`` (clamped to [0, 1]); ``"rendered_maps"`` ``(K, h, w)``,
         the maps the moved landmarks were rendered from.
+
+    Raises:
+        RendererError: ``model`` cannot render (named by its class).
+        ManipulateError: a moved landmark that does not exist.
     """
     require_render(model, type(model).__name__, "manipulate")
     x = image if image.dim() == 4 else image[None]
@@ -138,11 +142,10 @@ def manipulate_file(checkpoint: str | Path, image: str | Path, moves: Sequence[s
     if not image.is_file():
         raise FileNotFoundError(f"image {image} does not exist")
     det = Detector.from_checkpoint(checkpoint, device=device)
-    if not can_render(det.model):
-        try:
-            require_render(det.model, det.config.model.name, "manipulate")
-        except RendererError as err:
-            raise RendererError(f"checkpoint {checkpoint}: {err}") from None
+    try:
+        require_render(det.model, det.config.model.name, "manipulate")
+    except RendererError as err:
+        raise RendererError(f"checkpoint {checkpoint}: {err}") from None
     parsed = parse_moves(moves, det.num_keypoints)
     try:
         with Image.open(image) as im:

@@ -28,6 +28,11 @@ Human3.6M metric: mean L2 error / image side S in %,
 :func:`~landmarks.evaluation.metrics.size_error`; with per-group means and
 their mean, ``mean_over_groups``, when the test items carry a ``"group"``, e.g. an activity).
 
+The attribute benchmarks (``celeba_attributes``, ``realfaces_attributes``: attributes from
+landmarks, Zhang et al. 2018) are not landmark benchmarks: :func:`evaluate_checkpoint` hands
+them to :func:`landmarks.evaluation.attributes.evaluate_attributes` (its own result keys,
+``attribute_accuracy``, and its own text table).
+
 The result is a JSON-safe dict (NaN → ``None``) whose keys are shared with the report writer;
 :func:`format_results` renders it as plain text.
 """
@@ -218,11 +223,14 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
 
     Args:
         checkpoint: a checkpoint written by training (self-describing).
-        dataset: a registered benchmark (:func:`available_benchmarks`).
+        dataset: a registered benchmark, or an attribute benchmark (attributes from
+            landmarks, :func:`landmarks.evaluation.attributes.evaluate_attributes`);
+            :func:`available_benchmarks` lists both.
         root: the benchmark folder.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
-        draws: random draws per sample-efficiency size.
-        options: the benchmark reader's options.
+        draws: random draws per sample-efficiency size (not used by attribute benchmarks).
+        options: the benchmark reader's options (for an attribute benchmark:
+            ``attributes``, the names to score).
 
     Returns:
         An :class:`~landmarks.evaluation.protocol.EvaluationResult` (a JSON-safe dict whose
@@ -234,7 +242,8 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
             ``CheckpointError`` for an unreadable checkpoint.
     """
     if dataset in ATTRIBUTE_BENCHMARKS:  # attributes from landmarks (Zhang et al. 2018)
-        return json_safe(evaluate_attributes(checkpoint, dataset, root, device=device))
+        return EvaluationResult(json_safe(evaluate_attributes(checkpoint, dataset, root,
+                                                              device=device, **options)))
     if dataset not in BENCHMARKS.names():
         raise ValueError(f"unknown dataset {dataset!r}; available: "
                          f"{', '.join(available_benchmarks())}")
@@ -317,7 +326,7 @@ def _by_group(test: Sequence[Any], regressed: np.ndarray, train_labels: np.ndarr
 
 
 def available_benchmarks() -> list[str]:
-    """Every registered benchmark (``realfaces`` included) and the attribute protocols
+    """Every registered benchmark (``realfaces`` included) and the attribute benchmarks
     (:data:`~landmarks.evaluation.attributes.ATTRIBUTE_BENCHMARKS`)."""
     return sorted({*BENCHMARKS.names(), *ATTRIBUTE_BENCHMARKS})
 

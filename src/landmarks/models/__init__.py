@@ -19,8 +19,8 @@ from landmarks.models.factory import (
     model_kwargs,
     resolve_model_args,
 )
-from landmarks.models.imm import ImmModel
-from landmarks.models.zhang import ZhangModel
+from landmarks.models.imm import ImmModel, imm
+from landmarks.models.zhang import ZhangModel, zhang
 
 __all__ = [
     "ImmModel",
@@ -32,8 +32,10 @@ __all__ = [
     "build_model",
     "can_render",
     "create_model",
+    "imm",
     "list_models",
     "model_kwargs",
     "require_render",
     "resolve_model_args",
+    "zhang",
 ]

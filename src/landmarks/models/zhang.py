@@ -194,7 +194,7 @@ class ZhangModel(LandmarkModel):
                                  heatmap_size, image_size, render_channels, min_render_channels)
 
     outputs = frozenset({"reconstruction", "keypoints", "heatmaps", "prob_x", "prob_y",
-                         "rendered_maps", "features", "source_keypoints", "warped_keypoints"})
+                         "rendered_maps", "features", "warped_keypoints", "source_keypoints"})
 
     @property
     def needs_pretrained_weights(self) -> bool:
