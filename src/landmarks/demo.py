@@ -4,7 +4,8 @@
    taken out of PyPI wheels; faces tracked, cropped and labelled by dlib — a *supervised*
    annotator, so its labels are pseudo ground truth, not human annotations);
 2. trains K=10 landmarks on frame pairs of the benchmark's training clips
-   (``configs/demo_faces.yaml``, time-limited);
+   (``configs/zhang_faces.yaml``: Zhang et al. 2018 with the priors, the recipe that learned
+   best in ``benchmarks/quality.py``; time-limited);
 3. detects on two held-out clips — later frames of the person seen in training, and a person
    never seen in training — writing overlay videos and contact sheets;
 4. evaluates with the linear-regression protocol on the benchmark's test split (IOD error,
@@ -27,7 +28,7 @@ import numpy as np
 from landmarks.fetching import cache_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "configs" / "demo_faces.yaml"
+CONFIG = ROOT / "configs" / "zhang_faces.yaml"
 # RealFaces test clips shown as overlay videos: a seen person's later frames, an unseen person.
 HELDOUT_CLIPS = ("WolfgangLanger_Pexels", "carphone_pristine")
 
