@@ -5,11 +5,14 @@ Every registered model follows one contract, :class:`~landmarks.models.base.Land
 """
 
 from landmarks.models.base import (
+    AnimationError,
     LandmarkModel,
     RendererError,
     StepOutput,
     TrainingPair,
+    can_animate,
     can_render,
+    require_animate,
     require_render,
 )
 from landmarks.models.factory import (
@@ -23,6 +26,7 @@ from landmarks.models.imm import ImmModel, imm
 from landmarks.models.zhang import ZhangModel, zhang
 
 __all__ = [
+    "AnimationError",
     "ImmModel",
     "LandmarkModel",
     "RendererError",
@@ -30,11 +34,13 @@ __all__ = [
     "TrainingPair",
     "ZhangModel",
     "build_model",
+    "can_animate",
     "can_render",
     "create_model",
     "imm",
     "list_models",
     "model_kwargs",
+    "require_animate",
     "require_render",
     "resolve_model_args",
     "zhang",

@@ -18,6 +18,10 @@ factory (:func:`landmarks.registry.register_model`) whose model subclasses
 * ``render(source (B,3,S,S), keypoints (B,K,2)) -> {"reconstruction": (B,3,S,S), ...}``:
   defined only by models that can re-draw an image from given keypoints (:func:`can_render`:
   the method exists); swaps and manipulation use it.
+* ``generate(source (B,3,S,S), source_motion, driving_motion) -> {"reconstruction", ...}``:
+  defined only by models that animate (motion transfer; :func:`can_animate`): each motion a
+  dict with "keypoints" (B,K,2) and "jacobians" (B,K,2,2) as :meth:`LandmarkModel.detect`
+  returns them; the source image is redrawn with the driving motion.
 * :meth:`LandmarkModel.parameter_groups`: optional optimiser parameter groups.
 * :attr:`LandmarkModel.outputs`: the names the training step returns, so that a loss term that
   needs one the model lacks fails before training starts, naming the term, the model and what
@@ -35,8 +39,8 @@ from torch import Tensor, nn
 
 from landmarks.geometry import TPSWarp, warp_images
 
-__all__ = ["LandmarkModel", "ObjectiveLike", "RendererError", "StepOutput", "TrainingPair",
-           "can_render", "require_render"]
+__all__ = ["AnimationError", "LandmarkModel", "ObjectiveLike", "RendererError", "StepOutput",
+           "TrainingPair", "can_animate", "can_render", "require_animate", "require_render"]
 
 
 class TrainingPair(NamedTuple):
@@ -157,3 +161,22 @@ def require_render(model: nn.Module, name: str, what: str = "this command") -> N
         raise RendererError(f"model {name!r} cannot render images from keypoints (it has no "
                             f"render(source, keypoints)); {what} needs a model that can, "
                             f"e.g. 'imm'")
+
+
+def can_animate(model: nn.Module) -> bool:
+    """Whether ``model`` can animate a source image with another image's motion (it has a
+    ``generate(source, source_motion, driving_motion)`` method)."""
+    return callable(getattr(model, "generate", None))
+
+
+class AnimationError(ValueError):
+    """A command needs a model that animates (``landmarks animate``, video reconstruction) and
+    the checkpoint's model cannot (:func:`can_animate`)."""
+
+
+def require_animate(model: nn.Module, name: str, what: str = "this command") -> None:
+    """Raise :class:`AnimationError` naming model ``name`` when ``model`` cannot animate."""
+    if not can_animate(model):
+        raise AnimationError(f"model {name!r} cannot animate (it has no generate(source, "
+                             f"source_motion, driving_motion)); {what} needs a motion-transfer "
+                             f"model, e.g. 'motion'")
