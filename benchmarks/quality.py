@@ -69,11 +69,14 @@ RECIPES: dict[str, list[str]] = {
     # its hourglass detector trained from scratch, with the prior weights measured for it
     "zhang-paper": ["model.detector=paper", "loss.terms={concentration: 1.6e5, "
                     "separation: 1.4e5, equivariance: 6.4e6}"],
+    # the first-order motion model (configs/motion_faces.yaml as it is)
+    "motion": [],
 }
 #: Recipes trained from another file than configs/imm_faces.yaml ("demo": landmarks.demo.CONFIG).
 RECIPE_CONFIGS: dict[str, Path] = {"demo": DEMO_CONFIG,
                                    "zhang": ROOT / "configs" / "zhang_faces.yaml",
-                                   "zhang-paper": ROOT / "configs" / "zhang_faces.yaml"}
+                                   "zhang-paper": ROOT / "configs" / "zhang_faces.yaml",
+                                   "motion": ROOT / "configs" / "motion_faces.yaml"}
 
 
 def run_recipe(name: str, overrides: list[str], budget: list[str], faces: Path, weights: Path,

@@ -207,12 +207,13 @@ class VideoFramePairs(ClipFrames):
         self.index_clips([v.num_frames for v in self.videos])
 
     # -- index ---------------------------------------------------------------------------------
-    def _skip(self, path: Path, reason: str) -> None:
+    def _skip(self, path: Path, reason: str, warn: bool = True) -> None:
         key = str(path)
         if key not in self.skip_reasons:
             self.skipped.append(key)
             self.skip_reasons[key] = reason
-            warnings.warn(f"skipping video {path}: {reason}", stacklevel=3)
+            if warn:
+                warnings.warn(f"skipping video {path}: {reason}", stacklevel=3)
 
     def _build_index(self, sources: Sequence[Source] | None = None,
                      frame_counts: Mapping[Path, Probe] | None = None) -> list[_Video]:
@@ -242,6 +243,7 @@ class VideoFramePairs(ClipFrames):
         counts = ChainMap(probed, given)
         videos: list[_Video] = []
         need = self.min_gap + 1
+        short: list[Path] = []
         for path, frame_paths in sources:
             if frame_paths:
                 if self.max_frames:
@@ -254,10 +256,17 @@ class VideoFramePairs(ClipFrames):
                     continue
                 n = probe
             if n < need and not (self.stills and frame_paths and n == 1):
+                # one warning for all of them (a folder of stills would print one per photo)
                 self._skip(path, f"{n} frame(s), fewer than the {need} that frame_gap "
-                                 f"{(self.min_gap, self.max_gap)} needs")
+                                 f"{(self.min_gap, self.max_gap)} needs", warn=False)
+                short.append(path)
                 continue
             videos.append(_Video(path, n, frame_paths))
+        if short:
+            names = ", ".join(p.name for p in short[:3]) + (", ..." if len(short) > 3 else "")
+            warnings.warn(f"skipping {len(short)} video(s) of {root} with fewer than the {need} "
+                          f"frames that frame_gap {(self.min_gap, self.max_gap)} needs ({names}; "
+                          f"all in .skip_reasons)", stacklevel=2)
         if not videos:
             details = "; ".join(f"{p}: {r}" for p, r in self.skip_reasons.items())
             raise DatasetError(f"video root {root} holds no usable video ({len(self.skipped)} "
