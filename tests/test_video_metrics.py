@@ -40,7 +40,7 @@ from landmarks.evaluation.video_metrics import (
     l1_error,
     l1_per_frame,
 )
-from landmarks.models import AnimationError, LandmarkModel, build_model
+from landmarks.models import AnimationError, LandmarkModel, build_model, create_model
 from landmarks.registry import MODELS, register_model
 
 # ----------------------------------------------------------------------------------------------
@@ -352,3 +352,11 @@ def test_real_dlib_and_inception_when_cached(monkeypatch) -> None:
     assert (obs.points > -1).all() and (obs.points < 64).all()
     feats = mm.inception(frames)
     assert feats.shape == (2, 2048) and np.isfinite(feats).all()
+
+
+def test_reconstruct_video_with_the_motion_model() -> None:
+    model = create_model("motion", num_keypoints=3, image_size=32, width=8, generator_width=8,
+                         levels=2, down_blocks=1, res_blocks=1, max_width=16).eval()
+    frames = _moving_square(3)
+    out = reconstruct_video(model, frames, batch_size=2)
+    assert out.shape == frames.shape and out.dtype == np.uint8

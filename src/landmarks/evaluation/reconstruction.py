@@ -89,7 +89,9 @@ def read_videos(root: Path, size: int, max_frames: int = 0
             else:
                 frames = decode_video(path, size, None, max_frames, strict=True)
         except Exception as err:  # any decoder error: the video is skipped, never a crash
-            skipped.append(f"{path}: {str(err).splitlines()[0] if str(err) else err!r}")
+            lines = str(err).strip().splitlines()
+            msg = lines[0] if lines else type(err).__name__
+            skipped.append(msg if str(path) in msg else f"{path}: {msg}")
             continue
         if len(frames) < 2:
             too_short.append(f"{path}: {len(frames)} frame(s)")
