@@ -28,6 +28,7 @@ MKR point by point), which is how FOMM averages.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -260,10 +261,12 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
         raise ValueError(f"frechet_distance: shapes disagree: mu {mu1.shape} / {mu2.shape}, "
                          f"sigma {s1.shape} / {s2.shape}")
     diff = mu1 - mu2
-    covmean = linalg.sqrtm(s1.dot(s2))
-    if not np.isfinite(covmean).all():
-        offset = np.eye(len(s1)) * eps
-        covmean = linalg.sqrtm((s1 + offset).dot(s2 + offset))
+    with warnings.catch_warnings():  # with fewer samples than dimensions the product is
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)  # singular: expected, see above
+        covmean = linalg.sqrtm(s1.dot(s2))
+        if not np.isfinite(covmean).all():
+            offset = np.eye(len(s1)) * eps
+            covmean = linalg.sqrtm((s1 + offset).dot(s2 + offset))
     if np.iscomplexobj(covmean):
         covmean = covmean.real
     return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
