@@ -56,10 +56,16 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _cmd_weights_fetch(args: argparse.Namespace) -> int:
+    if args.name == "video-metrics":
+        from landmarks.evaluation.face_models import fetch_video_metric_models
+
+        for role, path in fetch_video_metric_models(force=args.force).items():
+            print(f"{role}: {path}")
+        return 0
     from landmarks.weights import fetch_vgg19
 
     if args.name != "vgg19":
-        raise ValueError(f"unknown weights {args.name!r}; available: vgg19")
+        raise ValueError(f"unknown weights {args.name!r}; available: vgg19, video-metrics")
     print(f"VGG-19 weights: {fetch_vgg19(force=args.force)}")
     return 0
 
@@ -120,9 +126,14 @@ def _cmd_animate(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.task == "reconstruction":
+        return _eval_reconstruction(args)
     from landmarks.evaluation.run import evaluate_checkpoint, format_results
     from landmarks.inference import write_json
 
+    missing = [f"--{k}" for k in ("dataset", "root", "out") if not getattr(args, k)]
+    if missing:
+        raise ValueError(f"eval --task landmarks needs {', '.join(missing)}")
     out = Path(args.out)
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} already exists; pass --force to overwrite it")
@@ -131,6 +142,26 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     write_json(results, out, force=args.force)
     print(format_results(results))
     print(f"results: {out}")
+    return 0
+
+
+def _eval_reconstruction(args: argparse.Namespace) -> int:
+    from landmarks.evaluation.reconstruction import evaluate_reconstruction
+    from landmarks.inference import write_json
+
+    if not args.videos:
+        raise ValueError("eval --task reconstruction needs --videos DIR")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not args.force:
+        raise FileExistsError(f"{out} already exists; pass --force to overwrite it")
+    report = evaluate_reconstruction(
+        args.checkpoint, args.videos, size=args.size, max_frames=args.max_frames,
+        baseline_imm=args.baseline_imm, device=args.device, batch_size=args.batch_size,
+        progress=lambda line: print(line, file=sys.stderr))
+    print(report.format())
+    if out is not None:
+        write_json(report.to_dict(), out, force=args.force)
+        print(f"results: {out}")
     return 0
 
 
@@ -178,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("weights", help="model weights").add_subparsers(dest="action",
                                                                        required=True)
     wf = w.add_parser("fetch", help="fetch weights into the cache (offline-capable)")
-    wf.add_argument("name", choices=["vgg19"])
+    wf.add_argument("name", choices=["vgg19", "video-metrics"],
+                    help="vgg19 (perceptual loss) or video-metrics (dlib 68 points + face "
+                         "descriptor, FID Inception)")
     wf.add_argument("--force", action="store_true")
     wf.set_defaults(func=_cmd_weights_fetch)
 
@@ -189,12 +222,23 @@ def build_parser() -> argparse.ArgumentParser:
     daf.add_argument("--force", action="store_true")
     daf.set_defaults(func=_cmd_data_fetch)
 
-    e = sub.add_parser("eval", help="the linear-regression landmark protocol on a dataset")
+    e = sub.add_parser("eval", help="landmark protocol on a dataset, or video reconstruction")
     e.add_argument("checkpoint")
-    e.add_argument("--dataset", required=True,
-                   help="realfaces, mafl, aflw, bbcpose, … (registered benchmarks)")
-    e.add_argument("--root", required=True, help="the dataset folder")
-    e.add_argument("--out", required=True, help="JSON file to write")
+    e.add_argument("--task", choices=["landmarks", "reconstruction"], default="landmarks",
+                   help="landmarks: the linear-regression protocol on --dataset/--root; "
+                        "reconstruction: redraw each video of --videos from its first frame "
+                        "and score L1, AKD, MKR, AED, FID")
+    e.add_argument("--dataset", help="realfaces, mafl, aflw, bbcpose, … (registered benchmarks)")
+    e.add_argument("--root", help="the dataset folder")
+    e.add_argument("--videos", help="reconstruction: folder of video files / frame folders")
+    e.add_argument("--size", type=int, default=0,
+                   help="reconstruction: frame side scored (default: the model's image_size)")
+    e.add_argument("--max-frames", type=int, default=0,
+                   help="reconstruction: first N frames of each video (0 = all)")
+    e.add_argument("--baseline-imm", metavar="CKPT",
+                   help="reconstruction: a renderer checkpoint (imm, zhang) for a baseline row")
+    e.add_argument("--batch-size", type=int, default=16)
+    e.add_argument("--out", help="JSON file to write (required for --task landmarks)")
     e.add_argument("--device", default="auto")
     e.add_argument("--draws", type=int, default=10, help="random draws per sample-efficiency n")
     e.add_argument("--force", action="store_true", help="overwrite an existing --out")

@@ -114,6 +114,8 @@ class LossConfig:
     use_mask: bool = True
     terms: dict[str, float] = field(default_factory=dict)  # term → weight, e.g. equivariance
     separation_bandwidth: float = 0.16  # σ of the separation prior, normalised units
+    # image-pyramid scales of the pyramid_perceptual loss (first-order motion model)
+    pyramid_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
 
 
 @dataclass
@@ -311,9 +313,12 @@ def validate(cfg: Config) -> None:
                           f"1 <= min <= max, got {cfg.data.frame_gap}")
     if cfg.data.crop and len(cfg.data.crop) != 4:
         raise ConfigError(f"config key 'data.crop': expected [x0, y0, x1, y1], got {cfg.data.crop}")
-    if cfg.loss.name not in ("perceptual", "l1", "l2"):
-        raise ConfigError(f"config key 'loss.name': expected perceptual, l1 or l2, "
-                          f"got {cfg.loss.name!r}")
+    # loss.name is checked against the registered reconstruction terms by
+    # landmarks.losses.check_terms (the trainer calls it before writing anything)
+    if not isinstance(cfg.loss.name, str) or not cfg.loss.name:
+        raise ConfigError(f"config key 'loss.name': expected the name of a reconstruction "
+                          f"loss (e.g. perceptual, pyramid_perceptual, l1, l2), got "
+                          f"{cfg.loss.name!r}")
     for term, weight in list(cfg.loss.terms.items()):
         if isinstance(weight, str):  # YAML 1.1 reads "1e3" (no dot) as a string
             with contextlib.suppress(ValueError):

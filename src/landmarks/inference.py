@@ -173,7 +173,8 @@ def detect_paths(detector: Detector, paths: Sequence[Path], overlay_dir: Path | 
     return records, skipped
 
 
-def write_json(records: list[dict[str, Any]], path: Path, force: bool = False) -> Path:
+def write_json(records: list[dict[str, Any]] | dict[str, Any], path: Path,
+               force: bool = False) -> Path:
     """Write records atomically; an existing file is kept unless ``force``."""
     if path.exists() and not force:
         raise FileExistsError(f"{path} already exists; pass --force to overwrite it")

@@ -9,6 +9,10 @@
 * :mod:`~landmarks.evaluation.sample_efficiency` -- error versus number of labelled images;
 * :mod:`~landmarks.evaluation.baseline` -- MediaPipe's face mesh reduced to MAFL's 5 points, a
   supervised reference row (optional dependency);
+* :mod:`~landmarks.evaluation.video_metrics` -- video reconstruction metrics (L1, AKD, MKR, AED,
+  FID) on uint8 videos, with :mod:`~landmarks.evaluation.face_models` (the external models:
+  dlib's 68 points and face descriptor, the FID Inception) and
+  :mod:`~landmarks.evaluation.reconstruction` (``landmarks eval --task reconstruction``);
 * :mod:`~landmarks.evaluation.run` -- ``evaluate_checkpoint`` / ``format_results``, the whole
   protocol for a checkpoint on a benchmark (``landmarks eval``).
 

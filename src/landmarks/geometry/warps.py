@@ -48,6 +48,7 @@ __all__ = [
     "sample_tps_pair",
     "sample_tps_warp",
     "scaled_mask_size",
+    "tps_jacobian",
     "tps_kernel",
     "tps_sampling_grid",
     "tps_transform_points",
@@ -279,6 +280,24 @@ def tps_transform_points(warp: TPSWarp, points: Tensor) -> Tensor:
     with _no_autocast(points.device):
         p = points.float()
         return _apply_tps(warp, p, tps_kernel(p, warp.control_points.float()))
+
+
+def tps_jacobian(warp: TPSWarp, points: Tensor) -> Tensor:
+    """The Jacobian of the sampling map at ``points``: ``J[b, n] = dT(p)/dp`` (closed form).
+
+    A local affine frame ``A`` at an output location ``p`` (a keypoint's Jacobian detected in
+    the warped image) is the frame ``dT(p)/dp · A`` at ``T(p)`` in the input image.
+
+    Args:
+        warp: batch of ``B`` warps.
+        points: ``(B, N, 2)`` output locations, normalised.
+
+    Returns:
+        ``(B, N, 2, 2)`` float32, ``J[b, n, j, k] = dT_j / dp_k``; the identity for an identity
+        warp.
+    """
+    with _no_autocast(points.device):
+        return _tps_value_and_jacobian(warp, points.float())[1]
 
 
 def tps_sampling_grid(warp: TPSWarp, h: int, w: int) -> Tensor:

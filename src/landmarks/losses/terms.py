@@ -11,7 +11,10 @@ Registered (in this order, which is also the order of the weighted sum):
 * ``perceptual``: VGG-19 feature differences, normalised by their running means (IMM);
 * ``l1``, ``l2``: pixel differences;
 * ``concentration``, ``separation``, ``equivariance``: the structural priors of Zhang et al.
-  2018 (:mod:`landmarks.losses.priors`).
+  2018 (:mod:`landmarks.losses.priors`);
+* ``pyramid_perceptual``, ``jacobian_equivariance``: the first-order motion model's
+  multi-scale perceptual loss and the equivariance of the keypoints' local affine transforms
+  (:mod:`landmarks.losses.motion`).
 
 A new term: subclass :class:`LossTerm`, decorate with
 ``@register_loss_term("name")`` (:mod:`landmarks.registry`), import it from
@@ -28,6 +31,7 @@ from torch import Tensor, nn
 
 from landmarks.config import LossConfig
 from landmarks.geometry import TPSWarp
+from landmarks.losses.motion import jacobian_equivariance_loss, pyramid_perceptual_loss
 from landmarks.losses.perceptual import perceptual_loss
 from landmarks.losses.pixel import PixelLoss
 from landmarks.losses.priors import (
@@ -42,6 +46,7 @@ __all__ = [
     "RECONSTRUCTION",
     "Concentration",
     "Equivariance",
+    "JacobianEquivariance",
     "LossTerm",
     "Reconstruction",
     "Separation",
@@ -160,6 +165,34 @@ class Equivariance(LossTerm):
             raise ValueError("loss term 'equivariance' needs the model's 'warped_keypoints' "
                              "and the warp that made them")
         return {"loss": equivariance_loss(out["warped_keypoints"], out["keypoints"], warp)}
+
+
+@register_loss_term("pyramid_perceptual")
+class PyramidPerceptual(Reconstruction):
+    """The perceptual loss on an image pyramid (:class:`~landmarks.losses.motion.
+    PyramidPerceptualLoss`; scales ``loss.pyramid_scales``, layers, weights and momentum from
+    the config)."""
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig, image_size: int | None = None) -> LossTerm:
+        return cls(pyramid_perceptual_loss(cfg, image_size))
+
+
+@register_loss_term("jacobian_equivariance")
+class JacobianEquivariance(LossTerm):
+    """Equivariance of the keypoints' Jacobians under the pair's warp
+    (:func:`~landmarks.losses.motion.jacobian_equivariance_loss`)."""
+
+    needs = ("jacobians", "warped_jacobians", "warped_keypoints")
+    needs_warp = True
+
+    def forward(self, out: Mapping[str, Tensor], target: Tensor, mask: Tensor | None = None,
+                warp: TPSWarp | None = None) -> dict[str, Tensor]:
+        if warp is None or "warped_jacobians" not in out:
+            raise ValueError("loss term 'jacobian_equivariance' needs the model's "
+                             "'warped_jacobians' and the warp that made them")
+        return {"loss": jacobian_equivariance_loss(out["warped_jacobians"], out["jacobians"],
+                                                   out["warped_keypoints"], warp)}
 
 
 def term_names() -> list[str]:

@@ -23,12 +23,14 @@ from landmarks.models.factory import (
     resolve_model_args,
 )
 from landmarks.models.imm import ImmModel, imm
+from landmarks.models.motion import MotionModel, motion
 from landmarks.models.zhang import ZhangModel, zhang
 
 __all__ = [
     "AnimationError",
     "ImmModel",
     "LandmarkModel",
+    "MotionModel",
     "RendererError",
     "StepOutput",
     "TrainingPair",
@@ -40,6 +42,7 @@ __all__ = [
     "imm",
     "list_models",
     "model_kwargs",
+    "motion",
     "require_animate",
     "require_render",
     "resolve_model_args",
