@@ -294,3 +294,21 @@ def test_report_of_an_animating_run_has_the_animation_section(tmp_path: Path) ->
     section = text.split('<section id="animation">')[1].split("</section>")[0]
     assert "skipped" not in section and section.count("data:image/png;base64,") == 1
     assert "RealFaces held-out test clip <code>clipA</code>" in section
+
+
+def test_the_motion_model_animates_through_the_cli(inputs: dict[str, Path], capsys) -> None:
+    """The real (untrained, tiny) ``motion`` model through the whole command: relative mode with
+    --adapt-scale, side by side."""
+    cfg = load_config(ROOT / "configs" / "motion_faces.yaml",
+                      ["model.num_keypoints=3", f"model.image_size={SIZE}", "model.width=8",
+                       "model.generator_width=8", "model.res_blocks=1"])
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(inputs["base"] / "motion.pt", {
+        "model": build_model(cfg).state_dict(), "step": 0, "config": to_dict(cfg)})
+    out = inputs["base"] / "motion.mp4"
+    assert main(["animate", str(ckpt), "--source", str(inputs["source"]), "--driving",
+                 str(inputs["video"]), "--out", str(out), "--device", "cpu", "--side-by-side",
+                 "--adapt-scale", "--batch-size", "4"]) == 0
+    assert f"animation: {out} (8 frames" in capsys.readouterr().out
+    frames = list(iter_rgb_frames(out))
+    assert len(frames) == len(DRIVING_XY) and frames[0].shape == (SIZE, 3 * SIZE, 3)
