@@ -109,6 +109,22 @@ def _cmd_manipulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_animate(args: argparse.Namespace) -> int:
+    from landmarks.animate import animate_file, parse_crop
+
+    result = animate_file(args.checkpoint, args.source, args.driving, args.out,
+                          relative=not args.absolute, adapt_scale=args.adapt_scale,
+                          show_side_by_side=args.side_by_side, batch_size=args.batch_size,
+                          crop=parse_crop(args.crop), source_crop=parse_crop(args.source_crop),
+                          out_size=args.out_size, fps=args.fps, device=args.device,
+                          force=args.force)
+    mode = "relative" if result.relative else "absolute"
+    layout = "source | driving | result" if args.side_by_side else "result"
+    print(f"animation: {result.path} ({result.frames} frames at {result.fps:g} fps, "
+          f"{result.size_hw[1]}x{result.size_hw[0]}, {mode} motion; {layout})")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     if args.task == "reconstruction":
         return _eval_reconstruction(args)
@@ -255,6 +271,37 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--device", default="auto")
     mp.add_argument("--force", action="store_true", help="overwrite an existing --out")
     mp.set_defaults(func=_cmd_manipulate)
+
+    an = sub.add_parser("animate", help="animate a source image with a driving video's motion "
+                                        "(models that animate, e.g. motion)")
+    an.add_argument("checkpoint")
+    an.add_argument("--source", required=True, metavar="IMAGE", help="the image to animate")
+    an.add_argument("--driving", required=True, metavar="VIDEO",
+                    help="video file, or a folder of frames in name order")
+    an.add_argument("--out", required=True, help="video file to write (.mp4)")
+    an.add_argument("--absolute", action="store_true",
+                    help="absolute motion: the source takes the driving frames' keypoints as "
+                         "they are (default: FOMM's relative motion, relative to the first "
+                         "driving frame, so the source keeps its own shape)")
+    an.add_argument("--adapt-scale", action="store_true",
+                    help="relative mode: scale the motion by the source's / first driving "
+                         "frame's keypoint spread")
+    an.add_argument("--side-by-side", action="store_true",
+                    help="write source | driving | result with the keypoints drawn")
+    an.add_argument("--batch-size", type=int, default=16, help="driving frames per pass")
+    an.add_argument("--crop", metavar="X0,Y0,X1,Y1",
+                    help="crop box of the driving frames, fractions of width/height (default: "
+                         "the checkpoint's data.crop)")
+    an.add_argument("--source-crop", metavar="X0,Y0,X1,Y1",
+                    help="crop box of the source image (default: the checkpoint's data.crop)")
+    an.add_argument("--out-size", type=int, metavar="PX",
+                    help="side of each written panel in pixels (upscaled for viewing; default: "
+                         "the model's image size)")
+    an.add_argument("--fps", type=float,
+                    help="output frame rate (default: the driving video's; 25 for a folder)")
+    an.add_argument("--device", default="auto")
+    an.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    an.set_defaults(func=_cmd_animate)
 
     m = sub.add_parser("models", help="list registered models")
     m.set_defaults(func=_cmd_models)

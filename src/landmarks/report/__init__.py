@@ -13,9 +13,11 @@ exist in the run folder:
    raw score map and each keypoint's x / y marginals (Jakab et al. 2018, Fig. 2 right);
 5. **Style/geometry swap** -- the newest checkpoint renders four held-out images' geometry
    with four others' appearance (:func:`landmarks.swap.swap_grid`; Jakab et al. 2018, Fig. 7);
-6. **Evaluation** -- the JSON files written by ``landmarks eval``: error table, PCK curve,
+6. **Animation** -- for a model that animates, a held-out person animated with another
+   person's held-out clip (RealFaces test split; :mod:`landmarks.animate`);
+7. **Evaluation** -- the JSON files written by ``landmarks eval``: error table, PCK curve,
    sample efficiency, labelled vs regressed points on example images;
-7. **Detection overlay** -- the newest ``detect/*.mp4`` and ``detect/*_frames.png`` sheets.
+8. **Detection overlay** -- the newest ``detect/*.mp4`` and ``detect/*_frames.png`` sheets.
 
 Figures are drawn with matplotlib's Agg renderer through :class:`matplotlib.figure.Figure`
 (pyplot's global state is never touched).
@@ -36,11 +38,13 @@ import tempfile
 from pathlib import Path
 
 from landmarks.engine.checkpoint import latest_checkpoint
+from landmarks.models import can_animate
 from landmarks.report.evaluation import _eval_section
 from landmarks.report.html import _CSP, _CSS, SECTION_TITLES, ReportError, _esc, _Section, _step_of
 from landmarks.report.run_folder import _check_run_dir, _load_run_config, read_metrics
 from landmarks.report.sections import (
     VIDEO_INLINE_LIMIT,
+    _animation_section,
     _detect_section,
     _load_run_model,
     _loss_section,
@@ -91,6 +95,8 @@ def build_report(run_dir: str | Path, eval_files: list[Path] | None = None,
         sections.append(_score_section(run))
         if not isinstance(run, str):
             sections.append(_swap_section(run))
+            if can_animate(run.detector.model):
+                sections.append(_animation_section(run))
     else:
         not_shown.append("score maps and style/geometry swap (no checkpoint)")
     if eval_files is None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from landmarks.report.html import (
     _KNOWN_COLUMNS,
@@ -19,6 +20,7 @@ from landmarks.report.html import (
     _mean_of,
 )
 from landmarks.visualize.colors import keypoint_colors
+from landmarks.visualize.overlay import draw_keypoints
 from landmarks.visualize.quadruplet import normalized_to_pixel_np
 
 _DPI = 100
@@ -235,7 +237,6 @@ def _sample_efficiency_figure(ev: dict[str, Any]) -> bytes | None:
 
 def _examples_figure(ev: dict[str, Any], json_path: Path) -> tuple[bytes | None, int]:
     from matplotlib.lines import Line2D
-    from PIL import Image
 
     examples = [e for e in ev.get("examples") or [] if isinstance(e, dict) and "image" in e]
     examples = examples[:_MAX_EXAMPLES]
@@ -309,3 +310,31 @@ def _resolve_image(path: str, json_path: Path, root: str | None) -> Path | None:
             return c
     return None
 
+
+def _animation_figure(source: np.ndarray, driving: np.ndarray, results: np.ndarray,
+                      source_keypoints: np.ndarray, driving_keypoints: np.ndarray,
+                      motion_keypoints: np.ndarray, cell: int = 96) -> bytes:
+    """The animation strip as PNG bytes: top row the source (its keypoints drawn) then the
+    driving frames (theirs); bottom row, under each driving frame, the generated frame (the
+    motion's keypoints). ``source`` ``(S, S, 3)``, ``driving`` / ``results`` ``(N, S, S, 3)``
+    uint8; keypoints normalised, ``(K, 2)`` and ``(N, K, 2)``. Cells of ``max(S, cell)`` px,
+    2-pixel white separators, an 8-pixel gap after the source column."""
+    n, s = len(driving), max(int(source.shape[0]), int(cell))
+    colors = keypoint_colors(len(source_keypoints))
+    sep, gap = 2, 8
+
+    def tile(img: np.ndarray, kp: np.ndarray) -> np.ndarray:
+        arr = np.asarray(Image.fromarray(img).resize((s, s), Image.Resampling.BILINEAR))
+        return draw_keypoints(arr, normalized_to_pixel_np(kp, s, s), colors)
+
+    width = sep + s + gap + n * (s + sep)
+    canvas = np.full((sep + 2 * (s + sep), width, 3), 255, np.uint8)
+    canvas[sep:sep + s, sep:sep + s] = tile(source, source_keypoints)
+    for i in range(n):
+        left = sep + s + gap + i * (s + sep)
+        canvas[sep:sep + s, left:left + s] = tile(driving[i], driving_keypoints[i])
+        top = 2 * sep + s
+        canvas[top:top + s, left:left + s] = tile(results[i], motion_keypoints[i])
+    buf = io.BytesIO()
+    Image.fromarray(canvas).save(buf, format="PNG")
+    return buf.getvalue()

@@ -18,6 +18,7 @@ SECTION_TITLES = {
     "quadruplets": "Quadruplets",
     "scores": "Score maps",
     "swap": "Style/geometry swap",
+    "animation": "Animation",
     "eval": "Evaluation",
     "detect": "Detection overlay",
 }
@@ -30,6 +31,9 @@ _NUM_SWAP_IMAGES = 4  # style images; as many geometry images
 
 
 _MAX_EXAMPLES = 12
+
+
+_NUM_ANIMATION_FRAMES = 6  # driving frames shown in the animation section
 
 
 _MAX_VIDEO_FRAMES = 300  # score maps of a video run use frames among the first 300 of each

@@ -1,5 +1,5 @@
-"""The report's sections that read the run: header, loss curves, quadruplets, score maps and
-the style/geometry swap (these load the newest checkpoint through
+"""The report's sections that read the run: header, loss curves, quadruplets, score maps, the
+style/geometry swap and the animation (these load the newest checkpoint through
 :class:`landmarks.inference.Detector`), and the detection overlay."""
 
 from __future__ import annotations
@@ -17,16 +17,21 @@ from typing import Any
 import numpy as np
 
 from landmarks import __version__
+from landmarks.animate import animate_frames
 from landmarks.data import build_dataset
+from landmarks.data.realfaces import RealFaces, load_manifest
+from landmarks.data.transforms import read_image_uint8, uint8_to_tensor
 from landmarks.inference import Detector
 from landmarks.losses import fitting_layers
 from landmarks.report.figures import (
     _PRIOR_COLUMNS,
+    _animation_figure,
     _loss_figure,
     _score_map_figure,
 )
 from landmarks.report.html import (
     _MAX_VIDEO_FRAMES,
+    _NUM_ANIMATION_FRAMES,
     _NUM_SCORE_IMAGES,
     _NUM_SWAP_IMAGES,
     SECTION_TITLES,
@@ -54,9 +59,11 @@ def _run_section(run_dir: Path, cfg: Any, cfg_note: str, metrics: dict[str, np.n
     rows: list[tuple[str, str]] = [("Run folder", f"<code>{_esc(run_dir.resolve())}</code>")]
     if cfg is not None:
         m, d, t, lo, o = cfg.model, cfg.data, cfg.train, cfg.loss, cfg.optim
+        sizes = ((f", score maps {m.heatmap_size}×{m.heatmap_size}"
+                  if "heatmap_size" in m.args else "")
+                 + (f", width {_esc(m.width)}" if "width" in m.args else ""))
         rows.append(("Model", f"{_esc(m.name)}: K = <b>{m.num_keypoints}</b> keypoints, "
-                              f"image size <b>{m.image_size}</b> px, score maps "
-                              f"{m.heatmap_size}×{m.heatmap_size}, width {m.width}"))
+                              f"image size <b>{m.image_size}</b> px{sizes}"))
         root_state = "" if not d.root or Path(d.root).expanduser().exists() else \
             ' <span class="bad">(no longer exists)</span>'
         rows.append(("Data", f"{_esc(d.kind)} from <code>{_esc(d.root)}</code>{root_state}"
@@ -319,6 +326,155 @@ def _swap_section(run: _RunModel) -> _Section:
            f"from any images.")
     return _Section("swap", _caption(cap) + "<figure>"
                     + _img(buf.getvalue(), "style/geometry swap grid") + "</figure>")
+
+
+# ----------------------------------------------------------------------------------------------
+# animation (models that animate)
+
+
+@dataclass
+class _AnimationInputs:
+    """A source image and driving frames for the animation section, with their descriptions
+    (HTML) for the caption."""
+
+    source: np.ndarray  # (S, S, 3) uint8
+    driving: np.ndarray  # (N, S, S, 3) uint8, the first the reference of relative motion
+    frame_numbers: list[int]
+    source_what: str
+    driving_what: str
+
+
+def _find_realfaces(root: str) -> RealFaces | None:
+    """The RealFaces benchmark that ``root`` (a run's ``data.root``) lies in, if any: the
+    nearest folder at or above it that holds a readable RealFaces ``manifest.json``."""
+    if not root:
+        return None
+    path = Path(root).expanduser()
+    for folder in (path, *path.parents):
+        if (folder / "manifest.json").is_file():
+            try:
+                return load_manifest(folder)
+            except Exception:  # noqa: BLE001 - another kind of manifest, or a broken one
+                return None
+    return None
+
+
+def _spread(n: int, count: int) -> list[int]:
+    """``count`` frame numbers from 0 to ``n - 1``, evenly spread (the first is 0)."""
+    return sorted({int(round(v)) for v in np.linspace(0, n - 1, min(n, count))})
+
+
+def _realfaces_animation_inputs(rf: RealFaces, size: int) -> _AnimationInputs | str:
+    """Driving: the longest RealFaces test clip of a person not in training (else of anyone);
+    source: a test photo (else a test-clip frame) of another person, unseen in training where
+    there is one."""
+    test = rf.split("test")
+    clips: dict[str, list[Any]] = {}
+    for f in test:
+        if f.frame is not None:
+            clips.setdefault(f.clip, []).append(f)
+    clips = {c: sorted(fs, key=lambda f: f.frame) for c, fs in clips.items() if len(fs) >= 2}
+    if not clips:
+        return f"the RealFaces test split of <code>{_esc(rf.root)}</code> holds no clip"
+    clip = max(clips, key=lambda c: (not clips[c][0].person_in_train, len(clips[c]), c))
+    frames = clips[clip]
+    person = frames[0].person
+    others = [f for f in test if f.person != person]
+    if not others:
+        return (f"the RealFaces test split of <code>{_esc(rf.root)}</code> holds no person "
+                f"other than the driving clip's")
+    src = min(others, key=lambda f: (f.person_in_train, f.frame is not None, test.index(f)))
+    picks = _spread(len(frames), _NUM_ANIMATION_FRAMES)
+    driving = np.stack([read_image_uint8(frames[i].image, size) for i in picks])
+    source = read_image_uint8(src.image, size)
+    seen = "seen in training (later frames)" if frames[0].person_in_train else \
+        "not in training"
+    src_kind = "photo" if src.frame is None else f"clip frame {src.frame}"
+    src_seen = "seen in training" if src.person_in_train else "not in training"
+    return _AnimationInputs(
+        source, driving, [int(frames[i].frame) for i in picks],
+        f"RealFaces test {src_kind} <code>{_esc(src.id)}</code> (person "
+        f"<code>{_esc(src.person)}</code>, {src_seen})",
+        f"RealFaces held-out test clip <code>{_esc(clip)}</code> (person "
+        f"<code>{_esc(person)}</code>, {seen}; {len(frames)} test frames)")
+
+
+def _clip_frames(dataset: Any, index: int, size: int, crop: Any) -> np.ndarray | None:
+    """All frames of video ``index`` of a :class:`~landmarks.data.VideoFramePairs`-like dataset
+    as ``(N, S, S, 3)`` uint8 (``None`` when they cannot be read)."""
+    video = dataset.videos[index]
+    try:
+        if video.frame_paths:
+            return np.stack([read_image_uint8(p, size, crop) for p in video.frame_paths])
+        got = dataset.decoded(index)
+        return None if got is None else got[0]
+    except Exception:  # noqa: BLE001 - an unreadable clip: try another
+        return None
+
+
+def _video_animation_inputs(run: _RunModel, size: int) -> _AnimationInputs | str:
+    """Source: the middle frame of one video of the run's data (its test split where the reader
+    has one); driving: the longest other video."""
+    for dataset, what in ((run.held_out, "held-out (test split)"), (run.dataset, "training")):
+        videos = getattr(dataset, "videos", None)
+        if not videos or len(videos) < 2:
+            continue
+        order = sorted(range(len(videos)), key=lambda i: (-videos[i].num_frames, i))
+        crop = getattr(dataset, "crop", None)
+        clips = [(i, c) for i in order[:4]
+                 if (c := _clip_frames(dataset, i, size, crop)) is not None and len(c) >= 2]
+        if len(clips) < 2:
+            continue
+        (d_idx, driving), (s_idx, source) = clips[0], clips[1]
+        picks = _spread(len(driving), _NUM_ANIMATION_FRAMES)
+        note = "" if what.startswith("held") else " (the reader has no test split)"
+        return _AnimationInputs(
+            source[len(source) // 2], driving[picks], picks,
+            f"frame {len(source) // 2} of the {what} video "
+            f"<code>{_esc(videos[s_idx].path.name)}</code>{note}",
+            f"the {what} video <code>{_esc(videos[d_idx].path.name)}</code>{note}")
+    return ("no RealFaces test split and fewer than two readable videos in the run's data "
+            "to take a source and a driving clip from")
+
+
+def _animation_section(run: _RunModel) -> _Section:
+    """A few frames of a held-out person animated by another's clip
+    (:func:`landmarks.animate.animate_frames`, relative motion): RealFaces' test split when the
+    run's data lies in a RealFaces folder, else two videos of the run's data."""
+    title = SECTION_TITLES["animation"]
+    det = run.detector
+    size = det.image_size
+    rf = _find_realfaces(det.config.data.root)
+    try:
+        picked = (_realfaces_animation_inputs(rf, size) if rf is not None
+                  else _video_animation_inputs(run, size))
+    except Exception as err:  # noqa: BLE001 - unreadable frames: shown in the report
+        picked = f"the held-out frames could not be read: {_esc(err)}"
+    if isinstance(picked, str):
+        return _Section("animation", _note(f"{title} skipped: {picked}."))
+    try:
+        batches = list(animate_frames(det.model, uint8_to_tensor(picked.source),
+                                      list(picked.driving), relative=True,
+                                      batch_size=len(picked.driving)))
+    except Exception as err:  # noqa: BLE001 - shown in the report
+        return _Section("animation", _note(f"{title} skipped: {_esc(err)}"))
+    b = batches[0]
+    png = _animation_figure(picked.source, b.driving, b.result, b.source_keypoints,
+                            b.driving_keypoints, b.motion_keypoints)
+    frames = ", ".join(str(t) for t in picked.frame_numbers)
+    cap = (f"The newest checkpoint (<code>{_esc(run.checkpoint.name)}</code>) animates a "
+           f"person it has not been trained on. Top left: the source, "
+           f"{picked.source_what}. Top row: the driving frames ({frames}) of "
+           f"{picked.driving_what}. Bottom row: the source animated with each driving frame's "
+           f"motion in FOMM's relative mode (<code>landmarks animate</code>'s default): the "
+           f"motion of the keypoints (and their local affine Jacobians) relative to the first "
+           f"driving frame, applied to the source's own keypoints, so the first result should "
+           f"be the source itself and the source should keep its own face shape. Dots: the "
+           f"keypoints detected on the source and on each driving frame, and on each result "
+           f"the keypoints it was generated for; colour k is keypoint k. All at the model's "
+           f"{size}×{size} px, upscaled for display.")
+    return _Section("animation", _caption(cap) + "<figure>" + _img(png, "animation") +
+                    "</figure>")
 
 
 # ----------------------------------------------------------------------------------------------
