@@ -11,7 +11,11 @@ Registered (in this order, which is also the order of the weighted sum):
 * ``perceptual``: VGG-19 feature differences, normalised by their running means (IMM);
 * ``l1``, ``l2``: pixel differences;
 * ``concentration``, ``separation``, ``equivariance``: the structural priors of Zhang et al.
-  2018 (:mod:`landmarks.losses.priors`).
+  2018 (:mod:`landmarks.losses.priors`);
+* ``temporal``, ``temporal_heatmaps``: the temporal regulariser of seed 003 on video pairs
+  (:mod:`landmarks.losses.temporal`): the source frame's keypoints (heatmaps) carried by the
+  optical flow must match the target frame's; they read the pair's flows, so they need
+  ``data.flow`` (:attr:`LossTerm.needs_flow`).
 
 A new term: subclass :class:`LossTerm`, decorate with
 ``@register_loss_term("name")`` (:mod:`landmarks.registry`), import it from
@@ -36,6 +40,7 @@ from landmarks.losses.priors import (
     equivariance_loss,
     separation_loss,
 )
+from landmarks.losses.temporal import temporal_heatmap_loss, temporal_keypoint_loss
 from landmarks.registry import LOSS_TERMS, register_loss_term
 
 __all__ = [
@@ -45,6 +50,8 @@ __all__ = [
     "LossTerm",
     "Reconstruction",
     "Separation",
+    "Temporal",
+    "TemporalHeatmaps",
     "build_term",
     "term_names",
 ]
@@ -62,6 +69,9 @@ class LossTerm(nn.Module):
     needs_warp: bool = False
     #: whether the term is a reconstruction loss (may be chosen by ``loss.name``)
     reconstructs: bool = False
+    #: whether the term reads the pair's optical flows ("flow", "flow_back" in the outputs,
+    #: :func:`landmarks.models.base.with_flows`), which ``data.flow`` must provide
+    needs_flow: bool = False
 
     @classmethod
     def from_config(cls, cfg: LossConfig, image_size: int | None = None) -> LossTerm:
@@ -160,6 +170,42 @@ class Equivariance(LossTerm):
             raise ValueError("loss term 'equivariance' needs the model's 'warped_keypoints' "
                              "and the warp that made them")
         return {"loss": equivariance_loss(out["warped_keypoints"], out["keypoints"], warp)}
+
+
+def _flow(out: Mapping[str, Tensor], key: str, term: str) -> Tensor:
+    if key not in out:
+        raise ValueError(f"loss term {term!r} needs the pair's optical flow ({key!r}); train "
+                         f"on video pairs with data.flow=dis or data.flow=farneback")
+    return out[key]
+
+
+@register_loss_term("temporal")
+class Temporal(LossTerm):
+    """Temporal keypoint term (:func:`temporal_keypoint_loss`): the source frame's keypoints
+    carried by the flow from source to target must land on the target frame's keypoints."""
+
+    needs = ("keypoints", "source_keypoints")
+    needs_flow = True
+
+    def forward(self, out: Mapping[str, Tensor], target: Tensor, mask: Tensor | None = None,
+                warp: TPSWarp | None = None) -> dict[str, Tensor]:
+        flow = _flow(out, "flow", "temporal")
+        return {"loss": temporal_keypoint_loss(out["source_keypoints"], out["keypoints"], flow)}
+
+
+@register_loss_term("temporal_heatmaps")
+class TemporalHeatmaps(LossTerm):
+    """Temporal heatmap term (:func:`temporal_heatmap_loss`): the source frame's heatmaps
+    warped by the flow (backward, with the flow from target to source) must match the target
+    frame's heatmaps."""
+
+    needs = ("heatmaps", "source_heatmaps")
+    needs_flow = True
+
+    def forward(self, out: Mapping[str, Tensor], target: Tensor, mask: Tensor | None = None,
+                warp: TPSWarp | None = None) -> dict[str, Tensor]:
+        back = _flow(out, "flow_back", "temporal_heatmaps")
+        return {"loss": temporal_heatmap_loss(out["source_heatmaps"], out["heatmaps"], back)}
 
 
 def term_names() -> list[str]:
