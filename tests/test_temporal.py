@@ -4,6 +4,7 @@ a tiny video."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -249,3 +250,38 @@ def test_train_zhang_with_temporal_on_a_video(tmp_path: Path) -> None:
     for row in result.history:
         assert np.isfinite(row["temporal"]) and np.isfinite(row["temporal_heatmaps"])
         assert np.isfinite(row["loss"])
+
+
+# -- the jitter benchmark (benchmarks/jitter.py) -------------------------------------------------
+
+
+def _jitter_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("jitter", ROOT / "benchmarks" / "jitter.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_jitter_benchmark_runs_on_a_tiny_benchmark(tmp_path: Path, capsys) -> None:
+    from fixtures import write_realfaces_root, write_tiny_checkpoint
+
+    jitter = _jitter_module()
+    # one point moving 1 px per frame with an IOD of 50 px: 2% per frame
+    pts = np.array([[[0.0, 0.0]], [[1.0, 0.0]], [[2.0, 0.0]]])
+    assert jitter.mean_displacement(pts, np.full(2, 50.0)) == pytest.approx(0.02)
+    root = write_realfaces_root(tmp_path / "rf", n_labelled=4, n_test=4)
+    ckpt = write_tiny_checkpoint(tmp_path / "tiny.pt")
+    out = tmp_path / "jitter.json"
+    assert jitter.main([str(ckpt), "--root", str(root), "--repeats", "5", "--device", "cpu",
+                        "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "static jitter" in printed and "clipA" in printed
+    result = json.loads(out.read_text())["results"][0]
+    assert result["num_keypoints"] == 6 and set(result["clips"]) == {"clipA"}
+    assert result["static"] > 0 and np.isfinite(result["moving"]["residual"])
+    # the fixture's labels move 0.1 px right and 0.05 px up per frame (a made-up face)
+    assert result["moving"]["labels"] > 0
+    with pytest.raises(SystemExit):  # never overwrites
+        jitter.main([str(ckpt), "--root", str(root), "--json", str(out)])
