@@ -78,7 +78,13 @@ class WarpConfig:
 @dataclass
 class DataConfig:
     """Training data: ``images`` (a folder; a pair = two TPS warps of one image) or ``video``
-    (a video file, a folder of videos and/or frame folders; a pair = two frames of one video)."""
+    (a video file, a folder of videos and/or frame folders; a pair = two frames of one video).
+
+    ``flow`` (``none``, ``dis``, ``farneback``): the optical flows between the two frames of
+    each pair, computed in the data workers (:mod:`landmarks.data.flow`) for the temporal loss
+    terms; not with ``video_tps`` (the flow would not match the warped frames). The estimators
+    follow motions up to about a tenth of the frame: keep ``frame_gap`` small (e.g. [1, 3]).
+    ``flow_cache`` also keeps the flows on disk under ``$LANDMARKS_CACHE/flow``."""
 
     kind: str = "images"  # a registered dataset: images, video, celeba, aflw, … (see README)
     root: str = ""

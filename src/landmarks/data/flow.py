@@ -14,7 +14,10 @@ pixels (the preset's half resolution above); ``farneback`` is
 :func:`cv2.calcOpticalFlowFarneback` (Farnebäck 2003) with a window of about 1/8 of the frame.
 Both run on the grey levels of the resized uint8 frames. Cost on one CPU core per direction
 (two per pair): DIS 2.9 / 2.7 / 11 ms at 64 / 128 / 256 px, Farnebäck 1.3 / 5.1 / 21 ms; a
-3-pixel shift of a textured frame comes out within 0.01 pixel (median) with either.
+3-pixel shift of a textured frame comes out within 0.01 pixel (median) with either. Neither
+follows motions much beyond a tenth of the frame (a fine texture shifted 9 pixels in a 64-px
+frame defeats both, 6 pixels do not): train the temporal terms on close frames
+(``data.frame_gap`` such as [1, 3]).
 
 :class:`FlowPairs` wraps any frame-pair dataset (items with ``"source"`` and ``"target"``,
 e.g. :class:`~landmarks.data.video.VideoFramePairs`) and adds ``"flow"`` (source → target) and
@@ -146,6 +149,17 @@ class FlowCache:
         self._lock = threading.Lock()
         self._disk_failed = False
         self.hits = self.misses = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (a DataLoader worker started by spawn) without the lock and the memory
+        part: each process fills its own."""
+        state = dict(self.__dict__)
+        state.update(_memory=OrderedDict(), _bytes=0, _lock=None, hits=0, misses=0)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     @property
     def root(self) -> Path:
