@@ -177,7 +177,8 @@ def measure(checkpoint: Path, manifest: RealFaces, device: str, repeats: int, si
 
 
 def table(results: Sequence[dict[str, Any]], repeats: int, sigma: float) -> str:
-    """The figures as one Markdown table (percent of IOD)."""
+    """The figures as Markdown tables (percent of IOD): one row per checkpoint, then one per
+    checkpoint and clip."""
     lines = [
         f"| checkpoint | model | K | static jitter (% IOD; {repeats} noisy copies, "
         f"σ={sigma:g}/255) | moving: keypoints (% IOD / frame) | moving: labels (mafl5) | "
@@ -190,14 +191,14 @@ def table(results: Sequence[dict[str, Any]], repeats: int, sigma: float) -> str:
                      f"{100 * r['static']:.3f} | {100 * m['keypoints']:.3f} | "
                      f"{100 * m['labels']:.3f} | {100 * m['regressed']:.3f} | "
                      f"{100 * m['residual']:.3f} |")
-    clips = list(results[0]["clips"]) if results else []
-    for c in clips:
-        per = [f"{c}: " + ", ".join(f"{100 * r['clips'][c]['static']:.3f} static / "
-                                    f"{100 * r['clips'][c]['keypoints']:.3f} moving"
-                                    for r in results)
-               + f" (labels {100 * results[0]['clips'][c]['labels']:.3f}; "
-               f"{results[0]['clips'][c]['transitions']} transitions)"]
-        lines += per
+    lines += ["", "| checkpoint | clip | transitions | static | moving: keypoints | labels | "
+                  "regressed | residual |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        for c, f in r["clips"].items():
+            lines.append(f"| {Path(r['checkpoint']).name} | {c} | {f['transitions']} | "
+                         f"{100 * f['static']:.3f} | {100 * f['keypoints']:.3f} | "
+                         f"{100 * f['labels']:.3f} | {100 * f['regressed']:.3f} | "
+                         f"{100 * f['residual']:.3f} |")
     return "\n".join(lines)
 
 
@@ -207,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=None,
                         help="RealFaces folder (default: $LANDMARKS_CACHE/data/realfaces)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for PyTorch (0: PyTorch's default)")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--sigma", type=float, default=2.0, help="pixel noise σ, in 1/255")
     parser.add_argument("--seed", type=int, default=0)
@@ -220,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for ckpt in args.checkpoints:
         if not ckpt.is_file():
             parser.error(f"checkpoint {ckpt} does not exist")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     manifest = load_manifest(args.root if args.root is not None else default_root())
     results = [measure(c, manifest, args.device, args.repeats, args.sigma / 255.0, args.seed)
                for c in args.checkpoints]
