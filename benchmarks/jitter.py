@@ -182,7 +182,7 @@ def table(results: Sequence[dict[str, Any]], repeats: int, sigma: float) -> str:
     lines = [
         f"| checkpoint | model | K | static jitter (% IOD; {repeats} noisy copies, "
         f"σ={sigma:g}/255) | moving: keypoints (% IOD / frame) | moving: labels (mafl5) | "
-        f"moving: regressed 5 pts | moving: residual |Δregressed − Δlabel| |",
+        f"moving: regressed 5 pts | moving: residual ‖Δregressed − Δlabel‖ |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
