@@ -195,7 +195,8 @@ def table(results: Sequence[dict[str, Any]], repeats: int, sigma: float) -> str:
                   "regressed | residual |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         for c, f in r["clips"].items():
-            lines.append(f"| {Path(r['checkpoint']).name} | {c} | {f['transitions']} | "
+            lines.append(f"| {Path(*Path(r['checkpoint']).parts[-3:])} | {c} | "
+                         f"{f['transitions']} | "
                          f"{100 * f['static']:.3f} | {100 * f['keypoints']:.3f} | "
                          f"{100 * f['labels']:.3f} | {100 * f['regressed']:.3f} | "
                          f"{100 * f['residual']:.3f} |")
