@@ -49,6 +49,7 @@ _ADAMW = [*_OLD, "optim.name=adamw", "optim.weight_decay=1e-5"]
 _LAYERS = [*_ADAMW, "loss.min_feature_size=8"]
 _S4 = [*_LAYERS, "model.softmax_scale=4"]
 _PRIORS = "loss.terms={equivariance: 1000, separation: 100}"
+_ZHANG_VIDEO = ["data.video_tps=false", "data.frame_gap=[1, 3]", "data.flow=dis"]
 
 #: name → overrides of configs/imm_faces.yaml ("imm": the file as it is; "demo": the demo's).
 RECIPES: dict[str, list[str]] = {
@@ -69,14 +70,28 @@ RECIPES: dict[str, list[str]] = {
     # its hourglass detector trained from scratch, with the prior weights measured for it
     "zhang-paper": ["model.detector=paper", "loss.terms={concentration: 1.6e5, "
                     "separation: 1.4e5, equivariance: 6.4e6}"],
+    # the temporal term's comparison (jitter: benchmarks/jitter.py): plain close frame pairs
+    # (no TPS on the pairs, which the flow could not follow; the still photos drop out), their
+    # DIS flow computed in both so that the data cost is the same, the term off / on with the
+    # equivariance prior's weight (the same squared distance in normalised units)
+    "zhang-video": _ZHANG_VIDEO,
+    "zhang-temporal": [*_ZHANG_VIDEO, "loss.terms.temporal=5.5e6"],
     # the first-order motion model (configs/motion_faces.yaml as it is)
     "motion": [],
+    # its temporal-term comparison, as for zhang: close frame pairs with DIS flow, term off / on
+    # at the keypoint equivariance weight
+    "motion-video": ["data.frame_gap=[1, 3]", "data.flow=dis"],
+    "motion-temporal": ["data.frame_gap=[1, 3]", "data.flow=dis", "loss.terms.temporal=1000"],
 }
 #: Recipes trained from another file than configs/imm_faces.yaml ("demo": landmarks.demo.CONFIG).
 RECIPE_CONFIGS: dict[str, Path] = {"demo": DEMO_CONFIG,
                                    "zhang": ROOT / "configs" / "zhang_faces.yaml",
                                    "zhang-paper": ROOT / "configs" / "zhang_faces.yaml",
-                                   "motion": ROOT / "configs" / "motion_faces.yaml"}
+                                   "zhang-video": ROOT / "configs" / "zhang_faces.yaml",
+                                   "zhang-temporal": ROOT / "configs" / "zhang_faces.yaml",
+                                   "motion": ROOT / "configs" / "motion_faces.yaml",
+                                   "motion-video": ROOT / "configs" / "motion_faces.yaml",
+                                   "motion-temporal": ROOT / "configs" / "motion_faces.yaml"}
 
 
 def run_recipe(name: str, overrides: list[str], budget: list[str], faces: Path, weights: Path,

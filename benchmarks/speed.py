@@ -219,7 +219,7 @@ class TrainingStep:
         return step_generator(self.cfg.train.seed, self.step, 0, self.setup.device)
 
     def pair(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        source, target, mask, _ = make_pair({"image": self.images}, self.cfg, self.generator())
+        source, target, mask, _ = make_pair({"image": self.images}, self.cfg, self.generator())[:4]
         return self.setup.layout(source), self.setup.layout(target), mask
 
     def _finish(self, losses: dict[str, torch.Tensor]) -> None:

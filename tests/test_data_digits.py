@@ -255,7 +255,7 @@ def test_shared_colour_pairs_train_as_frame_pairs(mnist_root):
 
     ds = MnistColour(mnist_root, 32, pairing="shared_colours")
     batch = {k: torch.stack([ds[i][k] for i in range(4)]) for k in ("source", "target")}
-    source, target, mask, warp = make_pair(batch, Config(), torch.Generator().manual_seed(0))
+    source, target, mask, warp = make_pair(batch, Config(), torch.Generator().manual_seed(0))[:4]
     assert torch.equal(source, batch["source"]) and torch.equal(target, batch["target"])
     assert mask is None and warp is None
 

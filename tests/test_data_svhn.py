@@ -72,7 +72,7 @@ def test_batches_become_tps_pairs(root):
     assert batch["image"].shape == (4, 3, 32, 32) and batch["skipped"] == 0
     cfg = Config()
     cfg.model.image_size = 32
-    source, target, mask, _ = make_pair(batch, cfg, torch.Generator().manual_seed(0))
+    source, target, mask, _ = make_pair(batch, cfg, torch.Generator().manual_seed(0))[:4]
     assert source.shape == target.shape == (4, 3, 32, 32)
     assert not torch.equal(source, target)
 

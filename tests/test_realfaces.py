@@ -562,7 +562,7 @@ def test_a_one_frame_still_folder_trains_as_a_pair(tmp_path: Path) -> None:
     assert item["frames"].tolist() == [0, 0]  # pick_partner_frame: the frame itself
     assert torch.equal(item["source"], item["target"])
     batch = {k: item[k][None].repeat(2, 1, 1, 1) for k in ("source", "target")}
-    source, target, mask, _ = make_pair(batch, cfg, torch.Generator().manual_seed(0))
+    source, target, mask, _ = make_pair(batch, cfg, torch.Generator().manual_seed(0))[:4]
     assert source.shape == target.shape == (2, 3, 16, 16)
     assert (source - target).abs().mean() > 1e-3  # the TPS warps make the pair
 

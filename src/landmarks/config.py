@@ -17,6 +17,9 @@ from typing import Any
 
 import yaml
 
+#: values of ``data.flow`` (the estimators of :mod:`landmarks.data.flow`)
+FLOW_CHOICES: tuple[str, ...] = ("none", "dis", "farneback")
+
 
 class ConfigError(ValueError):
     """A configuration file or override is invalid; the message names the key."""
@@ -75,7 +78,13 @@ class WarpConfig:
 @dataclass
 class DataConfig:
     """Training data: ``images`` (a folder; a pair = two TPS warps of one image) or ``video``
-    (a video file, a folder of videos and/or frame folders; a pair = two frames of one video)."""
+    (a video file, a folder of videos and/or frame folders; a pair = two frames of one video).
+
+    ``flow`` (``none``, ``dis``, ``farneback``): the optical flows between the two frames of
+    each pair, computed in the data workers (:mod:`landmarks.data.flow`) for the temporal loss
+    terms; not with ``video_tps`` (the flow would not match the warped frames). The estimators
+    follow motions up to about a tenth of the frame: keep ``frame_gap`` small (e.g. [1, 3]).
+    ``flow_cache`` also keeps the flows on disk under ``$LANDMARKS_CACHE/flow``."""
 
     kind: str = "images"  # a registered dataset: images, video, celeba, aflw, … (see README)
     root: str = ""
@@ -84,6 +93,9 @@ class DataConfig:
     options: dict[str, Any] = field(default_factory=dict)
     frame_gap: list[int] = field(default_factory=lambda: [3, 30])
     video_tps: bool = False  # also apply the TPS pair warps to video frame pairs
+    # optical flow between the frames of each pair (landmarks.data.flow): none | dis | farneback
+    flow: str = "none"
+    flow_cache: bool = False  # also keep the flows on disk under $LANDMARKS_CACHE/flow
     crop: list[float] = field(default_factory=list)  # optional [x0, y0, x1, y1], fractions
     max_frames: int = 0  # per video; 0 = all
     num_workers: int = 2
@@ -311,6 +323,14 @@ def validate(cfg: Config) -> None:
     if len(cfg.data.frame_gap) != 2 or not 1 <= cfg.data.frame_gap[0] <= cfg.data.frame_gap[1]:
         raise ConfigError(f"config key 'data.frame_gap': expected [min, max] with "
                           f"1 <= min <= max, got {cfg.data.frame_gap}")
+    if cfg.data.flow not in FLOW_CHOICES:
+        raise ConfigError(f"config key 'data.flow': expected one of {', '.join(FLOW_CHOICES)}, "
+                          f"got {cfg.data.flow!r}")
+    if cfg.data.flow != "none" and cfg.data.video_tps:
+        raise ConfigError(f"config keys 'data.flow' and 'data.video_tps': the flow "
+                          f"(data.flow={cfg.data.flow!r}) is computed between the frames as "
+                          f"read, so it does not match frames warped by data.video_tps=true; "
+                          f"set one of them off")
     if cfg.data.crop and len(cfg.data.crop) != 4:
         raise ConfigError(f"config key 'data.crop': expected [x0, y0, x1, y1], got {cfg.data.crop}")
     # loss.name is checked against the registered reconstruction terms by

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
 from landmarks.data.fetch import FACE_VIDEO_SOURCES, fetch_face_videos
+from landmarks.data.flow import FLOW_METHODS, FlowPairs, compute_flow
 from landmarks.data.images import ImageFolder, list_images
 from landmarks.data.transforms import (
     IMAGE_EXTENSIONS,
@@ -36,6 +37,8 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "DatasetError",
+    "FLOW_METHODS",
+    "FlowPairs",
     "ImageFolder",
     "VideoFramePairs",
     "VideoInfo",
@@ -43,6 +46,7 @@ __all__ = [
     "check_data_kind",
     "clear_video_cache",
     "collate_skipping",
+    "compute_flow",
     "count_frames",
     "decode_video",
     "fetch_face_videos",
@@ -110,10 +114,18 @@ def build_dataset(cfg: DataConfig, image_size: int) -> Dataset:
 
     ``cfg.kind == "images"`` → :class:`ImageFolder` (items ``{"image": (3, S, S)}``; pairs come
     from TPS warps later); ``"video"`` → :class:`VideoFramePairs` (items ``{"source", "target":
-    (3, S, S), "frames": (2,)}``). Raises :class:`DatasetError` naming the root when it is empty
-    or missing, or the kind when it is unknown.
+    (3, S, S), "frames": (2,)}``). With ``cfg.flow`` other than ``"none"`` the pairs also carry
+    their optical flows "flow" and "flow_back" (:class:`FlowPairs`). Raises
+    :class:`DatasetError` naming the root when it is empty or missing, or the kind when it is
+    unknown.
     """
     if not cfg.root:
         raise DatasetError(f"data.root is empty; expected the path of the {cfg.kind} data")
     check_data_kind(cfg)
-    return DATASETS.create(cfg.kind, cfg=cfg, image_size=image_size)
+    dataset = DATASETS.create(cfg.kind, cfg=cfg, image_size=image_size)
+    if cfg.flow == "none":
+        return dataset
+    if cfg.flow not in FLOW_METHODS:
+        raise DatasetError(f"config key 'data.flow': expected one of {', '.join(FLOW_METHODS)}, "
+                           f"got {cfg.flow!r}")
+    return FlowPairs(dataset, cfg.flow, disk_cache=cfg.flow_cache)

@@ -91,6 +91,9 @@ def make_pair(batch: dict[str, torch.Tensor], cfg: Config, generator: torch.Gene
     ("source", "target" frames): the frames as they are, or TPS-warped when data.video_tps.
     With ``need_warp`` (the objective's equivariance prior) a pair without a warp (plain video
     frames) gets one sampled with the source spread, after the pair's own random draws.
+    The batch's optical flows ("flow", "flow_back": (B,2,S,S), read with ``data.flow``) go
+    into the plain video pair as they are (``data.video_tps`` and ``data.flow`` exclude each
+    other: the config check refuses both).
     """
     target_spread, source_spread = _spreads(cfg)
     kw = dict(grid_points=cfg.warp.grid_points, mask_margin=cfg.warp.mask_margin,
@@ -106,7 +109,8 @@ def make_pair(batch: dict[str, torch.Tensor], cfg: Config, generator: torch.Gene
             target = batch["target"]
             warp = sample_tps_warp(target.shape[0], source_spread, cfg.warp.grid_points,
                                    target.device, generator)
-        return TrainingPair(batch["source"], batch["target"], None, warp)
+        return TrainingPair(batch["source"], batch["target"], None, warp,
+                            flow=batch.get("flow"), flow_back=batch.get("flow_back"))
     return TrainingPair(pair.source, pair.target, pair.mask if cfg.loss.use_mask else None,
                         pair.source_warp)
 
@@ -406,7 +410,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None,
         probe = build_model(cfg)
     # a loss term that needs an output the model does not give, or an unknown data.kind:
     # errors before anything is written
-    check_terms(cfg.loss, probe, cfg.model.name)
+    check_terms(cfg.loss, probe, cfg.model.name, cfg.data.flow)
     check_data_kind(cfg.data)
     del probe
     keep_freed_memory()

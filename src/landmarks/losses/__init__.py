@@ -1,8 +1,8 @@
 """Losses: the registry of weighted terms (:mod:`landmarks.losses.terms`: the VGG-19 perceptual
-loss with the official IMM normalisation, pixel L1 / L2, and the structural priors) and the
-objective that sums them (:class:`Objective`). :func:`build_objective` makes it from a
-:class:`~landmarks.config.LossConfig`; :func:`check_terms` checks, before training, that the
-model returns what each term reads."""
+loss with the official IMM normalisation, pixel L1 / L2, the structural priors, and the
+temporal terms on optical flow) and the objective that sums them (:class:`Objective`).
+:func:`build_objective` makes it from a :class:`~landmarks.config.LossConfig`;
+:func:`check_terms` checks, before training, that the model returns what each term reads."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ from landmarks.losses.priors import (
     concentration_loss,
     equivariance_loss,
     separation_loss,
+)
+from landmarks.losses.temporal import (
+    carry_keypoints,
+    temporal_heatmap_loss,
+    temporal_keypoint_loss,
+    warp_by_flow,
 )
 from landmarks.losses.terms import (
     RECONSTRUCTION,
@@ -53,6 +59,7 @@ __all__ = [
     "build_loss",
     "build_objective",
     "build_term",
+    "carry_keypoints",
     "check_layers",
     "check_terms",
     "concentration_loss",
@@ -67,9 +74,12 @@ __all__ = [
     "pixel_error",
     "resize_mask",
     "separation_loss",
+    "temporal_heatmap_loss",
+    "temporal_keypoint_loss",
     "term_names",
     "term_needs",
     "update_running_mean",
+    "warp_by_flow",
 ]
 
 

@@ -35,15 +35,18 @@ def term_needs(name: str) -> tuple[str, ...]:
     return ("reconstruction",) if name == RECONSTRUCTION else term_class(name).needs
 
 
-def check_terms(loss_cfg: Any, model: Any, model_name: str) -> None:
+def check_terms(loss_cfg: Any, model: Any, model_name: str, flow: str | None = None) -> None:
     """Check, before training, that every term of ``loss_cfg`` exists and that ``model``
     returns what each weighted term reads (:attr:`landmarks.models.LandmarkModel.outputs`;
-    the reconstruction term has weight 1 unless ``loss.terms.reconstruction`` says otherwise).
+    the reconstruction term has weight 1 unless ``loss.terms.reconstruction`` says otherwise),
+    and, when ``flow`` (``data.flow``) is given, that a weighted term that reads the pairs'
+    optical flows (:attr:`~landmarks.losses.LossTerm.needs_flow`) gets them.
 
     Raises:
         ConfigError: an unknown term or reconstruction loss (naming the key and the registered
-            terms), a term that repeats ``loss.name``, or a term whose inputs the model does not
-            return (naming the term, the model and what is missing).
+            terms), a term that repeats ``loss.name``, a term whose inputs the model does not
+            return (naming the term, the model and what is missing), or a term that needs the
+            flow with ``data.flow`` none (naming the term and ``data.flow``).
     """
     names = term_names()
     recs = [n for n in names if term_class(n).reconstructs]
@@ -71,6 +74,11 @@ def check_terms(loss_cfg: Any, model: Any, model_name: str) -> None:
                 f"{', '.join(map(repr, missing))}, which model {model_name!r} does not return "
                 f"(it returns: {', '.join(sorted(outputs)) or 'nothing declared'}); set "
                 f"{key}=0 or choose a model that provides it")
+        if term != RECONSTRUCTION and term_class(term).needs_flow and flow == "none":
+            raise ConfigError(
+                f"config key 'loss.terms.{term}': loss term {term!r} needs the optical flow "
+                f"of each training pair, and config key 'data.flow' is 'none'; set data.flow "
+                f"to dis or farneback (on video pairs), or loss.terms.{term}=0")
 
 
 class Objective(nn.Module):

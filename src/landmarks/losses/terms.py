@@ -14,7 +14,11 @@ Registered (in this order, which is also the order of the weighted sum):
   2018 (:mod:`landmarks.losses.priors`);
 * ``pyramid_perceptual``, ``jacobian_equivariance``: the first-order motion model's
   multi-scale perceptual loss and the equivariance of the keypoints' local affine transforms
-  (:mod:`landmarks.losses.motion`).
+  (:mod:`landmarks.losses.motion`);
+* ``temporal``, ``temporal_heatmaps``: the temporal regulariser of seed 003 on video pairs
+  (:mod:`landmarks.losses.temporal`): the source frame's keypoints (heatmaps) carried by the
+  optical flow must match the target frame's; they read the pair's flows, so they need
+  ``data.flow`` (:attr:`LossTerm.needs_flow`).
 
 A new term: subclass :class:`LossTerm`, decorate with
 ``@register_loss_term("name")`` (:mod:`landmarks.registry`), import it from
@@ -40,6 +44,7 @@ from landmarks.losses.priors import (
     equivariance_loss,
     separation_loss,
 )
+from landmarks.losses.temporal import temporal_heatmap_loss, temporal_keypoint_loss
 from landmarks.registry import LOSS_TERMS, register_loss_term
 
 __all__ = [
@@ -50,6 +55,8 @@ __all__ = [
     "LossTerm",
     "Reconstruction",
     "Separation",
+    "Temporal",
+    "TemporalHeatmaps",
     "build_term",
     "term_names",
 ]
@@ -67,6 +74,9 @@ class LossTerm(nn.Module):
     needs_warp: bool = False
     #: whether the term is a reconstruction loss (may be chosen by ``loss.name``)
     reconstructs: bool = False
+    #: whether the term reads the pair's optical flows ("flow", "flow_back" in the outputs,
+    #: :func:`landmarks.models.base.with_flows`), which ``data.flow`` must provide
+    needs_flow: bool = False
 
     @classmethod
     def from_config(cls, cfg: LossConfig, image_size: int | None = None) -> LossTerm:
@@ -193,6 +203,40 @@ class JacobianEquivariance(LossTerm):
                              "'warped_jacobians' and the warp that made them")
         return {"loss": jacobian_equivariance_loss(out["warped_jacobians"], out["jacobians"],
                                                    out["warped_keypoints"], warp)}
+def _flow(out: Mapping[str, Tensor], key: str, term: str) -> Tensor:
+    if key not in out:
+        raise ValueError(f"loss term {term!r} needs the pair's optical flow ({key!r}); train "
+                         f"on video pairs with data.flow=dis or data.flow=farneback")
+    return out[key]
+
+
+@register_loss_term("temporal")
+class Temporal(LossTerm):
+    """Temporal keypoint term (:func:`temporal_keypoint_loss`): the source frame's keypoints
+    carried by the flow from source to target must land on the target frame's keypoints."""
+
+    needs = ("keypoints", "source_keypoints")
+    needs_flow = True
+
+    def forward(self, out: Mapping[str, Tensor], target: Tensor, mask: Tensor | None = None,
+                warp: TPSWarp | None = None) -> dict[str, Tensor]:
+        flow = _flow(out, "flow", "temporal")
+        return {"loss": temporal_keypoint_loss(out["source_keypoints"], out["keypoints"], flow)}
+
+
+@register_loss_term("temporal_heatmaps")
+class TemporalHeatmaps(LossTerm):
+    """Temporal heatmap term (:func:`temporal_heatmap_loss`): the source frame's heatmaps
+    warped by the flow (backward, with the flow from target to source) must match the target
+    frame's heatmaps."""
+
+    needs = ("heatmaps", "source_heatmaps")
+    needs_flow = True
+
+    def forward(self, out: Mapping[str, Tensor], target: Tensor, mask: Tensor | None = None,
+                warp: TPSWarp | None = None) -> dict[str, Tensor]:
+        back = _flow(out, "flow_back", "temporal_heatmaps")
+        return {"loss": temporal_heatmap_loss(out["source_heatmaps"], out["heatmaps"], back)}
 
 
 def term_names() -> list[str]:

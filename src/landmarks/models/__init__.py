@@ -14,6 +14,7 @@ from landmarks.models.base import (
     can_render,
     require_animate,
     require_render,
+    with_flows,
 )
 from landmarks.models.factory import (
     build_model,
@@ -46,5 +47,6 @@ __all__ = [
     "require_animate",
     "require_render",
     "resolve_model_args",
+    "with_flows",
     "zhang",
 ]

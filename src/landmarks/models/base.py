@@ -40,7 +40,8 @@ from torch import Tensor, nn
 from landmarks.geometry import TPSWarp, warp_images
 
 __all__ = ["AnimationError", "LandmarkModel", "ObjectiveLike", "RendererError", "StepOutput",
-           "TrainingPair", "can_animate", "can_render", "require_animate", "require_render"]
+           "TrainingPair", "can_animate", "can_render", "require_animate", "require_render",
+           "with_flows"]
 
 
 class TrainingPair(NamedTuple):
@@ -54,12 +55,20 @@ class TrainingPair(NamedTuple):
         warp: the B warps for the equivariance prior (``warped = warp_images(target, warp)``):
             the pair's source warp for TPS pairs; for video pairs one sampled when the
             objective needs it, else None.
+        flow: (B,2,S,S) the optical flow from source to target in normalised units (source
+            point ``p`` is at ``p + flow[:, :, p]`` in the target), for video pairs read with
+            ``data.flow`` (:mod:`landmarks.data.flow`); else None.
+        flow_back: (B,2,S,S) the flow from target to source, alongside ``flow``; else None.
+
+    Read the fields by name (``pair.source``): more optional fields may follow.
     """
 
     source: Tensor
     target: Tensor
     mask: Tensor | None
     warp: TPSWarp | None
+    flow: Tensor | None = None
+    flow_back: Tensor | None = None
 
 
 class StepOutput(NamedTuple):
@@ -111,8 +120,9 @@ class LandmarkModel(nn.Module):
         Returns:
             :class:`StepOutput` ``(losses, outputs)``.
 
-        The default: ``outputs = self(pair.source, pair.target[, warped])`` then
-        ``objective(outputs, pair.target, pair.mask, pair.warp)``.
+        The default: ``outputs = self(pair.source, pair.target[, warped])`` plus the pair's
+        flows (:func:`with_flows`), then ``objective(outputs, pair.target, pair.mask,
+        pair.warp)``.
         """
         warped = None
         if objective.needs_warped_target:
@@ -121,6 +131,7 @@ class LandmarkModel(nn.Module):
             warped = warp_images(pair.target, pair.warp)
         out = self(pair.source, pair.target) if warped is None else self(
             pair.source, pair.target, warped)
+        out = with_flows(out, pair)
         return StepOutput(objective(out, pair.target, pair.mask, pair.warp), out)
 
     def detect(self, images: Tensor) -> dict[str, Tensor]:
@@ -143,6 +154,18 @@ class LandmarkModel(nn.Module):
     def detector_modules(self) -> list[nn.Module]:
         """The modules of the landmark detector (watched by the trainer's health checks)."""
         return [self]
+
+
+def with_flows(outputs: dict[str, Tensor], pair: TrainingPair) -> dict[str, Tensor]:
+    """``outputs`` plus the pair's optical flows where it has them ("flow", "flow_back":
+    (B,2,S,S)), so that loss terms (called as ``term(out, target, mask, warp)``) can read them
+    (the temporal terms, :mod:`landmarks.losses.temporal`). A model with its own
+    :meth:`LandmarkModel.training_step` calls this before its objective."""
+    if pair.flow is not None:
+        outputs = {**outputs, "flow": pair.flow}
+    if pair.flow_back is not None:
+        outputs = {**outputs, "flow_back": pair.flow_back}
+    return outputs
 
 
 def can_render(model: nn.Module) -> bool:

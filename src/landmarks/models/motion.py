@@ -37,7 +37,13 @@ from torch import Tensor, nn
 
 from landmarks.geometry import warp_images
 from landmarks.geometry.coords import coordinate_grid
-from landmarks.models.base import LandmarkModel, ObjectiveLike, StepOutput, TrainingPair
+from landmarks.models.base import (
+    LandmarkModel,
+    ObjectiveLike,
+    StepOutput,
+    TrainingPair,
+    with_flows,
+)
 from landmarks.models.hourglass import Hourglass
 from landmarks.models.layers import conv_bn_relu
 from landmarks.registry import register_model
@@ -403,7 +409,8 @@ class MotionModel(LandmarkModel):
         Outputs: "reconstruction"; the driving frame's "keypoints", "jacobians", "heatmaps";
         the source's "source_keypoints", "source_jacobians", "source_heatmaps"; with a warp
         "warped_keypoints", "warped_jacobians"; "deformation", "occlusion"; and the pair's
-        optical "flow" when it has one.
+        optical flows ("flow", "flow_back", :func:`~landmarks.models.base.with_flows`) when it
+        has them, for the temporal terms.
         """
         b = pair.target.shape[0]
         images = [pair.source, pair.target]
@@ -423,9 +430,7 @@ class MotionModel(LandmarkModel):
         if len(images) == 3:
             out["warped_keypoints"] = det["keypoints"][2 * b:]
             out["warped_jacobians"] = det["jacobians"][2 * b:]
-        flow = getattr(pair, "flow", None)
-        if flow is not None:
-            out["flow"] = flow
+        out = with_flows(out, pair)
         return StepOutput(objective(out, pair.target, pair.mask, pair.warp), out)
 
 

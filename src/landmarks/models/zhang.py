@@ -193,8 +193,16 @@ class ZhangModel(LandmarkModel):
         self.renderer = Renderer(decoding_levels * (k1 + decoder_feature_channels),
                                  heatmap_size, image_size, render_channels, min_render_channels)
 
-    outputs = frozenset({"reconstruction", "keypoints", "heatmaps", "prob_x", "prob_y",
-                         "rendered_maps", "features", "warped_keypoints", "source_keypoints"})
+    @property
+    def outputs(self) -> frozenset[str]:  # type: ignore[override]
+        """The training step's outputs; the source's detection ("source_keypoints",
+        "source_heatmaps") only with ``appearance="source"`` (the target autoencoder does not
+        detect on the source)."""
+        names = {"reconstruction", "keypoints", "heatmaps", "prob_x", "prob_y",
+                 "rendered_maps", "features", "warped_keypoints"}
+        if self.appearance == "source":
+            names |= {"source_keypoints", "source_heatmaps"}
+        return frozenset(names)
 
     @property
     def needs_pretrained_weights(self) -> bool:
@@ -279,7 +287,8 @@ class ZhangModel(LandmarkModel):
             "reconstruction" (B,3,S,S); the target's "keypoints" (B,K,2), "prob_x", "prob_y",
             "heatmaps" (detection shares, B,K,h,w); "rendered_maps" (B,K,h,w); "features"
             (B,K+1,D) the latent vectors decoded; with ``warped_target`` "warped_keypoints";
-            with ``appearance="source"`` "source_keypoints".
+            with ``appearance="source"`` the source's "source_keypoints" (B,K,2) and
+            "source_heatmaps" (B,K,h,w) (for the temporal terms on video pairs).
         """
         b = target.shape[0]
         images = [target]
@@ -293,6 +302,7 @@ class ZhangModel(LandmarkModel):
         if self.appearance == "source":
             appearance, dist = source, det["distributions"][b:2 * b]
             extra["source_keypoints"] = det["keypoints"][b:2 * b]
+            extra["source_heatmaps"] = det["heatmaps"][b:2 * b]
         else:
             appearance, dist = target, chunk["distributions"]
         if warped_target is not None:
