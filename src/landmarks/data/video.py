@@ -243,7 +243,7 @@ class VideoFramePairs(ClipFrames):
         counts = ChainMap(probed, given)
         videos: list[_Video] = []
         need = self.min_gap + 1
-        short: list[Path] = []
+        short: list[tuple[Path, int]] = []
         for path, frame_paths in sources:
             if frame_paths:
                 if self.max_frames:
@@ -259,11 +259,12 @@ class VideoFramePairs(ClipFrames):
                 # one warning for all of them (a folder of stills would print one per photo)
                 self._skip(path, f"{n} frame(s), fewer than the {need} that frame_gap "
                                  f"{(self.min_gap, self.max_gap)} needs", warn=False)
-                short.append(path)
+                short.append((path, n))
                 continue
             videos.append(_Video(path, n, frame_paths))
         if short:
-            names = ", ".join(p.name for p in short[:3]) + (", ..." if len(short) > 3 else "")
+            names = ", ".join(f"{p.name}: {n} frame(s)" for p, n in short[:3]) + (
+                ", ..." if len(short) > 3 else "")
             warnings.warn(f"skipping {len(short)} video(s) of {root} with fewer than the {need} "
                           f"frames that frame_gap {(self.min_gap, self.max_gap)} needs ({names}; "
                           f"all in .skip_reasons)", stacklevel=2)
