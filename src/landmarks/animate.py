@@ -36,7 +36,13 @@ from PIL import Image
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from landmarks.animation import relative_motion
+from landmarks.animation import (
+    expand_motion,
+    model_device,
+    motion_of,
+    relative_motion,
+    to_uint8,
+)
 from landmarks.data.transforms import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -47,7 +53,7 @@ from landmarks.data.transforms import (
     uint8_to_tensor,
 )
 from landmarks.data.video_io import iter_rgb_frames, video_fps, video_info
-from landmarks.inference import Detector, InputError
+from landmarks.inference import Detector, InputError, batched
 from landmarks.models import AnimationError, require_animate
 from landmarks.visualize import (
     VideoOverlayWriter,
@@ -200,32 +206,6 @@ class AnimatedBatch(NamedTuple):
     motion_keypoints: np.ndarray
 
 
-def _motion(det: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The motion of a detection: its "keypoints" and (where present) "jacobians", float32."""
-    return {k: det[k].float() for k in ("keypoints", "jacobians") if k in det}
-
-
-def _expand(motion: dict[str, Tensor], b: int) -> dict[str, Tensor]:
-    return {k: v.expand(b, *v.shape[1:]) for k, v in motion.items()}
-
-
-def _batched(frames: Iterable[np.ndarray], n: int) -> Iterator[list[np.ndarray]]:
-    batch: list[np.ndarray] = []
-    for f in frames:
-        batch.append(f)
-        if len(batch) == n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _to_uint8(images: Tensor) -> np.ndarray:
-    """``(B, 3, S, S)`` float (clamped to [0, 1]) → ``(B, S, S, 3)`` uint8."""
-    x = torch.nan_to_num(images.detach().float().cpu(), nan=0.0).clamp(0, 1)
-    return (x * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
-
-
 def animate_frames(model: nn.Module, source: Tensor, frames: Iterable[np.ndarray], *,
                    relative: bool = True, adapt_scale: bool = False,
                    batch_size: int = 16) -> Iterator[AnimatedBatch]:
@@ -263,30 +243,27 @@ def animate_frames(model: nn.Module, source: Tensor, frames: Iterable[np.ndarray
 
 def _animate(model: nn.Module, source: Tensor, frames: Iterable[np.ndarray], relative: bool,
              adapt_scale: bool, batch_size: int) -> Iterator[AnimatedBatch]:
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
+    device = model_device(model)
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
             src = source[None].to(device, torch.float32)
-            src_motion = _motion(model.detect(src))
+            src_motion = motion_of(model.detect(src))
             src_kp = src_motion["keypoints"][0].cpu().numpy()
             initial: dict[str, Tensor] | None = None
-            for batch in _batched(frames, batch_size):
+            for batch in batched(frames, batch_size):
                 drv_u8 = np.stack(batch)
                 x = uint8_to_tensor(drv_u8).to(device)
                 b = x.shape[0]
-                drv = _motion(model.detect(x))
+                drv = motion_of(model.detect(x))
                 if initial is None:
                     initial = {k: v[:1] for k, v in drv.items()}
-                if relative:
-                    motion = relative_motion(_expand(src_motion, b), drv, _expand(initial, b),
-                                             adapt_scale)
-                else:
-                    motion = drv
-                out = model.generate(src.expand(b, -1, -1, -1), _expand(src_motion, b), motion)
-                yield AnimatedBatch(drv_u8, _to_uint8(out["reconstruction"]), src_kp,
+                src_b = expand_motion(src_motion, b)
+                motion = (relative_motion(src_b, drv, expand_motion(initial, b), adapt_scale)
+                          if relative else drv)
+                out = model.generate(src.expand(b, -1, -1, -1), src_b, motion)
+                yield AnimatedBatch(drv_u8, to_uint8(out["reconstruction"]), src_kp,
                                     drv["keypoints"].cpu().numpy(),
                                     motion["keypoints"].float().cpu().numpy())
     finally:

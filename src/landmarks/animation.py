@@ -15,6 +15,8 @@ Frames are ``(N, S, S, 3)`` uint8 RGB at the model's ``image_size``; motions are
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from scipy.spatial import ConvexHull, QhullError
@@ -23,7 +25,8 @@ from torch import Tensor, nn
 from landmarks.data.transforms import uint8_to_tensor
 from landmarks.models import require_animate, require_render
 
-__all__ = ["reconstruct_video", "relative_motion", "render_video"]
+__all__ = ["expand_motion", "model_device", "motion_of", "reconstruct_video", "relative_motion",
+           "render_video", "to_uint8"]
 
 
 def _hull_area(points: np.ndarray) -> float:
@@ -106,20 +109,27 @@ def _check_frames(frames: np.ndarray, size: int) -> None:
                          f"{frames.shape[2]}x{frames.shape[1]}")
 
 
-def _device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
+    """The device of ``model``'s parameters (CPU for a model without any)."""
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
 
 
-def _to_uint8(images: Tensor) -> np.ndarray:
-    """(B,3,S,S) in [0,1] → (B,S,S,3) uint8 (rounded, clipped)."""
-    return (images.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
-            .movedim(1, -1).cpu().numpy())
+def to_uint8(images: Tensor) -> np.ndarray:
+    """(B,3,S,S) float in [0,1] (clamped; NaN → 0) → (B,S,S,3) uint8, rounded."""
+    x = torch.nan_to_num(images.detach().float(), nan=0.0).clamp(0, 1)
+    return x.mul(255).round().to(torch.uint8).movedim(1, -1).cpu().numpy()
 
 
-def _expand(motion: dict[str, Tensor], b: int) -> dict[str, Tensor]:
-    return {k: v.expand(b, *v.shape[1:]) for k, v in motion.items()
-            if k in ("keypoints", "jacobians")}
+def motion_of(detection: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The motion of a detection (:meth:`~landmarks.models.LandmarkModel.detect`): its
+    "keypoints" (B,K,2) and, where present, "jacobians" (B,K,2,2), float32."""
+    return {k: detection[k].float() for k in ("keypoints", "jacobians") if k in detection}
+
+
+def expand_motion(motion: dict[str, Tensor], b: int) -> dict[str, Tensor]:
+    """A motion of batch 1 broadcast to batch ``b`` (its keypoints and Jacobians only)."""
+    return {k: v.expand(b, *v.shape[1:]) for k, v in motion_of(motion).items()}
 
 
 @torch.inference_mode()
@@ -141,20 +151,14 @@ def reconstruct_video(model: nn.Module, frames_uint8: np.ndarray, batch_size: in
         ValueError: frames of the wrong dtype, shape or size.
     """
     require_animate(model, type(model).__name__, "video reconstruction")
-    _check_frames(frames_uint8, int(model.image_size))
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    dev = _device(model)
-    source = uint8_to_tensor(frames_uint8[:1]).to(dev)
-    source_motion = model.detect(source)
-    out = []
-    for i in range(0, len(frames_uint8), batch_size):
-        driving = uint8_to_tensor(frames_uint8[i:i + batch_size]).to(dev)
+
+    def draw(source: Tensor, driving: Tensor) -> Tensor:
         b = len(driving)
-        gen = model.generate(source.expand(b, -1, -1, -1), _expand(source_motion, b),
-                             model.detect(driving))
-        out.append(_to_uint8(gen["reconstruction"]))
-    return np.concatenate(out)
+        return model.generate(source.expand(b, -1, -1, -1),
+                              expand_motion(model.detect(source), b),
+                              model.detect(driving))["reconstruction"]
+
+    return _redraw_from_first(model, frames_uint8, batch_size, draw)
 
 
 @torch.inference_mode()
@@ -167,15 +171,26 @@ def render_video(model: nn.Module, frames_uint8: np.ndarray, batch_size: int = 1
     cannot render).
     """
     require_render(model, type(model).__name__, "video reconstruction by rendering")
+
+    def draw(source: Tensor, driving: Tensor) -> Tensor:
+        keypoints = model.detect(driving)["keypoints"]
+        return model.render(source.expand(len(driving), -1, -1, -1), keypoints)["reconstruction"]
+
+    return _redraw_from_first(model, frames_uint8, batch_size, draw)
+
+
+def _redraw_from_first(model: nn.Module, frames_uint8: np.ndarray, batch_size: int,
+                       draw: Callable[[Tensor, Tensor], Tensor]) -> np.ndarray:
+    """``draw(first frame (1,3,S,S), driving batch (B,3,S,S)) -> (B,3,S,S)`` over the frames
+    in batches of ``batch_size``; the uint8 results concatenated. (Detecting on the one source
+    frame again per batch costs 1/B of the batch's detection.)"""
     _check_frames(frames_uint8, int(model.image_size))
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    dev = _device(model)
+    dev = model_device(model)
     source = uint8_to_tensor(frames_uint8[:1]).to(dev)
     out = []
     for i in range(0, len(frames_uint8), batch_size):
         driving = uint8_to_tensor(frames_uint8[i:i + batch_size]).to(dev)
-        kp = model.detect(driving)["keypoints"]
-        gen = model.render(source.expand(len(driving), -1, -1, -1), kp)
-        out.append(_to_uint8(gen["reconstruction"]))
+        out.append(to_uint8(draw(source, driving)))
     return np.concatenate(out)

