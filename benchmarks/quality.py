@@ -50,6 +50,8 @@ _LAYERS = [*_ADAMW, "loss.min_feature_size=8"]
 _S4 = [*_LAYERS, "model.softmax_scale=4"]
 _PRIORS = "loss.terms={equivariance: 1000, separation: 100}"
 _ZHANG_VIDEO = ["data.video_tps=false", "data.frame_gap=[1, 3]", "data.flow=dis"]
+_AUGMENT = ("data.augment={brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.05, "
+            "greyscale: 0.2, blur: 0.3, jpeg: 0.3}")
 
 #: name → overrides of configs/imm_faces.yaml ("imm": the file as it is; "demo": the demo's).
 RECIPES: dict[str, list[str]] = {
@@ -82,9 +84,21 @@ RECIPES: dict[str, list[str]] = {
     # at the keypoint equivariance weight
     "motion-video": ["data.frame_gap=[1, 3]", "data.flow=dis"],
     "motion-temporal": ["data.frame_gap=[1, 3]", "data.flow=dis", "loss.terms.temporal=1000"],
+    # issue 14's levers for people never seen in training, each on configs/zhang_faces.yaml:
+    # a new photometric look per pair, so that appearance cannot stand in for identity ...
+    "zhang-aug": [_AUGMENT],
+    # ... photos of ~40 people given half of each epoch (they are 69 beside 2,484 frames of 4)
+    "zhang-stills": ["data.still_share=0.5"],
+    "zhang-aug-stills": [_AUGMENT, "data.still_share=0.5"],
+    "zhang-aug-stills-k30": [_AUGMENT, "data.still_share=0.5", "model.num_keypoints=30"],
+    "zhang-aug-stills-eqv3": [_AUGMENT, "data.still_share=0.5",
+                              "loss.terms.equivariance=1.65e7"],
 }
 #: Recipes trained from another file than configs/imm_faces.yaml ("demo": landmarks.demo.CONFIG).
 RECIPE_CONFIGS: dict[str, Path] = {"demo": DEMO_CONFIG,
+                                   **{n: ROOT / "configs" / "zhang_faces.yaml" for n in (
+                                       "zhang-aug", "zhang-stills", "zhang-aug-stills",
+                                       "zhang-aug-stills-k30", "zhang-aug-stills-eqv3")},
                                    "zhang": ROOT / "configs" / "zhang_faces.yaml",
                                    "zhang-paper": ROOT / "configs" / "zhang_faces.yaml",
                                    "zhang-video": ROOT / "configs" / "zhang_faces.yaml",

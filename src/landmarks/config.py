@@ -98,6 +98,11 @@ class DataConfig:
     flow_cache: bool = False  # also keep the flows on disk under $LANDMARKS_CACHE/flow
     crop: list[float] = field(default_factory=list)  # optional [x0, y0, x1, y1], fractions
     max_frames: int = 0  # per video; 0 = all
+    # photometric augmentation, one draw per pair (landmarks.data.augment), e.g.
+    # {brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.05, greyscale: 0.2, blur: 0.3}
+    augment: dict[str, float] = field(default_factory=dict)
+    # share of each epoch given to one-image folders (stills) of a video root (0: as counted)
+    still_share: float = 0.0
     num_workers: int = 2
 
 
@@ -331,6 +336,9 @@ def validate(cfg: Config) -> None:
                           f"(data.flow={cfg.data.flow!r}) is computed between the frames as "
                           f"read, so it does not match frames warped by data.video_tps=true; "
                           f"set one of them off")
+    if not 0 <= cfg.data.still_share < 1:
+        raise ConfigError(f"config key 'data.still_share': expected a share in [0, 1), got "
+                          f"{cfg.data.still_share}")
     if cfg.data.crop and len(cfg.data.crop) != 4:
         raise ConfigError(f"config key 'data.crop': expected [x0, y0, x1, y1], got {cfg.data.crop}")
     # loss.name is checked against the registered reconstruction terms by

@@ -11,6 +11,7 @@ from __future__ import annotations
 from torch.utils.data import Dataset
 
 from landmarks.config import DataConfig
+from landmarks.data.augment import AppearanceAugmented, PairAugmentation
 from landmarks.data.fetch import FACE_VIDEO_SOURCES, fetch_face_videos
 from landmarks.data.flow import FLOW_METHODS, FlowPairs, compute_flow
 from landmarks.data.images import ImageFolder, list_images
@@ -83,7 +84,7 @@ def _video(cfg: DataConfig, image_size: int) -> Dataset:
     # one-image frame folders (still photos) pair with themselves: only with TPS on the pairs
     return VideoFramePairs(cfg.root, image_size, frame_gap=tuple(cfg.frame_gap),
                            crop=cfg.crop or None, max_frames=cfg.max_frames,
-                           stills=cfg.video_tps)
+                           stills=cfg.video_tps, still_share=cfg.still_share)
 
 
 # the paper's datasets register themselves (readers and labelled benchmarks)
@@ -122,10 +123,13 @@ def build_dataset(cfg: DataConfig, image_size: int) -> Dataset:
     if not cfg.root:
         raise DatasetError(f"data.root is empty; expected the path of the {cfg.kind} data")
     check_data_kind(cfg)
+    augment = PairAugmentation(cfg.augment)  # checked before any file is read
     dataset = DATASETS.create(cfg.kind, cfg=cfg, image_size=image_size)
-    if cfg.flow == "none":
-        return dataset
-    if cfg.flow not in FLOW_METHODS:
-        raise DatasetError(f"config key 'data.flow': expected one of {', '.join(FLOW_METHODS)}, "
-                           f"got {cfg.flow!r}")
-    return FlowPairs(dataset, cfg.flow, disk_cache=cfg.flow_cache)
+    if cfg.flow != "none":
+        if cfg.flow not in FLOW_METHODS:
+            raise DatasetError(f"config key 'data.flow': expected one of "
+                               f"{', '.join(FLOW_METHODS)}, got {cfg.flow!r}")
+        dataset = FlowPairs(dataset, cfg.flow, disk_cache=cfg.flow_cache)
+    if augment.active:  # after the flow, which is measured on the frames as they are
+        dataset = AppearanceAugmented(dataset, augment.options)
+    return dataset

@@ -43,6 +43,7 @@ from landmarks.evaluation.regression import (
     fit_linear_regressor,
     flatten_points,
     split_train_val,
+    split_train_val_by_group,
 )
 from landmarks.evaluation.run import evaluate_checkpoint, format_results
 from landmarks.evaluation.sample_efficiency import (
@@ -84,6 +85,7 @@ __all__ = [
     "size_error",
     "size_point_errors",
     "split_train_val",
+    "split_train_val_by_group",
     "validate_eye_indices",
     "validate_points",
 ]

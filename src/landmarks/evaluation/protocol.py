@@ -117,10 +117,18 @@ class IodMetric(Metric):
 
     def score(self, train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
               test_labels: np.ndarray, *, groups: Sequence[str] | None = None,
-              draws: int = 10) -> Scored:
+              draws: int = 10, train_groups: Sequence[str] | None = None,
+              keep_groups: Sequence[str] = ()) -> Scored:
+        """As :meth:`Metric.score`; with ``train_groups`` (the identity group of each training
+        image) validation holds out whole groups (20% of the images,
+        :func:`~landmarks.evaluation.regression.split_train_val_by_group`, ``keep_groups``
+        never), else 10% of the images at random."""
         eyes = self.eye_indices
+        by_identity = train_groups is not None
         reg = evaluate_regression(train_kp, train_labels, test_kp, test_labels,
-                                  eye_indices=eyes, bias=False, val_fraction=0.1)
+                                  eye_indices=eyes, bias=False,
+                                  val_fraction=0.2 if by_identity else 0.1,
+                                  train_groups=train_groups, keep_groups=keep_groups)
         regressed = reg.regressor.predict(test_kp)
         shape = np.broadcast_to(train_labels.mean(axis=0), test_labels.shape)
         s_mean, s_per = iod_error(shape, test_labels, eyes)
@@ -128,6 +136,8 @@ class IodMetric(Metric):
             "iod_error": {"mean": reg.iod_error_mean,
                           "per_point": reg.iod_error_per_point.tolist()},
             "val_iod_error": reg.val_iod_error,
+            "val_split": ({"by": "identity", "groups": reg.val_groups, "frames": reg.val_size}
+                          if by_identity else {"by": "image", "frames": reg.val_size}),
             "matching": _hungarian(train_kp, train_labels, test_kp, test_labels,
                                    self.assigned_from,
                                    lambda m: {"iod_error": iod_error(m, test_labels, eyes)[0]}),

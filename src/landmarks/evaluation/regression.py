@@ -21,6 +21,7 @@ labels and so is scale free.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "fit_linear_regressor",
     "flatten_points",
     "split_train_val",
+    "split_train_val_by_group",
 ]
 
 
@@ -201,6 +203,61 @@ def split_train_val(
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
+def split_train_val_by_group(
+    groups: Sequence[str], val_fraction: float = 0.2, seed: int = 0,
+    keep: Sequence[str] = (),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split labelled images into fit and validation parts *by identity group*: every image
+    of a group lands on the same side, so validation measures people the regressor never saw
+    (as a test of unseen people does).
+
+    Groups are taken in a seeded random order; a group joins the validation part while that
+    part is below ``val_fraction`` of the images and the group does not push it past
+    ``1.5 × val_fraction`` (so one huge group cannot swallow the split). Groups in ``keep``
+    stay in the fit part (e.g. a person whose later frames are a seen-person test). The same
+    arguments always give the same split.
+
+    Args:
+        groups: ``(N,)`` the identity group of each labelled image.
+        val_fraction: target share of images held out, in ``(0, 1)``.
+        seed: seed of the group order (:func:`numpy.random.default_rng`).
+        keep: groups never held out.
+
+    Returns:
+        ``(fit_idx, val_idx)``: sorted, disjoint int64 index arrays covering ``range(N)``; no
+        group has images in both.
+
+    Raises:
+        ValueError: fewer than two groups outside ``keep``, or a fraction out of range.
+    """
+    names = [str(g) for g in groups]
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction: expected a value in (0, 1), got {val_fraction!r}")
+    order = sorted(set(names) - {str(k) for k in keep})
+    if len(order) < 2 and not set(keep) & set(names):
+        raise ValueError(f"groups: need at least two identity groups to hold one out, got "
+                         f"{len(order)}")
+    if not order:
+        raise ValueError("groups: every group is in keep; none can be held out")
+    sizes = {g: names.count(g) for g in order}
+    target, cap = val_fraction * len(names), 1.5 * val_fraction * len(names)
+    held: list[str] = []
+    total = 0
+    for i in np.random.default_rng(seed).permutation(len(order)):
+        g = order[int(i)]
+        if total >= target:
+            break
+        if total + sizes[g] <= cap:
+            held.append(g)
+            total += sizes[g]
+    if not held:  # every group is larger than the cap: hold out the smallest
+        held = [min(order, key=lambda g: (sizes[g], g))]
+    if len(held) == len(set(names)):  # never leave the fit part empty
+        held = held[:-1]
+    mask = np.isin(np.asarray(names), held)
+    return np.flatnonzero(~mask).astype(np.int64), np.flatnonzero(mask).astype(np.int64)
+
+
 @dataclass
 class RegressionResult:
     """Outcome of :func:`evaluate_regression`.
@@ -215,6 +272,7 @@ class RegressionResult:
         test_size: number of test images.
         regressor: the fitted :class:`LinearRegressor`.
         val_size: number of held-out validation images.
+        val_groups: the identity groups held out for validation (empty: a random split).
     """
 
     iod_error_mean: float
@@ -224,6 +282,7 @@ class RegressionResult:
     test_size: int
     regressor: LinearRegressor
     val_size: int = field(default=0)
+    val_groups: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (NaN validation error becomes ``None``)."""
@@ -234,6 +293,7 @@ class RegressionResult:
             "val_iod_error": val if np.isfinite(val) else None,
             "train_size": int(self.train_size),
             "val_size": int(self.val_size),
+            "val_groups": list(self.val_groups),
             "test_size": int(self.test_size),
             "regressor": self.regressor.to_dict(),
         }
@@ -248,6 +308,8 @@ def evaluate_regression(
     bias: bool = False,
     val_fraction: float = 0.1,
     seed: int = 0,
+    train_groups: Sequence[str] | None = None,
+    keep_groups: Sequence[str] = (),
 ) -> RegressionResult:
     """Run the protocol: split, fit on the training part, report validation and test errors.
 
@@ -266,6 +328,10 @@ def evaluate_regression(
         bias: fit an offset too (the paper's protocol has none).
         val_fraction: fraction of the training split held out, in ``[0, 1)``.
         seed: seed of the split.
+        train_groups: ``(N,)`` the identity group of each training image: validation then
+            holds out whole groups (:func:`split_train_val_by_group`), so that it scores people
+            the regressor has not seen; ``None``: a random split of images.
+        keep_groups: groups never held out (with ``train_groups``).
 
     Returns:
         A :class:`RegressionResult`.
@@ -279,7 +345,16 @@ def evaluate_regression(
     _check_lengths(test_kp, test_labels, "test_kp", "test_labels")
     eyes = validate_eye_indices(eye_indices, l_)
 
-    fit_idx, val_idx = split_train_val(train_kp.shape[0], val_fraction, seed)
+    held: list[str] = []
+    if train_groups is not None:
+        if len(train_groups) != train_kp.shape[0]:
+            raise ValueError(f"train_groups: expected one group per training image "
+                             f"({train_kp.shape[0]}), got {len(train_groups)}")
+        fit_idx, val_idx = split_train_val_by_group(train_groups, val_fraction, seed,
+                                                    keep_groups)
+        held = sorted({str(train_groups[i]) for i in val_idx})
+    else:
+        fit_idx, val_idx = split_train_val(train_kp.shape[0], val_fraction, seed)
     regressor = fit_linear_regressor(train_kp[fit_idx], train_labels[fit_idx], bias=bias)
 
     val_err = float("nan")
@@ -294,6 +369,7 @@ def evaluate_regression(
         test_size=int(test_kp.shape[0]),
         regressor=regressor,
         val_size=int(val_idx.size),
+        val_groups=held,
     )
 
 
