@@ -24,7 +24,8 @@ from landmarks.evaluation.attributes import (
     fit_logistic,
     realfaces_attribute_labels,
 )
-from landmarks.evaluation.run import available_benchmarks, evaluate_checkpoint, format_results
+from landmarks.evaluation.formatting import format_results
+from landmarks.evaluation.run import available_benchmarks, evaluate_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

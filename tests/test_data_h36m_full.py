@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 import landmarks.data.h36m_full as h36m_full
+import landmarks.data.h36m_full_io as h36m_full_io
 from fixtures import write_tiny_checkpoint
 from fixtures_h36m_full import (
     CAMERA,
@@ -196,7 +197,7 @@ def test_joint_box_and_label_mapping() -> None:
     np.testing.assert_allclose(h36m_full.to_crop_pixels(np.array([x0 - 0.5, y0 - 0.5]),
                                                         (x0, y0, side), 64), [-0.5, -0.5])
     assert h36m_full.joint_box(np.full((32, 2), np.nan)) is None
-    assert h36m_full.joint_box(np.zeros((32, 2)))[2] == h36m_full.MIN_CROP_SIDE
+    assert h36m_full.joint_box(np.zeros((32, 2)))[2] == h36m_full_io.MIN_CROP_SIDE
 
 
 def test_video_frames_are_read_by_number(fixture: dict) -> None:

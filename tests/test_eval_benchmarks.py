@@ -11,13 +11,13 @@ from fixtures import write_tiny_checkpoint
 from fixtures_faces import write_aflw_fixture, write_celeba_fixture
 from landmarks.cli import main
 from landmarks.data.labelled import LabelledBenchmark
+from landmarks.evaluation.formatting import format_results
 from landmarks.evaluation.protocol import SizeMetric
 from landmarks.evaluation.run import (
     _collate_labelled,
     _detect_split,
     available_benchmarks,
     evaluate_checkpoint,
-    format_results,
 )
 
 

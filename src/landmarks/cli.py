@@ -128,7 +128,8 @@ def _cmd_animate(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     if args.task == "reconstruction":
         return _eval_reconstruction(args)
-    from landmarks.evaluation.run import evaluate_checkpoint, format_results
+    from landmarks.evaluation.formatting import format_results
+    from landmarks.evaluation.run import evaluate_checkpoint
     from landmarks.inference import write_json
 
     missing = [f"--{k}" for k in ("dataset", "root", "out") if not getattr(args, k)]

@@ -69,7 +69,8 @@ def main() -> int:
     from landmarks.config import load_config
     from landmarks.data.realfaces import default_root, fetch_realfaces
     from landmarks.engine.trainer import train
-    from landmarks.evaluation.run import evaluate_checkpoint, format_results
+    from landmarks.evaluation.formatting import format_results
+    from landmarks.evaluation.run import evaluate_checkpoint
     from landmarks.inference import Detector, detect_paths, write_json
     from landmarks.report import write_report
     from landmarks.visualize import CheckpointPictures

@@ -13,13 +13,15 @@
   FID) on uint8 videos, with :mod:`~landmarks.evaluation.face_models` (the external models:
   dlib's 68 points and face descriptor, the FID Inception) and
   :mod:`~landmarks.evaluation.reconstruction` (``landmarks eval --task reconstruction``);
-* :mod:`~landmarks.evaluation.run` -- ``evaluate_checkpoint`` / ``format_results``, the whole
-  protocol for a checkpoint on a benchmark (``landmarks eval``).
+* :mod:`~landmarks.evaluation.run` -- ``evaluate_checkpoint``, the whole protocol for a
+  checkpoint on a benchmark (``landmarks eval``), and :mod:`~landmarks.evaluation.formatting`
+  -- ``format_results``, its plain-text table.
 
 All inputs are point sets ``(N, P, 2)`` in ``(x, y)`` order; see each module for units.
 """
 
 from landmarks.evaluation.baseline import mafl5_from_mesh, mediapipe_available, mediapipe_mafl5
+from landmarks.evaluation.formatting import format_results
 from landmarks.evaluation.matching import MatchResult, match_cost_matrix, match_keypoints
 from landmarks.evaluation.metrics import (
     EYE_INDICES,
@@ -45,7 +47,7 @@ from landmarks.evaluation.regression import (
     split_train_val,
     split_train_val_by_group,
 )
-from landmarks.evaluation.run import evaluate_checkpoint, format_results
+from landmarks.evaluation.run import evaluate_checkpoint
 from landmarks.evaluation.sample_efficiency import (
     DEFAULT_SIZES,
     format_table,

@@ -10,7 +10,7 @@ and the fit sizes. :func:`landmarks.evaluation.run.evaluate_checkpoint` runs it 
 and every registered benchmark alike and returns an :class:`EvaluationResult`: a JSON-safe dict
 (the keys ``landmarks eval`` writes, read by ``benchmarks/quality.py``, the demo and the report)
 that also says which metric scored it (:attr:`EvaluationResult.metric`), so the text table
-(:func:`~landmarks.evaluation.run.format_results`) and the report render it without guessing.
+(:func:`~landmarks.evaluation.formatting.format_results`) and the report render it without guessing.
 """
 
 from __future__ import annotations
