@@ -238,6 +238,7 @@ class _RealFacesOracle:
             for im, f in zip(load_split_images(frames, self.crop), frames, strict=True):
                 self.table[self._hash(im)] = torch.tensor(f.mafl5, dtype=torch.float64)
         self.image_size, self.num_keypoints, self.offset = self.crop, 5, offset
+        self.training_root = ""  # trained on nothing: the identity check has nothing to read
 
     def detect_tensor(self, images):  # noqa: ANN001, ANN201
         import torch

@@ -139,7 +139,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} already exists; pass --force to overwrite it")
     results = evaluate_checkpoint(Path(args.checkpoint), args.dataset, Path(args.root),
-                                  device=args.device, draws=args.draws)
+                                  device=args.device, draws=args.draws,
+                                  allow_test_identities=args.allow_test_identities)
     write_json(results, out, force=args.force)
     print(format_results(results))
     print(f"results: {out}")
@@ -243,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--draws", type=int, default=10, help="random draws per sample-efficiency n")
     e.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    e.add_argument("--allow-test-identities", action="store_true",
+                   help="realfaces: score a checkpoint whose training data held test people "
+                        "(refused otherwise; recorded in the JSON)")
     e.set_defaults(func=_cmd_eval)
 
     r = sub.add_parser("report", help="one self-contained HTML report of a run")

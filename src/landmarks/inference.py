@@ -63,6 +63,11 @@ class Detector:
     def num_keypoints(self) -> int:
         return self.config.model.num_keypoints
 
+    @property
+    def training_root(self) -> str:
+        """The ``data.root`` the model was trained on, as its checkpoint records it."""
+        return self.config.data.root
+
     @torch.inference_mode()
     def detect_tensor(self, images: torch.Tensor) -> torch.Tensor:
         """(B,3,S,S) in [0,1] → keypoints (B,K,2), normalised (x, y)."""

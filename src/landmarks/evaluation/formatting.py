@@ -222,6 +222,44 @@ def _group_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _headline_lines(results: dict[str, Any]) -> list[str]:
+    """The figures that count first: the people never seen in training, then the seen person
+    (RealFaces results; nothing for results without them)."""
+    unseen, seen = results.get("iod_error_unseen"), results.get("iod_error_seen")
+    if not unseen:
+        return []
+    lines = ["", f"PEOPLE NEVER SEEN IN TRAINING: IOD error {_num(unseen.get('mean'), '.2f')} % "
+                 f"({unseen.get('frames')} test faces; mean-shape floor "
+                 f"{_num(unseen.get('mean_shape'), '.2f')} %)"]
+    if seen and seen.get("frames"):
+        lines.append(f"  the person also seen in training (later frames): "
+                     f"{_num(seen.get('mean'), '.2f')} % ({seen.get('frames')} faces; floor "
+                     f"{_num(seen.get('mean_shape'), '.2f')} %)")
+    check = results.get("identity_check") or {}
+    if check.get("test_frames_in_training"):
+        lines.append(f"  WARNING: training held {check['test_frames_in_training']} test frames "
+                     f"of {', '.join(check.get('test_groups', []))} (--allow-test-identities): "
+                     f"the 'never seen' figure is not one")
+    elif check and not check.get("checked"):
+        lines.append(f"  (not checked that training never saw the test people: "
+                     f"{check.get('reason')})")
+    return lines
+
+
+def _validation_line(results: dict[str, Any]) -> str:
+    """How validation was held out, and its error."""
+    split = results.get("val_split") or {}
+    value = _num(results.get("val_iod_error"), ".2f")
+    if split.get("by") == "identity":
+        saw = split.get("detector_saw_them")
+        detector = ("; the detector trained on them, unsupervised" if saw else
+                    "; the detector never saw them either" if saw is False else "")
+        return (f"  validation IOD error (people held out of the regressor's fit: "
+                f"{len(split.get('groups', []))} identity groups, {split.get('frames')} faces"
+                f"{detector}): {value} %")
+    return f"  validation IOD error (10% of train_labelled held out): {value} %"
+
+
 def format_results(results: dict[str, Any]) -> str:
     """A plain-text summary of :func:`evaluate_checkpoint`'s dict (also of its JSON, reloaded).
 
@@ -239,6 +277,7 @@ def format_results(results: dict[str, Any]) -> str:
         return _format_pck_results(results)
     names = list(results.get("point_names") or MAFL_POINT_NAMES)
     lines = _head_lines(results, crops=True, labels_note=LABELS_NOTE, paper=False)
+    lines += _headline_lines(results)
     lines += ["", "IOD error on the test split (%; lower is better)"]
     ours = f"unsupervised K={results.get('num_keypoints')} + linear regressor"
     label_w = max(len(ours), 32)
@@ -265,8 +304,7 @@ def format_results(results: dict[str, Any]) -> str:
                      f"those; {missing} missing = failures, not counted)")
     if results.get("mean_shape"):
         lines.append(row("mean train shape (no detector)", results["mean_shape"].get("iod_error")))
-    lines.append(f"  validation IOD error (10% of train_labelled held out): "
-                 f"{_num(results.get('val_iod_error'), '.2f')} %")
+    lines.append(_validation_line(results))
     lines += _group_lines(results)
 
     p = results.get("pck") or {}

@@ -27,6 +27,7 @@ from landmarks.evaluation.regression import (
     evaluate_regression,
     fit_linear_regressor,
     split_train_val,
+    split_train_val_by_group,
 )
 from landmarks.evaluation.sample_efficiency import DEFAULT_SIZES, sample_efficiency
 
@@ -124,6 +125,13 @@ class IodMetric(Metric):
         :func:`~landmarks.evaluation.regression.split_train_val_by_group`, ``keep_groups``
         never), else 10% of the images at random."""
         eyes = self.eye_indices
+        fallback = ""
+        if train_groups is not None:
+            try:
+                split_train_val_by_group(train_groups, 0.2, 0, keep_groups)
+            except ValueError as err:  # too few people to hold one out
+                fallback = f"{err}: 10% of the images at random instead"
+                train_groups = None
         by_identity = train_groups is not None
         reg = evaluate_regression(train_kp, train_labels, test_kp, test_labels,
                                   eye_indices=eyes, bias=False,
@@ -137,7 +145,8 @@ class IodMetric(Metric):
                           "per_point": reg.iod_error_per_point.tolist()},
             "val_iod_error": reg.val_iod_error,
             "val_split": ({"by": "identity", "groups": reg.val_groups, "frames": reg.val_size}
-                          if by_identity else {"by": "image", "frames": reg.val_size}),
+                          if by_identity else {"by": "image", "frames": reg.val_size,
+                                               **({"note": fallback} if fallback else {})}),
             "matching": _hungarian(train_kp, train_labels, test_kp, test_labels,
                                    self.assigned_from,
                                    lambda m: {"iod_error": iod_error(m, test_labels, eyes)[0]}),

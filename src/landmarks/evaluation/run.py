@@ -57,6 +57,11 @@ from landmarks.evaluation.attributes import (
     ATTRIBUTE_BENCHMARKS,
     evaluate_attributes,
 )
+from landmarks.evaluation.identity import (
+    TestIdentityError,
+    realfaces_validation_groups,
+    training_overlap,
+)
 from landmarks.evaluation.metrics import (
     iod_error,
     normalized_point_errors,
@@ -213,7 +218,8 @@ def iod_error_by_group(pred: np.ndarray, gt: np.ndarray, eye_indices: Sequence[i
 
 
 def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str = "auto",
-                        draws: int = 10, **options: Any) -> EvaluationResult:
+                        draws: int = 10, *, allow_test_identities: bool = False,
+                        **options: Any) -> EvaluationResult:
     """Run the landmark protocol for ``checkpoint`` on the registered benchmark ``dataset``
     (RealFaces and every other; see the module doc).
 
@@ -225,6 +231,9 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
         root: the benchmark folder.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         draws: random draws per sample-efficiency size (not used by attribute benchmarks).
+        allow_test_identities: RealFaces: score a checkpoint whose training data held test
+            frames of the benchmark (otherwise :class:`~landmarks.evaluation.identity.
+            TestIdentityError`); recorded in the results' ``identity_check``.
         options: the benchmark reader's options (for an attribute benchmark:
             ``attributes``, the names to score).
 
@@ -235,7 +244,8 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
     Raises:
         ValueError: unknown dataset; a checkpoint whose K or image size does not fit (names the
             checkpoint); ``landmarks.data.DatasetError`` for a bad benchmark folder or frame;
-            ``CheckpointError`` for an unreadable checkpoint.
+            ``CheckpointError`` for an unreadable checkpoint; ``TestIdentityError`` (RealFaces)
+            when training saw test people and ``allow_test_identities`` is false.
     """
     if dataset in ATTRIBUTE_BENCHMARKS:  # attributes from landmarks (Zhang et al. 2018)
         return EvaluationResult(json_safe(evaluate_attributes(checkpoint, dataset, root,
@@ -245,19 +255,75 @@ def evaluate_checkpoint(checkpoint: Path, dataset: str, root: Path, device: str 
                          f"{', '.join(available_benchmarks())}")
     if dataset == REALFACES:  # its reader needs no image size: the folder is checked first
         bench = BENCHMARKS.create(dataset, root=Path(root), image_size=0, **options)
-        return _evaluate_realfaces(Path(checkpoint), bench, device, draws)
+        return _evaluate_realfaces(Path(checkpoint), bench, device, draws,
+                                   allow_test_identities)
     return evaluate_benchmark(checkpoint, dataset, root, device=device, draws=draws, **options)
 
 
-def _evaluate_realfaces(checkpoint: Path, manifest: Any, device: str,
-                        draws: int) -> EvaluationResult:
+def realfaces_identity_check(training_root: str, manifest: Any, allow: bool = False
+                             ) -> dict[str, Any]:
+    """Whether the training data under ``training_root`` (a checkpoint's ``data.root``) held
+    RealFaces test frames (by content, :func:`~landmarks.evaluation.identity.
+    training_overlap`) or the faces that validation holds out.
+
+    Returns ``{"checked", "training_root", "test_frames_in_training", "test_groups",
+    "validation_people_in_training", "allowed"}`` (``checked`` false with a ``reason`` when the
+    root is not on this machine). Raises :class:`TestIdentityError` naming the folder and the
+    identity groups when test frames were in training and ``allow`` is false.
+    """
+    out: dict[str, Any] = {"training_root": training_root, "allowed": bool(allow)}
+    if not training_root or not Path(training_root).expanduser().exists():
+        return {**out, "checked": False,
+                "reason": f"the training root {training_root!r} is not on this machine"}
+    test = manifest.split("test")
+    hits = training_overlap(training_root, [f.image for f in test], [f.group for f in test])
+    groups = sorted({h.group for h in hits})
+    if hits and not allow:
+        first = Path(hits[0].training_file)
+        raise TestIdentityError(
+            f"the checkpoint was trained on {training_root}, which holds {len(hits)} RealFaces "
+            f"test frame(s) of identity group(s) {', '.join(groups)} (e.g. {first.parent}/"
+            f"{first.name}); scores on them would not measure unseen faces. Train on "
+            f"{Path(manifest.root) / 'frames' / 'train'}, or pass --allow-test-identities for a "
+            f"deliberate experiment (recorded in the results)")
+    train = manifest.split("train_labelled")
+    _, held = realfaces_validation_groups(manifest)
+    held_frames = [f for f in train if f.group in held]
+    val_hits = training_overlap(training_root, [f.image for f in held_frames],
+                                [f.group for f in held_frames]) if held_frames else []
+    return {**out, "checked": True, "test_frames_in_training": len(hits),
+            "test_groups": groups,
+            "validation_people_in_training": sorted({h.group for h in val_hits})}
+
+
+def _seen_unseen(test: Sequence[Any], regressed: np.ndarray, labels: np.ndarray,
+                 eyes: tuple[int, int]) -> dict[str, dict[str, Any]]:
+    """``iod_error_unseen`` / ``iod_error_seen``: the IOD error (%) of the test faces whose
+    person was not / was in training, each ``{"mean", "frames"}`` (``mean`` None without
+    frames)."""
+    err = normalized_point_errors(regressed, labels, eyes)
+    seen = np.array([bool(getattr(f, "person_in_train", False)) for f in test])
+    out = {}
+    for key, mask in (("iod_error_unseen", ~seen), ("iod_error_seen", seen)):
+        out[key] = {"mean": float(100.0 * err[mask].mean()) if mask.any() else None,
+                    "frames": int(mask.sum())}
+    return out
+
+
+def _evaluate_realfaces(checkpoint: Path, manifest: Any, device: str, draws: int,
+                        allow_test_identities: bool = False) -> EvaluationResult:
     """RealFaces: keypoints detected on the 128-px crops (in crop pixels), scored by the IOD
-    metric, plus its supervised reference row, its per-group errors and example frames."""
+    metric, first on the people never seen in training, then on the seen person; validation
+    holds out whole people; plus its supervised reference row, its per-group errors and
+    example frames. Refuses a checkpoint trained on test frames (:func:`realfaces_identity_
+    check`)."""
     root = Path(manifest.root)
     crop = int(manifest.crop_size)
     detector = Detector.from_checkpoint(checkpoint, device=device)
     k, size = detector.num_keypoints, detector.image_size
     _check_fit(checkpoint, k, size, crop)
+    identity = realfaces_identity_check(detector.training_root, manifest,
+                                        allow_test_identities)
     eyes = (int(manifest.eye_indices_5[0]), int(manifest.eye_indices_5[1]))
 
     train = list(manifest.split("train_labelled"))
@@ -270,8 +336,17 @@ def _evaluate_realfaces(checkpoint: Path, manifest: Any, device: str,
     train_kp = detect_crops(detector, train, crop)
     test_kp = detect_crops(detector, test, crop)
 
-    scored = IodMetric(eyes).score(train_kp, train_labels, test_kp, test_labels, draws=draws)
+    # validation holds out whole people (never the seen-person test's own person)
+    seen_groups = sorted({f.group for f in test if f.person_in_train})
+    scored = IodMetric(eyes).score(train_kp, train_labels, test_kp, test_labels, draws=draws,
+                                   train_groups=[f.group for f in train],
+                                   keep_groups=seen_groups)
     regressed = scored.regressed
+    headline = _seen_unseen(test, regressed, test_labels, eyes)
+    floor = _seen_unseen(test, np.broadcast_to(train_labels.mean(axis=0), test_labels.shape),
+                         test_labels, eyes)
+    for key, block in headline.items():
+        block["mean_shape"] = floor[key]["mean"]
     at6, per_part = pck(regressed, test_labels, PCK_AT)
     curve = pck_curve(regressed, test_labels, PCK_THRESHOLDS)
     picks = sorted({int(i) for i in np.linspace(0, len(test) - 1, min(NUM_EXAMPLES, len(test)))})
@@ -290,8 +365,13 @@ def _evaluate_realfaces(checkpoint: Path, manifest: Any, device: str,
         "labels_note": LABELS_NOTE,
         "point_names": list(getattr(manifest, "point_names_5", MAFL_POINT_NAMES)),
         "sizes": {"train_labelled": len(train), "test": len(test), **scored.fit_sizes},
+        **headline,
         "iod_error": e["iod_error"],
         "val_iod_error": e["val_iod_error"],
+        "val_split": {**e["val_split"], "detector_saw_them":
+                      bool(identity.get("validation_people_in_training"))
+                      if identity.get("checked") else None},
+        "identity_check": identity,
         "pck": {"thresholds": list(PCK_THRESHOLDS), "curve": curve.tolist(), "at_6": at6,
                 "per_part_at_6": per_part.tolist()},
         "matching": e["matching"],
