@@ -164,3 +164,17 @@ def test_training_root_without_leaves_out_whole_folders(root: Path, tmp_path: Pa
     (tmp_path / "sel" / "mine.txt").write_text("not a link")
     with pytest.raises(ValueError, match="mine.txt"):
         training_root_without(manifest, [], tmp_path / "sel")
+
+
+def test_report_table_leads_with_unseen_people() -> None:
+    from landmarks.report.evaluation import _error_table
+
+    ev = {"metric": "iod", "num_keypoints": 10, "point_names": ["a", "b"],
+          "iod_error": {"mean": 9.0, "per_point": [8.0, 10.0]}, "val_iod_error": 11.0,
+          "val_split": {"by": "identity", "groups": ["x", "y"], "frames": 30},
+          "iod_error_unseen": {"mean": 12.5, "frames": 156, "mean_shape": 23.0},
+          "iod_error_seen": {"mean": 6.25, "frames": 72, "mean_shape": 25.0}}
+    html = _error_table(ev)
+    assert html.index("never seen in training") < html.index("also seen in training") < \
+        html.index("all test faces") < html.index("2 people held out")
+    assert "12.5" in html and "6.25" in html

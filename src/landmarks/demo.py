@@ -118,8 +118,14 @@ def main() -> int:
           f"{last.get('health/spread_x', float('nan')):.2f}/"
           f"{last.get('health/spread_y', float('nan')):.2f}, softmax peak "
           f"{last.get('health/peak', float('nan')):.2f}")
-    print(f"  IOD error (test, K={cfg.model.num_keypoints} → 5 points): "
-          f"{results['iod_error']['mean']:.2f}%   supervised baseline: {base_txt}")
+    unseen, seen = results["iod_error_unseen"], results["iod_error_seen"]
+    photos = results.get("iod_error_by_group", {}).get("photos", {})
+    print(f"  IOD error on people never seen in training: {unseen['mean']:.2f}% "
+          f"({unseen['frames']} faces; photos of unseen people "
+          f"{photos.get('mean', float('nan')):.2f}%; mean-face floor {unseen['mean_shape']:.2f}%)")
+    print(f"  the person also seen in training (later frames): {seen['mean']:.2f}% "
+          f"({seen['frames']} faces);  all test faces {results['iod_error']['mean']:.2f}%;  "
+          f"supervised baseline: {base_txt}")
     print("  (labels: dlib's supervised 68-point model, not human annotations)")
     print(f"  report:          {report}")
     print(f"  quadruplets:     {run_dir / 'quadruplets'}")

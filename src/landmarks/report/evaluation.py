@@ -245,13 +245,23 @@ def _error_table(ev: dict[str, Any]) -> str:
                     f"{_esc(reason)}</td></tr>")
 
     k = ev.get("num_keypoints", "K")
+    unseen, seen = ev.get("iod_error_unseen"), ev.get("iod_error_seen")
+    if isinstance(unseen, dict) and unseen.get("frames"):  # the figure that counts, first
+        row(_esc(f"People never seen in training: linear regression from the {k} keypoints "
+                 f"({unseen['frames']} test faces; mean-face floor "
+                 f"{_fmt(unseen.get('mean_shape'))})"), unseen.get("mean"), [], "ours")
+    if isinstance(seen, dict) and seen.get("frames"):
+        row(_esc(f"  the person also seen in training, later frames ({seen['frames']} faces)"),
+            seen.get("mean"), [])
     if iod is not None:
-        row(f"Linear regression from the {k} discovered keypoints (test)", _mean_of(iod),
-            per_point, "ours")
+        row(f"Linear regression from the {k} discovered keypoints (all test faces)",
+            _mean_of(iod), per_point, "" if isinstance(unseen, dict) else "ours")
     if ev.get("val_iod_error") is not None:
         val = ev["val_iod_error"]
-        row("  same, validation split (held out of the labelled training images)",
-            _mean_of(val), _per_point_of(val))
+        split = ev.get("val_split") if isinstance(ev.get("val_split"), dict) else {}
+        how = (f"{len(split.get('groups') or [])} people held out of the regressor's fit"
+               if split.get("by") == "identity" else "held out of the labelled training images")
+        row(_esc(f"  same, validation split ({how})"), _mean_of(val), _per_point_of(val))
     match = ev.get("matching")
     if isinstance(match, dict):
         if "skipped" in match:
