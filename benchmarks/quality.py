@@ -101,6 +101,8 @@ RECIPES: dict[str, list[str]] = {
     "zhang-aug-stills-k30": [_AUGMENT, "data.still_share=0.5", "model.num_keypoints=30"],
     "zhang-aug-stills-eqv3": [_AUGMENT, "data.still_share=0.5",
                               "loss.terms.equivariance=1.65e7"],
+    # the IMM recipe (configs/imm_faces.yaml) with the same levers
+    "imm-aug-stills": [_AUGMENT, "data.still_share=0.5"],
 }
 #: Recipes trained from another file than configs/imm_faces.yaml ("demo": landmarks.demo.CONFIG).
 RECIPE_CONFIGS: dict[str, Path] = {"demo": DEMO_CONFIG,
