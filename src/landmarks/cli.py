@@ -42,7 +42,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     if overlay is not None and overlay.is_dir() and any(overlay.iterdir()) and not args.force:
         raise FileExistsError(f"overlay folder {overlay} is not empty; pass --force to write "
                               f"into it")
-    detector = Detector.from_checkpoint(args.checkpoint, device=args.device)
+    detector = Detector.load(args.checkpoint, device=args.device)
     paths = expand_inputs(args.inputs)
     records, skipped = detect_paths(detector, paths, overlay, batch_size=args.batch_size)
     write_json(records, out, force=args.force)
@@ -53,6 +53,32 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     if overlay is not None:
         print(f"overlays: {overlay}")
     return 0 if records or not skipped else 1
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from landmarks.export import load_model_source
+
+    src = load_model_source(args.checkpoint)
+    if args.format == "safetensors":
+        from landmarks.release import write_release
+
+        result = write_release(src, args.out, force=args.force)
+        print(f"release: {result.folder} (model.safetensors sha256 {result.sha256}, "
+              f"config.json, README.md model card quoting {len(result.evaluations)} "
+              f"evaluation(s))")
+        return 0
+    from landmarks.export.onnx_format import TOLERANCE, export_onnx
+
+    result = export_onnx(src, args.out, images=args.verify_images or (), force=args.force)
+    checks = [("detector", result.detector, result.detector_check)]
+    if result.generator is not None and result.generator_check is not None:
+        checks.append(("generator", result.generator, result.generator_check))
+    for what, path, check in checks:
+        real = check.real_inputs or "no real images found (pass --verify-images)"
+        print(f"{what}: {path}; onnxruntime vs PyTorch, max difference "
+              f"{check.max_difference:.1e} <= {TOLERANCE:g} ({check.describe()}; random: "
+              f"uniform noise, images: {real})")
+    return 0
 
 
 def _cmd_weights_fetch(args: argparse.Namespace) -> int:
@@ -199,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_train)
 
     d = sub.add_parser("detect", help="keypoints for images, folders and videos")
-    d.add_argument("checkpoint")
+    d.add_argument("checkpoint", help="a checkpoint (.pt), a release folder (safetensors) or "
+                                      "an exported .onnx file (run by onnxruntime on the CPU)")
     d.add_argument("inputs", nargs="+", help="images, videos or folders of them")
     d.add_argument("--out", required=True, help="JSON file to write")
     d.add_argument("--overlay", help="folder for pictures / mp4s with the points drawn")
@@ -207,6 +234,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--batch-size", type=int, default=32)
     d.add_argument("--force", action="store_true", help="overwrite existing outputs")
     d.set_defaults(func=_cmd_detect)
+
+    ex = sub.add_parser("export", help="an ONNX file (checked against PyTorch) or a "
+                                       "weights-only release folder with a model card")
+    ex.add_argument("checkpoint", help="a checkpoint (.pt) or a release folder")
+    ex.add_argument("--format", choices=["onnx", "safetensors"], required=True,
+                    help="onnx: the detector (and the generator of models that animate, "
+                         "beside it as F.generator.onnx), dynamic batch; safetensors: a folder "
+                         "with model.safetensors, config.json and a README.md model card")
+    ex.add_argument("--out", required=True, help="the .onnx file, or the release folder")
+    ex.add_argument("--verify-images", nargs="+", metavar="IMG",
+                    help="onnx: real images or folders to verify on (default: the training "
+                         "data root the checkpoint records, when it exists here)")
+    ex.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    ex.set_defaults(func=_cmd_export)
 
     w = sub.add_parser("weights", help="model weights").add_subparsers(dest="action",
                                                                        required=True)
