@@ -16,10 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures import write_image_folder, write_video
+from fixtures import write_image_folder, write_model_checkpoint, write_video
 from landmarks.cli import main
-from landmarks.config import load_config, to_dict
-from landmarks.engine.checkpoint import save_checkpoint
 from landmarks.export import (
     OnnxDetector,
     OnnxGenerator,
@@ -30,33 +28,17 @@ from landmarks.export import (
 from landmarks.export.onnx_format import TOLERANCE, generator_path
 from landmarks.geometry import inverse_2x2
 from landmarks.inference import Detector
-from landmarks.models import build_model, can_animate, list_models
-from landmarks.registry import MODELS, model_arguments
+from landmarks.models import can_animate, list_models
+from landmarks.registry import MODELS
 
 #: every model the library registers (test modules may register fakes of their own)
 MODELS_UNDER_TEST = [n for n in list_models()
                      if MODELS.get(n).__module__.startswith("landmarks.")]
-SMALL = {"width": 8, "render_channels": 32, "min_render_channels": 8}
 
 
 def write_checkpoint(path: Path, name: str, images: Path | None = None) -> Path:
-    """A checkpoint (the real format) of an untrained registered model at 32 px, K=4, whose
-    config records ``images`` as its training data."""
-    accepted = model_arguments(MODELS.get(name))
-    over = [f"model.name={name}", "model.num_keypoints=4", "model.image_size=32",
-            *(f"model.{k}={v}" for k, v in SMALL.items() if k in accepted)]
-    if images is not None:
-        over.append(f"data.root={images}")
-    cfg = load_config(None, over)
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    # non-trivial weights: random BatchNorm statistics too, so eval mode matters
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-    return save_checkpoint(path, {"model": model.state_dict(), "step": 7, "config": to_dict(cfg)})
+    """An untrained registered model at 32 px, K=4 (:func:`fixtures.write_model_checkpoint`)."""
+    return write_model_checkpoint(path, name, images)
 
 
 @pytest.fixture(scope="module")

@@ -81,6 +81,29 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from landmarks.inference import Detector
+    from landmarks.serve import ServeState, make_server
+
+    detectors = [(str(p), Detector.load(p, device=args.device)) for p in args.checkpoints]
+    with tempfile.TemporaryDirectory(prefix="landmarks-serve-") as work:
+        state = ServeState(detectors, Path(work), max_bytes=int(args.max_upload_mb * 2**20),
+                           max_frames=args.max_frames)
+        server = make_server(state, args.host, args.port)
+        host, port = server.server_address[:2]
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"warning: listening on {args.host}: anyone who reaches this machine can use "
+                  f"the page", file=sys.stderr)
+        print(f"serving {len(detectors)} model(s) on http://{host}:{port}/ (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+    return 0
+
+
 def _cmd_weights_fetch(args: argparse.Namespace) -> int:
     if args.name == "video-metrics":
         from landmarks.evaluation.face_models import fetch_video_metric_models
@@ -348,6 +371,19 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--device", default="auto")
     an.add_argument("--force", action="store_true", help="overwrite an existing --out")
     an.set_defaults(func=_cmd_animate)
+
+    sv = sub.add_parser("serve", help="a local web page: upload images / videos, see and drag "
+                                      "landmarks, animate")
+    sv.add_argument("checkpoints", nargs="*", metavar="CKPT",
+                    help="checkpoints, release folders or .onnx files to offer")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    sv.add_argument("--max-upload-mb", type=float, default=50.0)
+    sv.add_argument("--max-frames", type=int, default=300,
+                    help="frames of an uploaded video that are used")
+    sv.add_argument("--device", default="auto")
+    sv.set_defaults(func=_cmd_serve)
 
     m = sub.add_parser("models", help="list registered models")
     m.set_defaults(func=_cmd_models)
