@@ -149,6 +149,10 @@ def test_safetensors_release_loads_without_pickle(
     ckpt = write_checkpoint(run / "checkpoints" / "step_0000007.pt", "imm", images)
     (run / "eval").mkdir()
     (run / "eval" / "mafl.json").write_text(json.dumps(_eval_json(ckpt)))
+    (run / "eval" / "recon.json").write_text(json.dumps({
+        "task": "reconstruction", "checkpoint": str(ckpt), "videos_root": "clips",
+        "videos": ["a.mp4"], "size": 32, "protocol": "source = first frame, driving = every "
+        "frame", "rows": [{"method": "imm", "l1": 0.0512, "akd": 1.25}]}))
     rel = tmp_path / "release"
     assert main(["export", str(ckpt), "--format", "safetensors", "--out", str(rel)]) == 0
     assert sorted(p.name for p in rel.iterdir()) == ["README.md", "config.json",
@@ -156,7 +160,8 @@ def test_safetensors_release_loads_without_pickle(
     card = (rel / "README.md").read_text()
     sha = hashlib.sha256((rel / "model.safetensors").read_bytes()).hexdigest()
     for text in (sha, "Jakab", "| keypoints (K) | 4 |", "32×32", str(images), "| training steps "
-                 "| 7 of", "unsupervised-landmarks 0.1.0", "mafl evaluation of", "9.50"):
+                 "| 7 of", "unsupervised-landmarks 0.1.0", "mafl evaluation of", "9.50",
+                 "video reconstruction of", "protocol: source = first frame", "l1 0.0512"):
         assert text in card, text
     reference = Detector.from_checkpoint(ckpt, device="cpu")
     x = torch.rand(3, 3, 32, 32)

@@ -63,16 +63,18 @@ def _eval_section(files: list[Path], checkpoint: Path) -> list[str]:
         return ["No evaluation results were found beside the checkpoint (`landmarks eval CKPT "
                 "--dataset … --root … --out RUN/eval/NAME.json` writes them), so this card "
                 "quotes none.", ""]
-    lines = ["Each block is the output of `landmarks eval` (the protocol: a linear regressor "
-             "without bias from the K discovered points to the annotated points, fitted on the "
-             "benchmark's training split; errors on its test split), read from the run's "
-             "`eval/` folder.", ""]
+    lines = ["Each block is what `landmarks eval` printed, read from the run's `eval/` folder. "
+             "Landmark benchmarks (`--task landmarks`): a linear regressor without bias from the "
+             "K discovered points to the annotated points, fitted on the benchmark's training "
+             "split, errors on its test split. Video reconstruction (`--task reconstruction`): "
+             "each video redrawn from its first frame, the protocol stated in the block.", ""]
     for f in files:
         lines.append(f"### {f.stem}")
         lines.append("")
         try:
             results: dict[str, Any] = json.loads(f.read_text())
-            text = format_results(results)
+            text = (_reconstruction_text(results) if results.get("task") == "reconstruction"
+                    else format_results(results))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             lines += [f"`{f.name}` could not be read ({type(err).__name__}: {err}).", ""]
             continue
@@ -82,6 +84,19 @@ def _eval_section(files: list[Path], checkpoint: Path) -> list[str]:
                       f"of the same run, not of the exported `{checkpoint.name}`.", ""]
         lines += ["```", text.rstrip(), "```", ""]
     return lines
+
+
+def _reconstruction_text(results: dict[str, Any]) -> str:
+    """A ``landmarks eval --task reconstruction`` JSON as text: the setting, the protocol and
+    one line per row of figures."""
+    lines = [f"video reconstruction of {results.get('checkpoint')} on "
+             f"{len(results.get('videos') or [])} videos of {results.get('videos_root')} at "
+             f"{results.get('size')} px", f"  protocol: {results.get('protocol')}"]
+    for row in results.get("rows") or []:
+        figures = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                            for k, v in row.items() if isinstance(v, str | int | float))
+        lines.append(f"  {figures}")
+    return "\n".join(lines)
 
 
 def model_card(src: ModelSource, sha256: str, evaluations: list[Path]) -> str:

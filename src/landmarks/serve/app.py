@@ -83,6 +83,7 @@ class ServeState:
     workdir: Path
     max_bytes: int = 50 << 20
     max_frames: int = 300
+    max_uploads: int = 32
     uploads: dict[str, Upload] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -152,6 +153,9 @@ def detect_upload(state: ServeState, model: Any, name: str, data: bytes) -> dict
     up = _decode(state, name, data)
     with state.lock:
         state.uploads[up.path.stem] = up
+        while len(state.uploads) > state.max_uploads:  # the oldest go (memory, disk)
+            old = state.uploads.pop(next(iter(state.uploads)))
+            old.path.unlink(missing_ok=True)
     records = []
     index = 0
     for frames in batched(up.frames, 32):
