@@ -116,6 +116,17 @@ def test_broken_export_is_an_error_and_writes_nothing(
     err = capsys.readouterr().err
     assert "does not match PyTorch" in err and "1.00e-03 > 0.0001" in err
     assert not out.exists() and not list(tmp_path.glob(".*.part"))
+    # a generator that is off: neither file is kept (the detector passed on its own)
+    monkeypatch.setattr(onnx_format._DetectGraph, "forward", forward)
+    generate = onnx_format._GenerateGraph.forward
+    monkeypatch.setattr(onnx_format._GenerateGraph, "forward",
+                        lambda self, *args: generate(self, *args) + 1e-3)
+    mckpt = write_checkpoint(tmp_path / "motion.pt", "motion")
+    out = tmp_path / "motion.onnx"
+    assert main(["export", str(mckpt), "--format", "onnx", "--out", str(out)]) == 2
+    assert "the ONNX generator" in capsys.readouterr().err
+    assert not out.exists() and not generator_path(out).exists()
+    assert not list(tmp_path.glob(".*.part"))
 
 
 def test_detect_with_onnx_writes_the_checkpoints_json(

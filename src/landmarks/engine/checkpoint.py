@@ -58,8 +58,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path} is not a checkpoint: {_load_failure(path, err)}") from None
     if not isinstance(state, dict) or not {"model", "step", "config"} <= set(state):
         keys = sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__
-        raise CheckpointError(f"{path} is not a checkpoint: an unsupervised-landmarks "
-                              f"checkpoint holds model, step, config; found {keys}")
+        raise CheckpointError(f"{path} is not a checkpoint: expected keys model, step, config "
+                              f"(an unsupervised-landmarks checkpoint); found {keys}")
     return state
 
 

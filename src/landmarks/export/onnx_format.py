@@ -238,9 +238,10 @@ def _check_generator(model: nn.Module, path: Path, meta: dict[str, Any],
 
 def _verified(proto: onnx.ModelProto, src: ModelSource, kind: str, out: Path,
               check_fn: Callable[[Path, dict[str, Any]], Verification],
-              what: str) -> Verification:
-    """Save to a temporary file, verify, then rename to ``out`` with the measured difference in
-    its metadata (or delete it and raise)."""
+              what: str) -> tuple[Path, Verification]:
+    """Save to a temporary file beside ``out`` and verify it. Returns the temporary file (the
+    measured difference in its metadata), which the caller renames once every part passed;
+    deleted, and :class:`ExportVerificationError` raised, when it fails."""
     meta = _metadata(src, kind)
     tmp = _save(proto, meta, out)
     try:
@@ -250,12 +251,9 @@ def _verified(proto: onnx.ModelProto, src: ModelSource, kind: str, out: Path,
                 f"the ONNX {what} of {src.path} does not match PyTorch: max difference "
                 f"{check.max_difference:.2e} > {TOLERANCE:g} ({check.describe()}); "
                 f"nothing written")
-        tmp.unlink()
-        tmp = _save(proto, {**meta, "max_difference": check.max_difference}, out)
-        os.replace(tmp, out)
-        return check
     finally:
         tmp.unlink(missing_ok=True)
+    return _save(proto, {**meta, "max_difference": check.max_difference}, out), check
 
 
 def export_onnx(src: ModelSource, out: str | Path, images: Sequence[str | Path] = (),
@@ -297,21 +295,31 @@ def export_onnx(src: ModelSource, out: str | Path, images: Sequence[str | Path] 
     with torch.no_grad():
         names = [n for n in ("keypoints", "jacobians") if n in model.detect(trace)]
     proto = _to_onnx(_DetectGraph(model, "jacobians" in names), (trace,), ["images"], names)
-    det_check = _verified(proto, src, DETECTOR, out,
-                          lambda p, m: _check_detector(model, p, m, inputs, names), "detector")
-    det_check.real_inputs = where
-    result = OnnxExport(out, det_check)
-    if gen_out is not None:
-        with torch.no_grad():
-            det = model.detect(trace)
-        motion = (det["keypoints"], det["jacobians"])
-        args = (trace, *motion, motion[0].roll(1, dims=0), motion[1].roll(1, dims=0))
-        proto = _to_onnx(_GenerateGraph(model), args,
-                         ["source", "source_keypoints", "source_jacobians", "driving_keypoints",
-                          "driving_jacobians"], ["reconstruction"])
-        result.generator_check = _verified(proto, src, GENERATOR, gen_out,
-                                           lambda p, m: _check_generator(model, p, m, inputs),
-                                           "generator")
-        result.generator_check.real_inputs = where
-        result.generator = gen_out
+    done: list[tuple[Path, Path]] = []  # (temporary file, destination), renamed at the end
+    try:
+        tmp, det_check = _verified(
+            proto, src, DETECTOR, out,
+            lambda p, m: _check_detector(model, p, m, inputs, names), "detector")
+        done.append((tmp, out))
+        det_check.real_inputs = where
+        result = OnnxExport(out, det_check)
+        if gen_out is not None:
+            with torch.no_grad():
+                det = model.detect(trace)
+            motion = (det["keypoints"], det["jacobians"])
+            args = (trace, *motion, motion[0].roll(1, dims=0), motion[1].roll(1, dims=0))
+            proto = _to_onnx(_GenerateGraph(model), args,
+                             ["source", "source_keypoints", "source_jacobians",
+                              "driving_keypoints", "driving_jacobians"], ["reconstruction"])
+            tmp, gen_check = _verified(proto, src, GENERATOR, gen_out,
+                                       lambda p, m: _check_generator(model, p, m, inputs),
+                                       "generator")
+            done.append((tmp, gen_out))
+            gen_check.real_inputs = where
+            result.generator, result.generator_check = gen_out, gen_check
+        for tmp, dest in done:
+            os.replace(tmp, dest)
+    finally:
+        for tmp, _ in done:
+            tmp.unlink(missing_ok=True)
     return result
