@@ -116,11 +116,23 @@ def test_broken_export_is_an_error_and_writes_nothing(
     err = capsys.readouterr().err
     assert "does not match PyTorch" in err and "1.00e-03 > 0.0001" in err
     assert not out.exists() and not list(tmp_path.glob(".*.part"))
+    # a graph torch.onnx cannot trace (its inputs cannot be named): one line says so
+    monkeypatch.setattr(onnx_format._DetectGraph, "forward", lambda self, *a: forward(self, *a))
+    assert main(["export", str(ckpt), "--format", "onnx", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: torch.onnx could not export the detector: ")
+    assert err.count("\n") == 1 and not out.exists()
     # a generator that is off: neither file is kept (the detector passed on its own)
     monkeypatch.setattr(onnx_format._DetectGraph, "forward", forward)
     generate = onnx_format._GenerateGraph.forward
-    monkeypatch.setattr(onnx_format._GenerateGraph, "forward",
-                        lambda self, *args: generate(self, *args) + 1e-3)
+
+    def brighter(self: Any, source: torch.Tensor, source_keypoints: torch.Tensor,
+                 source_jacobians: torch.Tensor, driving_keypoints: torch.Tensor,
+                 driving_jacobians: torch.Tensor) -> torch.Tensor:
+        return generate(self, source, source_keypoints, source_jacobians, driving_keypoints,
+                        driving_jacobians) + 1e-3
+
+    monkeypatch.setattr(onnx_format._GenerateGraph, "forward", brighter)
     mckpt = write_checkpoint(tmp_path / "motion.pt", "motion")
     out = tmp_path / "motion.onnx"
     assert main(["export", str(mckpt), "--format", "onnx", "--out", str(out)]) == 2

@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -41,7 +42,8 @@ from landmarks.export.onnx_runtime import (
 from landmarks.export.source import ModelSource
 from landmarks.models import can_animate
 
-__all__ = ["OPSET", "TOLERANCE", "ExportVerificationError", "OnnxExport", "Verification",
+__all__ = ["OPSET", "TOLERANCE", "ExportVerificationError", "OnnxExport", "OnnxExportError",
+           "Verification",
            "export_onnx", "generator_path", "sample_images"]
 
 #: largest accepted difference between onnxruntime and PyTorch
@@ -52,6 +54,10 @@ OPSET = 18
 REAL_SAMPLES = 4
 RANDOM_SAMPLES = 3
 _TRACE_BATCH = 2
+
+
+class OnnxExportError(ValueError):
+    """torch.onnx could not trace or translate the model (one line says why)."""
 
 
 class ExportVerificationError(ValueError):
@@ -137,14 +143,30 @@ def _quiet() -> Iterator[None]:
 
 
 def _to_onnx(graph: nn.Module, args: tuple[Tensor, ...], input_names: list[str],
-             output_names: list[str]) -> onnx.ModelProto:
+             output_names: list[str], what: str) -> onnx.ModelProto:
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     dynamic = {name: {0: batch} for name in input_names}
-    with _quiet(), torch.no_grad():
-        program = torch.onnx.export(graph.eval(), args, dynamo=True, opset_version=OPSET,
-                                    input_names=input_names, output_names=output_names,
-                                    dynamic_shapes=dynamic, verbose=False)
+    try:
+        with _quiet(), torch.no_grad():
+            program = torch.onnx.export(graph.eval(), args, dynamo=True, opset_version=OPSET,
+                                        input_names=input_names, output_names=output_names,
+                                        dynamic_shapes=dynamic, verbose=False)
+    except Exception as err:  # noqa: BLE001 - torch.onnx raises many kinds, with pages of advice
+        raise OnnxExportError(f"torch.onnx could not export the {what}: "
+                              f"{_summary(err)}") from err
     return program.model_proto
+
+
+def _summary(err: Exception) -> str:
+    """The line of a torch.onnx error that says what failed (its 'Exception summary', else its
+    first line), without colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if "## Exception summary" in lines:
+        rest = lines[lines.index("## Exception summary") + 1:]
+        if rest:
+            return rest[0]
+    return lines[0] if lines else type(err).__name__
 
 
 def _metadata(src: ModelSource, kind: str) -> dict[str, Any]:
@@ -294,7 +316,8 @@ def export_onnx(src: ModelSource, out: str | Path, images: Sequence[str | Path] 
     trace = torch.rand(_TRACE_BATCH, 3, size, size, generator=gen)
     with torch.no_grad():
         names = [n for n in ("keypoints", "jacobians") if n in model.detect(trace)]
-    proto = _to_onnx(_DetectGraph(model, "jacobians" in names), (trace,), ["images"], names)
+    proto = _to_onnx(_DetectGraph(model, "jacobians" in names), (trace,), ["images"], names,
+                     "detector")
     done: list[tuple[Path, Path]] = []  # (temporary file, destination), renamed at the end
     try:
         tmp, det_check = _verified(
@@ -310,7 +333,8 @@ def export_onnx(src: ModelSource, out: str | Path, images: Sequence[str | Path] 
             args = (trace, *motion, motion[0].roll(1, dims=0), motion[1].roll(1, dims=0))
             proto = _to_onnx(_GenerateGraph(model), args,
                              ["source", "source_keypoints", "source_jacobians",
-                              "driving_keypoints", "driving_jacobians"], ["reconstruction"])
+                              "driving_keypoints", "driving_jacobians"], ["reconstruction"],
+                             "generator")
             tmp, gen_check = _verified(proto, src, GENERATOR, gen_out,
                                        lambda p, m: _check_generator(model, p, m, inputs),
                                        "generator")
