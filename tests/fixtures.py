@@ -244,3 +244,33 @@ def write_tiny_checkpoint(path: str | Path) -> Path:
     model = create_model("imm", **{k: v for k, v in to_dict(cfg.model).items() if k != "name"})
     return save_checkpoint(Path(path), {"model": model.state_dict(), "step": 0,
                                         "config": to_dict(cfg)})
+
+
+def write_model_checkpoint(path: str | Path, name: str, images: str | Path | None = None,
+                           k: int = 4, size: int = 32) -> Path:
+    """Write a checkpoint (the real format) of an untrained registered model ``name`` with K
+    keypoints at ``size`` px and small widths, whose config records ``images`` as its training
+    data; BatchNorm running statistics are random too (so eval mode matters). Returns ``path``."""
+    import torch
+
+    from landmarks.config import load_config, to_dict
+    from landmarks.engine.checkpoint import save_checkpoint
+    from landmarks.models import build_model
+    from landmarks.registry import MODELS, model_arguments
+
+    small = {"width": 8, "render_channels": 32, "min_render_channels": 8}
+    accepted = model_arguments(MODELS.get(name))
+    over = [f"model.name={name}", f"model.num_keypoints={k}", f"model.image_size={size}",
+            *(f"model.{a}={v}" for a, v in small.items() if a in accepted)]
+    if images is not None:
+        over.append(f"data.root={images}")
+    cfg = load_config(None, over)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return save_checkpoint(Path(path), {"model": model.state_dict(), "step": 7,
+                                        "config": to_dict(cfg)})

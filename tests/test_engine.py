@@ -233,7 +233,8 @@ def test_init_checks_the_checkpoint_before_making_the_run_folder(image_dir: Path
         train(smoke(image_dir), out, init=tmp_path / "nothere.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match=r"--init: checkpoint .*junk\.pt could not be read"):
+    with pytest.raises(CheckpointError,
+                       match=r"--init: .*junk\.pt is not a checkpoint: not a PyTorch file"):
         train(smoke(image_dir), out, init=junk)
     assert not out.exists()
     # the corrected run goes into the same folder and starts from the checkpoint's weights

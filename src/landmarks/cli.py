@@ -42,7 +42,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     if overlay is not None and overlay.is_dir() and any(overlay.iterdir()) and not args.force:
         raise FileExistsError(f"overlay folder {overlay} is not empty; pass --force to write "
                               f"into it")
-    detector = Detector.from_checkpoint(args.checkpoint, device=args.device)
+    detector = Detector.load(args.checkpoint, device=args.device)
     paths = expand_inputs(args.inputs)
     records, skipped = detect_paths(detector, paths, overlay, batch_size=args.batch_size)
     write_json(records, out, force=args.force)
@@ -53,6 +53,55 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     if overlay is not None:
         print(f"overlays: {overlay}")
     return 0 if records or not skipped else 1
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from landmarks.export import load_model_source
+
+    src = load_model_source(args.checkpoint)
+    if args.format == "safetensors":
+        from landmarks.release import write_release
+
+        result = write_release(src, args.out, force=args.force)
+        print(f"release: {result.folder} (model.safetensors sha256 {result.sha256}, "
+              f"config.json, README.md model card quoting {len(result.evaluations)} "
+              f"evaluation(s))")
+        return 0
+    from landmarks.export.onnx_format import TOLERANCE, export_onnx
+
+    result = export_onnx(src, args.out, images=args.verify_images or (), force=args.force)
+    checks = [("detector", result.detector, result.detector_check)]
+    if result.generator is not None and result.generator_check is not None:
+        checks.append(("generator", result.generator, result.generator_check))
+    for what, path, check in checks:
+        real = check.real_inputs or "no real images found (pass --verify-images)"
+        print(f"{what}: {path}; onnxruntime vs PyTorch, max difference "
+              f"{check.max_difference:.1e} <= {TOLERANCE:g} ({check.describe()}; random: "
+              f"uniform noise, images: {real})")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from landmarks.inference import Detector
+    from landmarks.serve import ServeState, make_server
+
+    detectors = [(str(p), Detector.load(p, device=args.device)) for p in args.checkpoints]
+    with tempfile.TemporaryDirectory(prefix="landmarks-serve-") as work:
+        state = ServeState(detectors, Path(work), max_bytes=int(args.max_upload_mb * 2**20),
+                           max_frames=args.max_frames)
+        server = make_server(state, args.host, args.port)
+        host, port = server.server_address[:2]
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"warning: listening on {args.host}: anyone who reaches this machine can use "
+                  f"the page", file=sys.stderr)
+        print(f"serving {len(detectors)} model(s) on http://{host}:{port}/ (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+    return 0
 
 
 def _cmd_weights_fetch(args: argparse.Namespace) -> int:
@@ -199,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_train)
 
     d = sub.add_parser("detect", help="keypoints for images, folders and videos")
-    d.add_argument("checkpoint")
+    d.add_argument("checkpoint", help="a checkpoint (.pt), a release folder (safetensors) or "
+                                      "an exported .onnx file (run by onnxruntime on the CPU)")
     d.add_argument("inputs", nargs="+", help="images, videos or folders of them")
     d.add_argument("--out", required=True, help="JSON file to write")
     d.add_argument("--overlay", help="folder for pictures / mp4s with the points drawn")
@@ -207,6 +257,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--batch-size", type=int, default=32)
     d.add_argument("--force", action="store_true", help="overwrite existing outputs")
     d.set_defaults(func=_cmd_detect)
+
+    ex = sub.add_parser("export", help="an ONNX file (checked against PyTorch) or a "
+                                       "weights-only release folder with a model card")
+    ex.add_argument("checkpoint", help="a checkpoint (.pt) or a release folder")
+    ex.add_argument("--format", choices=["onnx", "safetensors"], required=True,
+                    help="onnx: the detector (and the generator of models that animate, "
+                         "beside it as F.generator.onnx), dynamic batch; safetensors: a folder "
+                         "with model.safetensors, config.json and a README.md model card")
+    ex.add_argument("--out", required=True, help="the .onnx file, or the release folder")
+    ex.add_argument("--verify-images", nargs="+", metavar="IMG",
+                    help="onnx: real images or folders to verify on (default: the training "
+                         "data root the checkpoint records, when it exists here)")
+    ex.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    ex.set_defaults(func=_cmd_export)
 
     w = sub.add_parser("weights", help="model weights").add_subparsers(dest="action",
                                                                        required=True)
@@ -307,6 +371,19 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--device", default="auto")
     an.add_argument("--force", action="store_true", help="overwrite an existing --out")
     an.set_defaults(func=_cmd_animate)
+
+    sv = sub.add_parser("serve", help="a local web page: upload images / videos, see and drag "
+                                      "landmarks, animate")
+    sv.add_argument("checkpoints", nargs="*", metavar="CKPT",
+                    help="checkpoints, release folders or .onnx files to offer")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    sv.add_argument("--max-upload-mb", type=float, default=50.0)
+    sv.add_argument("--max-frames", type=int, default=300,
+                    help="frames of an uploaded video that are used")
+    sv.add_argument("--device", default="auto")
+    sv.set_defaults(func=_cmd_serve)
 
     m = sub.add_parser("models", help="list registered models")
     m.set_defaults(func=_cmd_models)

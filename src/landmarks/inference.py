@@ -1,5 +1,8 @@
 """Checkpoint → keypoints for images, folders and videos (rebuilds the model from the file).
 
+The model may come from a training checkpoint (``.pt``), a weights-only release folder
+(safetensors, no pickle) or an exported ONNX file run by onnxruntime (:meth:`Detector.load`).
+
 Keypoints are returned in the *input's* pixel coordinates (x right, y down, pixel centres at
 integers): the inverse of the preprocessing (optional ``data.crop`` box, centre square crop,
 resize) used in training, see :func:`landmarks.data.transforms.square_crop_box`.
@@ -28,6 +31,7 @@ from landmarks.data.video_io import video_fps as _video_fps
 from landmarks.engine.allocator import keep_freed_memory
 from landmarks.engine.checkpoint import load_checkpoint
 from landmarks.engine.distributed import resolve_device
+from landmarks.export import OnnxDetector, is_release, load_release
 from landmarks.models import build_model
 from landmarks.visualize import VideoOverlayWriter, draw_keypoints, keypoint_colors, save_image
 
@@ -48,10 +52,41 @@ class Detector:
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Detector:
         keep_freed_memory()
         state = load_checkpoint(path)
-        cfg = from_dict(state["config"], origin=str(path))
+        return cls._build(state["model"], state["config"], path, device)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str = "auto") -> Detector:
+        """A release folder (``landmarks export CKPT --format safetensors``): safetensors
+        weights and a JSON config, read with no pickle."""
+        release = load_release(folder)
+        return cls._build(release.state_dict, release.config, folder, device)
+
+    @classmethod
+    def from_onnx(cls, path: str | Path, threads: int = 0) -> Detector:
+        """An ONNX file of ``landmarks export CKPT --format onnx``, run by onnxruntime on the
+        CPU (``threads``: 0 = its default); its metadata holds the config."""
+        model = OnnxDetector.from_file(path, threads=threads)
+        cfg = from_dict(model.meta["config"], origin=str(path))
+        return cls(model, cfg, torch.device("cpu"))
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> Detector:
+        """Any portable form: a release folder, an ``.onnx`` file, or a checkpoint."""
+        p = Path(path)
+        if p.is_dir() or is_release(p):
+            return cls.from_pretrained(p, device)
+        if p.suffix.lower() == ".onnx":
+            return cls.from_onnx(p)
+        return cls.from_checkpoint(p, device)
+
+    @classmethod
+    def _build(cls, state_dict: dict[str, torch.Tensor], config: dict[str, Any],
+               origin: str | Path, device: str) -> Detector:
+        keep_freed_memory()
+        cfg = from_dict(config, origin=str(origin))
         dev = resolve_device(device)
         model = build_model(cfg)
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state_dict)
         model.to(dev).eval()
         return cls(model, cfg, dev)
 

@@ -55,12 +55,32 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise CheckpointError(f"checkpoint {path} could not be read: {err}") from err
+        raise CheckpointError(f"{path} is not a checkpoint: {_load_failure(path, err)}") from None
     if not isinstance(state, dict) or not {"model", "step", "config"} <= set(state):
-        keys = sorted(state) if isinstance(state, dict) else type(state).__name__
-        raise CheckpointError(f"checkpoint {path} is not an unsupervised-landmarks checkpoint: "
-                              f"expected keys model, step, config; found {keys}")
+        keys = sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path} is not a checkpoint: expected keys model, step, config "
+                              f"(an unsupervised-landmarks checkpoint); found {keys}")
     return state
+
+
+def _load_failure(path: Path, err: Exception) -> str:
+    """Why ``torch.load`` failed, in one line, without PyTorch's advice text (which suggests
+    ``weights_only=False``: never for a file of unknown origin)."""
+    size = path.stat().st_size
+    if size == 0:
+        return "the file is empty"
+    with open(path, "rb") as f:
+        head = f.read(4)
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().split("\n")[0].strip()
+        reason = f"a weights-only load refuses it ({detail.split(' was not ')[0]})"
+    else:
+        first = text.strip().splitlines()[0] if text.strip() else ""
+        reason = f"{type(err).__name__}{': ' + first if first else ''}"
+    if head[:2] != b"PK" and head[:1] != b"\x80":
+        return f"not a PyTorch file (neither a zip archive nor a pickle; {size} bytes)"
+    return reason
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:

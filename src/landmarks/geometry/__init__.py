@@ -5,7 +5,13 @@ convention stated in :mod:`landmarks`: ``(x, y)`` normalised to ``[-1, 1]``, pix
 ``-1 + (2 i + 1) / n`` (``align_corners=False``).
 """
 
-from .coords import coordinate_grid, normalized_to_pixels, pixel_centers, pixels_to_normalized
+from .coords import (
+    coordinate_grid,
+    inverse_2x2,
+    normalized_to_pixels,
+    pixel_centers,
+    pixels_to_normalized,
+)
 from .heatmaps import SoftArgmax, render_gaussian_heatmaps, spatial_softmax_keypoints
 from .warps import (
     SOURCE_SPREAD,
@@ -38,6 +44,7 @@ __all__ = [
     "control_point_grid",
     "coordinate_grid",
     "identity_tps_warp",
+    "inverse_2x2",
     "normalized_to_pixels",
     "pixel_centers",
     "pixels_to_normalized",

@@ -91,3 +91,22 @@ def coordinate_grid(
     ys = pixel_centers(h, device=device, dtype=dtype)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack((gx, gy), dim=-1)
+
+
+def inverse_2x2(matrices: Tensor) -> Tensor:
+    """The inverse of each 2×2 matrix, in closed form (the adjugate over the determinant).
+
+    Equal to ``torch.linalg.inv`` up to rounding, but made of elementwise ops only, so that it
+    exports to ONNX (which has no matrix inverse; ``landmarks export``).
+
+    Args:
+        matrices: ``(..., 2, 2)``, invertible.
+
+    Returns:
+        ``(..., 2, 2)``; e.g. ``[[2, 0], [0, 4]] → [[0.5, 0], [0, 0.25]]``.
+    """
+    a, b = matrices[..., 0, 0], matrices[..., 0, 1]
+    c, d = matrices[..., 1, 0], matrices[..., 1, 1]
+    det = a * d - b * c
+    adjugate = torch.stack((torch.stack((d, -b), dim=-1), torch.stack((-c, a), dim=-1)), dim=-2)
+    return adjugate / det[..., None, None]

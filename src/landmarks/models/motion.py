@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from landmarks.geometry import warp_images
-from landmarks.geometry.coords import coordinate_grid
+from landmarks.geometry.coords import coordinate_grid, inverse_2x2
 from landmarks.models.base import (
     LandmarkModel,
     ObjectiveLike,
@@ -163,7 +163,8 @@ def sparse_motions(source: Mapping[str, Tensor], driving: Mapping[str, Tensor],
     grid = coordinate_grid(*size, device=source["keypoints"].device)  # (h, w, 2)
     p_s = source["keypoints"].float()[:, :, None, None, :]
     p_d = driving["keypoints"].float()[:, :, None, None, :]
-    jac = source["jacobians"].float() @ torch.linalg.inv(driving["jacobians"].float())
+    # closed-form inverse: ONNX has no matrix inverse (the generator exports, landmarks export)
+    jac = source["jacobians"].float() @ inverse_2x2(driving["jacobians"].float())
     rel = grid - p_d  # (B, K, h, w, 2)
     moved = torch.einsum("bkij,bkhwj->bkhwi", jac, rel) + p_s
     b = moved.shape[0]
