@@ -240,7 +240,7 @@ class _PointsOnly(LandmarkModel):
 
 
 def test_swap_with_a_model_that_cannot_render_names_the_model() -> None:
-    from landmarks.swap import RendererError, swap_reconstructions
+    from landmarks.commands.swap import RendererError, swap_reconstructions
 
     assert not can_render(_PointsOnly()) and can_render(small_model("imm"))
     images = torch.rand(2, 3, SIZE, SIZE)
