@@ -18,8 +18,10 @@ two frames of a transition, their mean), in percent.
   keypoints to the five labels, fitted on the ``train_labelled`` split), i.e. the part of
   the motion of the landmarks the keypoints predict that the labels do not show.
 
-Any registered model's checkpoint works (keypoints through :class:`landmarks.inference.Detector`,
-the model's ``detect``). Example::
+Any registered model's checkpoint works. Keypoints come from the one detection on benchmark
+crops, :func:`landmarks.evaluation.run.detect_crops` (:meth:`landmarks.inference.Detector.
+detect_images`: the checkpoint's preprocessing, ``data.crop`` included), as in ``landmarks
+eval``. Example::
 
     .venv/bin/python benchmarks/jitter.py runs/a/checkpoints/step_0001000.pt \\
         runs/b/checkpoints/step_0001000.pt --root $LANDMARKS_CACHE/data/realfaces
@@ -47,7 +49,7 @@ from landmarks.data.realfaces import (
     load_split_images,
 )
 from landmarks.evaluation.regression import fit_linear_regressor
-from landmarks.geometry.coords import normalized_to_pixels
+from landmarks.evaluation.run import detect_crops
 from landmarks.inference import Detector
 
 BATCH = 64
@@ -87,34 +89,23 @@ def mean_displacement(points: np.ndarray, scale: np.ndarray,
     return float(step.mean()) if step.size else float("nan")
 
 
-def detect(detector: Detector, images: torch.Tensor) -> np.ndarray:
-    """Keypoints ``(N, K, 2)`` of ``images`` (N,3,S,S) in [0,1], normalised."""
-    out = [detector.detect_tensor(images[i:i + BATCH]).double().numpy()
-           for i in range(0, len(images), BATCH)]
-    return np.concatenate(out) if out else np.zeros((0, detector.num_keypoints, 2))
-
-
-def detect_frames(detector: Detector, frames: Sequence[RealFacesFrame], crop: int) -> np.ndarray:
-    """Keypoints ``(N, K, 2)`` of benchmark ``frames`` in crop pixels."""
-    kp = np.concatenate([detect(detector, load_split_images(frames[i:i + BATCH],
-                                                            detector.image_size))
-                         for i in range(0, len(frames), BATCH)])
-    return normalized_to_pixels(kp, (crop, crop))
-
-
 def static_jitter(detector: Detector, clips: dict[str, list[RealFacesFrame]], crop: int,
                   eyes: tuple[int, int], repeats: int, sigma: float, seed: int
                   ) -> dict[str, float]:
     """Per clip: the mean displacement (fraction of IOD) of the keypoints over ``repeats``
-    noisy copies of the clip's middle frame."""
+    noisy copies of the clip's middle frame. The noise is added to the model's input (the crop
+    after the checkpoint's preprocessing, :meth:`~landmarks.inference.Detector.preprocess`);
+    the points are mapped back to crop pixels as every detection is."""
     gen = torch.Generator().manual_seed(seed)
     out = {}
     for name, frames in clips.items():
         frame = frames[len(frames) // 2]
-        image = load_split_images([frame], detector.image_size)
+        image = detector.preprocess(load_split_images([frame], crop))
         noise = torch.randn((repeats, *image.shape[1:]), generator=gen) * sigma
         copies = (image + noise).clamp(0.0, 1.0)
-        kp = normalized_to_pixels(detect(detector, copies), (crop, crop))
+        kp = np.concatenate([detector.detect_tensor(copies[i:i + BATCH]).double().numpy()
+                             for i in range(0, repeats, BATCH)])
+        kp = detector.to_image_pixels(kp, crop, crop)
         face = iod(frame.mafl5[None], eyes)[0]
         out[name] = mean_displacement(kp, np.full(repeats - 1, face))
     return out
@@ -126,11 +117,11 @@ def moving_figures(detector: Detector, manifest: RealFaces,
     """Per clip: keypoint, label and residual displacements (fractions of IOD) and the number
     of transitions."""
     train = manifest.split("train_labelled")
-    regressor = fit_linear_regressor(detect_frames(detector, train, crop),
+    regressor = fit_linear_regressor(detect_crops(detector, train, crop),
                                      np.stack([f.mafl5 for f in train]))
     out = {}
     for name, frames in clips.items():
-        kp = detect_frames(detector, frames, crop)
+        kp = detect_crops(detector, frames, crop)
         labels = np.stack([f.mafl5 for f in frames])
         numbers = np.array([int(f.frame) for f in frames])
         consecutive = np.diff(numbers) == 1

@@ -5,16 +5,17 @@ them as JSON). Everything goes through the trainer's own code paths:
 
 * the config comes from :func:`landmarks.config.load_config` plus overrides
   (``model.image_size``, ``train.batch_size``, ``loss.vgg_weights=random``: same FLOPs as real
-  VGG-19 weights, nothing to fetch);
-* the model from :func:`landmarks.models.build_model`, the objective from
-  :func:`landmarks.losses.build_objective`, the step from
-  :func:`landmarks.engine.trainer.training_step` (pairs from
-  :func:`~landmarks.engine.trainer.make_pair` with the trainer's per-step generator, then the
-  method contract's ``model.training_step``), Adam / schedule / ``clip_grad_norm_`` as in
-  :func:`landmarks.engine.trainer.train`; bf16 autocast and channels_last on CUDA as there.
+  VGG-19 weights, nothing to fetch); a recipe (``--config``) keeps its loss terms, priors
+  included, so its step is measured as it trains;
+* the step is the trainer's own, :meth:`landmarks.engine.trainer.Trainer.run_step` (pairs,
+  the method contract's ``model.training_step``, backward, clipping, the optimiser; bf16
+  autocast and channels_last on CUDA, as the trainer does them). Like the trainer's, the step
+  reads nothing back to the host.
 
 The only difference from a real run is the data: a fixed synthetic batch already on the device
 (no loader, no host-to-device copy), so the figures are the compute side of a training step.
+The batch is a batch of images (two TPS warps each) or, for a recipe that trains on video
+(``data.kind: video``), of frame pairs, as the recipe's loader gives them.
 
 Rates are the fastest of the timed runs (as is the conv floor, so that their ratio compares like
 with like); medians and per-step times are in the notes. On a shared machine the fastest run is
@@ -55,14 +56,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from landmarks.config import Config, load_config
 from landmarks.engine.seeding import step_generator
-from landmarks.engine.trainer import (
-    build_optimizer,
-    build_scheduler,
-    make_pair,
-    training_step,
-)
-from landmarks.losses import build_objective
-from landmarks.models import TrainingPair, build_model
+from landmarks.engine.trainer import Trainer, make_pair, training_step
+from landmarks.models import build_model
 
 _RESULT_MARKER = "SPEED_RESULT "
 _ENV_OF_INTEREST = ("LD_PRELOAD", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "KMP_AFFINITY",
@@ -135,21 +130,18 @@ def device_name(setup: Setup) -> str:
 
 
 def make_config(size: int, batch: int, setup: Setup) -> Config:
-    """The defaults (or ``--config``'s recipe: its model, loss and optimiser) at ``size`` and
-    ``batch``, with random VGG weights and the setup's device options.
-
-    A recipe's prior terms (``loss.terms``) are turned off: :meth:`TrainingStep.counted_step`
-    splits the FLOPs on the assumption that the reconstruction is the only path from the loss
-    into the model. (Equivariance also detects on a warped target; the trainer's own img/s
-    includes that.)"""
-    return load_config(setup.config, [*(["loss.terms={}"] if setup.config else []),
+    """The defaults (or ``--config``'s recipe: its model, loss terms and optimiser) at ``size``
+    and ``batch``, with random VGG weights and the setup's device options. ``train.compile`` is
+    left off: :class:`TrainingStep` compiles the model as the trainer does, after counting the
+    eager model's FLOPs."""
+    return load_config(setup.config, [
         f"model.image_size={size}",
         f"train.batch_size={batch}",
         "loss.vgg_weights=random",
         f"train.device={setup.device.type}",
         f"train.amp={str(setup.amp).lower()}",
         f"train.channels_last={str(setup.channels_last).lower()}",
-        f"train.compile={str(setup.compile).lower()}",
+        "train.compile=false",
     ])
 
 
@@ -188,110 +180,48 @@ def count_flops(fn) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# The training step (landmarks.engine.trainer.training_step, then the trainer's update)
+# The training step: the trainer's own (landmarks.engine.trainer.Trainer.run_step)
 # --------------------------------------------------------------------------------------------
 
 
 class TrainingStep:
-    """One training step of the trainer on a synthetic batch: make_pair (TPS warps on the
-    device), forward, perceptual loss, backward, gradient clipping, Adam, schedule."""
+    """One step of the trainer (:meth:`~landmarks.engine.trainer.Trainer.run_step`) on a fixed
+    synthetic batch: make_pair (TPS warps on the device), the model's training step with the
+    recipe's loss terms, backward, gradient clipping, the optimiser."""
 
     def __init__(self, size: int, batch: int, setup: Setup) -> None:
         self.setup = setup
-        self.batch = batch
         self.cfg = cfg = make_config(size, batch, setup)
-        device = setup.device
-        model = build_model(cfg).to(device)
-        if setup.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        self.model = model
-        self.objective = build_objective(cfg.loss, size).to(device)
-        self.optimizer = build_optimizer(model, cfg)
-        self.scheduler = build_scheduler(self.optimizer, cfg)
-        self.net = model  # compiled in place (as the trainer) at the first timed step
-        self.images = synthetic_images(batch, size, setup)
-        self.step = 0
-        self.last: Any = None
-        self.model.train()
-        self.objective.train()
-
-    def generator(self) -> torch.Generator:
-        return step_generator(self.cfg.train.seed, self.step, 0, self.setup.device)
-
-    def pair(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        source, target, mask, _ = make_pair({"image": self.images}, self.cfg, self.generator())[:4]
-        return self.setup.layout(source), self.setup.layout(target), mask
-
-    def _finish(self, losses: dict[str, torch.Tensor]) -> None:
-        cfg = self.cfg
-        if cfg.optim.grad_clip > 0:
-            gnorm = nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
-            losses = {**losses, "grad_norm": gnorm}
-        self.optimizer.step()
-        if cfg.optim.schedule != "plateau":
-            self.scheduler.step()
-        self.step += 1
-        # The trainer reads every logged value back each step (a sync on CUDA).
-        self.logged = {k: float(v.detach()) for k, v in losses.items()}
+        self.trainer = Trainer(cfg, setup.device)
+        images = synthetic_images(batch, size, setup)
+        if cfg.data.kind == "video":  # frame pairs, as the recipe's loader gives them
+            self.batch = {"source": images, "target": images.roll(1, dims=-1)}
+        else:
+            self.batch = {"image": images}
 
     def __call__(self) -> None:
-        if self.setup.compile and getattr(self.model, "_compiled_call_impl", None) is None:
-            self.model.compile()  # after counted_step, which counts the eager model
-        losses, out, pair = training_step(self.net, self.objective, {"image": self.images},
-                                          self.cfg, self.generator())
-        source, target = pair.source, pair.target
-        loss = losses["loss"]
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at step {self.step}")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self._finish(losses)
-        # The trainer keeps the last step's tensors (for its pictures): count their memory too.
-        self.last = (source.detach(), target.detach(), {k: v.detach() for k, v in out.items()})
+        if self.setup.compile and getattr(self.trainer.model, "_compiled_call_impl",
+                                          None) is None:
+            self.trainer.model.compile()  # as the trainer, after counted_step (eager FLOPs)
+        self.trainer.run_step(self.batch)
 
     def counted_step(self) -> dict[str, int]:
-        """One full training step (eager model) under FlopCounterMode, split by phase.
+        """One trainer step (eager model) under FlopCounterMode ("total"), and, counted apart
+        with the same random draws, its forward alone (:func:`~landmarks.engine.trainer.
+        training_step` without autograd: the pair, the model, the loss terms), and the TPS
+        pair alone ("warp"). "backward" is the rest: backward, clipping and the optimiser."""
+        t = self.trainer
 
-        The step runs through the method contract (``model.training_step(pair, objective)``);
-        the objective is wrapped so that its forward is also counted on its own ("loss"), and
-        "model_fwd" is the rest of the step's forward. The backward pass is run in two stages,
-        ``autograd.grad`` of the loss w.r.t. the reconstruction (the VGG backward) then
-        ``reconstruction.backward`` (the model's), which together compute exactly what
-        ``loss.backward()`` computes (the benchmark's objective has no prior that reads the
-        keypoints), so the total is the step's.
-        """
-        counters = {k: FlopCounterMode(display=False)
-                    for k in ("warp", "step_fwd", "loss", "loss_bwd", "model_bwd")}
-        with counters["warp"]:
-            source, target, mask = self.pair()
-        pair = TrainingPair(source, target, mask, None)
-        counted = _CountedObjective(self.objective, counters["loss"])
-        with counters["step_fwd"], self.setup.autocast():
-            losses, out = self.model.training_step(pair, counted)
-        self.optimizer.zero_grad(set_to_none=True)
-        with counters["loss_bwd"]:
-            (grad,) = torch.autograd.grad(losses["loss"], out["reconstruction"])
-        with counters["model_bwd"]:
-            out["reconstruction"].backward(grad)
-            self._finish(losses)
-        flops = {k: c.get_total_flops() for k, c in counters.items()}
-        loss_fwd = flops.pop("loss")
-        return {"warp": flops["warp"], "model_fwd": flops["step_fwd"] - loss_fwd,
-                "loss": loss_fwd + flops["loss_bwd"], "model_bwd": flops["model_bwd"]}
+        def gen() -> torch.Generator:
+            return step_generator(self.cfg.train.seed, t.step, 0, self.setup.device)
 
-
-class _CountedObjective:
-    """The objective with its forward passes counted by ``counter`` (a FlopCounterMode, nested
-    in the step's: the step's counter sees the same operations)."""
-
-    def __init__(self, objective: nn.Module, counter: FlopCounterMode) -> None:
-        self.objective = objective
-        self.counter = counter
-        self.needs_warped_target = objective.needs_warped_target
-
-    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
-        with self.counter:
-            return self.objective(*args, **kwargs)
+        warp = count_flops(lambda: make_pair(self.batch, self.cfg, gen(),
+                                             need_warp=t.objective.needs_warped_target))
+        with torch.no_grad():
+            forward = count_flops(lambda: training_step(t.net, t.objective, self.batch,
+                                                        self.cfg, gen()))
+        total = count_flops(lambda: t.run_step(self.batch))
+        return {"warp": warp, "forward": forward - warp, "backward": total - forward}
 
 
 def train_worker(size: int, args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
@@ -483,7 +413,8 @@ def build_rows(setup: Setup, args: argparse.Namespace, train: dict[int, dict[str
     for size, r in train.items():
         spread = ", ".join(f"{t:.2f}" for t in r["step_s"])
         add(f"training throughput {size}×{size}, batch {r['batch']}", r["img_per_s"], "img/s",
-            f"full step (make_pair + fwd + VGG loss + bwd + clip + Adam); batch / fastest of "
+            f"Trainer.run_step (make_pair + fwd + loss terms + bwd + clip + AdamW); batch / "
+            f"fastest of "
             f"{len(r['step_s'])} timed steps [{spread}] s after {1 + args.warmup} warm-up; "
             f"median {fmt(r['img_per_s_median'])}, mean {fmt(r['img_per_s_mean'])} img/s; "
             f"while timed the process used "
@@ -492,9 +423,9 @@ def build_rows(setup: Setup, args: argparse.Namespace, train: dict[int, dict[str
     for size, r in train.items():
         f = {k: v / r["batch"] / GB for k, v in r["flops"].items()}
         add(f"FLOPs per training image {size}×{size}", r["flops_per_image"] / GB, "GFLOP",
-            f"one full step (fwd+bwd) / batch, FlopCounterMode: model {f['model_fwd']:.2f} fwd "
-            f"+ {f['model_bwd']:.2f} bwd, VGG loss {f['loss']:.2f} (target fwd + prediction "
-            f"fwd + input-grad bwd), TPS warps {f['warp']:.3f}")
+            f"one full trainer step / batch, FlopCounterMode: forward {f['forward']:.2f} "
+            f"(model and loss terms), backward + update {f['backward']:.2f}, TPS warps "
+            f"{f['warp']:.3f}")
     b, c, s, _ = conv["shape"]
     add("dense conv throughput (FLOP floor)", conv["gflops"], "GFLOP/s",
         f"3×3 conv {c}→{c}, {s}×{s}, batch {b}, fwd + bwd (input and weight grads), "
@@ -574,8 +505,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="bf16 autocast on CUDA (default on for CUDA; the trainer ignores it on "
                         "CPU, and so does this script)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="channels_last model and inputs (default on for CUDA, off for CPU as "
-                        "in the trainer; on CPU it is an experiment, not the trainer's path)")
+                   help="channels_last model and inputs (default on for CUDA, off for CPU). The "
+                        "training step is the trainer's, which uses it on CUDA only; on CPU "
+                        "it is an experiment for the conv floor and detection")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
                    help="torch.compile the model (FLOPs are still counted on the eager model)")
     p.add_argument("--detect-size", type=int, default=128)

@@ -16,8 +16,8 @@ from PIL import Image
 from torch import Tensor
 
 from fixtures import write_frame_folder, write_realfaces_root, write_video_frames
-from landmarks.animate import animate_frames, parse_crop, side_by_side
 from landmarks.cli import main
+from landmarks.commands.animate import animate_frames, parse_crop, side_by_side
 from landmarks.config import load_config, to_dict
 from landmarks.data.video_io import iter_rgb_frames
 from landmarks.engine.checkpoint import save_checkpoint

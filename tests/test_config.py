@@ -3,7 +3,9 @@ from pathlib import Path
 import pytest
 
 from landmarks.config import ConfigError, from_dict, load_config, to_dict
+from landmarks.engine.checkpoint import save_checkpoint
 from landmarks.engine.trainer import model_kwargs, train
+from landmarks.inference import Detector
 from landmarks.models import list_models
 from landmarks.registry import ModelArgumentError
 
@@ -90,3 +92,46 @@ def test_old_checkpoint_configs_still_load() -> None:
     cfg = from_dict(old)
     kw = model_kwargs(cfg)
     assert kw["width"] == 16 and kw["softmax_scale"] == 1.0  # the official softmax
+
+
+def test_from_dict_validates_so_checkpoint_configs_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'model\.image_size'.*in ckpt\.pt"):
+        from_dict({"model": {"image_size": 48}}, origin="ckpt.pt")
+    with pytest.raises(ConfigError, match=r"'optim\.schedule'"):
+        from_dict({"optim": {"schedule": "cosine"}})
+    # a checkpoint whose config is invalid is named when it is loaded for inference
+    bad = to_dict(load_config())
+    bad["data"]["frame_gap"] = [5, 1]
+    path = save_checkpoint(tmp_path / "bad.pt", {"model": {}, "step": 0, "config": bad})
+    with pytest.raises(ConfigError, match=r"'data\.frame_gap'.*bad\.pt"):
+        Detector.from_checkpoint(path, device="cpu")
+
+
+def test_a_typo_in_code_fails_as_on_the_command_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as cli:
+        load_config(None, ["train.stpes=5"])
+    cfg = load_config()
+    with pytest.raises(ConfigError) as code:
+        cfg.train.stpes = 5
+    assert str(code.value) == str(cli.value).replace("command line", "code")
+    with pytest.raises(ConfigError, match="unknown config key 'trian'"):
+        cfg.trian = None
+    # a model argument is open (each model has its own) and checked when the model is built,
+    # from the command line and from code alike, before anything is written
+    with pytest.raises(ModelArgumentError) as cli_model:
+        train(load_config(None, ["model.widht=16"]), tmp_path / "a")
+    cfg = load_config()
+    cfg.model.widht = 16
+    with pytest.raises(ModelArgumentError) as code_model:
+        train(cfg, tmp_path / "b")
+    assert str(code_model.value) == str(cli_model.value)
+    # a wrong type or value set in code: the trainer checks its config as a load does
+    cfg = load_config()
+    cfg.train.steps = "5"
+    with pytest.raises(ConfigError, match=r"'train\.steps'.*expected int"):
+        train(cfg, tmp_path / "c")
+    cfg = load_config()
+    cfg.model.image_size = 100
+    with pytest.raises(ConfigError, match=r"'model\.image_size'"):
+        train(cfg, tmp_path / "d")
+    assert not any(tmp_path.iterdir())

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fixtures import write_image_folder
-from landmarks.config import ConfigError, load_config
+from landmarks.config import ConfigError, load_config, save_config
 from landmarks.engine.checkpoint import (
     CheckpointError,
     latest_checkpoint,
@@ -131,12 +131,15 @@ def test_too_small_dataset_is_an_error(image_dir: Path, tmp_path: Path) -> None:
         train(smoke(image_dir, "train.batch_size=64"), tmp_path / "run")
 
 
-def test_ddp_two_processes_end_with_identical_weights(image_dir: Path, tmp_path: Path) -> None:
+def _run_ddp(config: Path, image_dir: Path, tmp_path: Path, *extra: str
+             ) -> dict[str, torch.Tensor]:
+    """Train ``config`` with 2 gloo processes; checks that both ranks end with the same
+    weights, the ones in rank 0's checkpoint, and returns them."""
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "tests" / "ddp_worker.py"), str(SMOKE), str(image_dir),
-           str(tmp_path / "run"), str(tmp_path)]
+           str(ROOT / "tests" / "ddp_worker.py"), str(config), str(image_dir),
+           str(tmp_path / "run"), str(tmp_path), *extra]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
@@ -147,10 +150,36 @@ def test_ddp_two_processes_end_with_identical_weights(image_dir: Path, tmp_path:
     # rank 0 alone wrote the run folder, and its checkpoint is those weights
     ckpt = load_checkpoint(latest_checkpoint(tmp_path / "run"))
     assert all(torch.equal(ckpt["model"][k], r0[k]) for k in r0)
+    return r0
+
+
+def test_ddp_two_processes_end_with_identical_weights(image_dir: Path, tmp_path: Path) -> None:
+    r0 = _run_ddp(SMOKE, image_dir, tmp_path)
     # and training moved them away from the (seeded) initialisation
     torch.manual_seed(0)
     fresh = build_model(load_config(SMOKE)).state_dict()
     assert any(not torch.equal(fresh[k], r0[k]) for k in r0 if r0[k].is_floating_point())
+
+
+def test_ddp_trains_a_model_with_parameters_that_get_no_gradient(image_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    """``motion`` with ``occlusion: false`` computes an occlusion map that reaches no loss, so
+    its head gets no gradient; DDP must still reduce the rest (and leave that head alone)."""
+    cfg = load_config(SMOKE, ["model.name=motion", "model.generator_width=8",
+                              "model.res_blocks=1", "loss.name=pyramid_perceptual",
+                              "loss.pyramid_scales=[1.0, 0.5]", "loss.use_mask=false",
+                              "model.occlusion=false", "train.steps=2"])
+    for key in ("render_channels", "min_render_channels"):  # imm's arguments in smoke.yaml
+        del cfg.model.args[key]
+    config = tmp_path / "motion.yaml"
+    save_config(cfg, config)
+    r0 = _run_ddp(config, image_dir, tmp_path, "train.steps=2", "train.checkpoint_every=2")
+    torch.manual_seed(0)
+    fresh = build_model(cfg).state_dict()
+    head = [k for k in r0 if k.startswith("dense_motion.occlusion_head.")]
+    assert head and all(torch.equal(fresh[k], r0[k]) for k in head)  # no gradient, no step
+    moved = [k for k in r0 if r0[k].is_floating_point() and not torch.equal(fresh[k], r0[k])]
+    assert any(k.startswith("kp_detector.") for k in moved)
 
 
 def _csv_steps(path: Path) -> list[int]:

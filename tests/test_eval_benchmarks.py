@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fake_detector import DetectorLike
 from fixtures import write_tiny_checkpoint
 from fixtures_faces import write_aflw_fixture, write_celeba_fixture
 from landmarks.cli import main
@@ -285,8 +286,9 @@ class _Items:
     """A labelled split in memory: item i has an image filled with i / 100 and labels i; the
     items in ``unreadable`` are None; ``groups`` (or None) gives each item's group."""
 
-    def __init__(self, n: int, unreadable: set[int], groups: list[str | None] | None) -> None:
-        self.n, self.unreadable, self.groups = n, unreadable, groups
+    def __init__(self, n: int, unreadable: set[int], groups: list[str | None] | None,
+                 side: int = 8) -> None:
+        self.n, self.unreadable, self.groups, self.side = n, unreadable, groups, side
 
     def __len__(self) -> int:
         return self.n
@@ -296,15 +298,18 @@ class _Items:
 
         if i in self.unreadable:
             return None
-        item = {"image": torch.full((3, 4, 4), i / 100.0), "labels": torch.full((2, 2), float(i)),
-                "visible": torch.ones(2, dtype=torch.bool)}
+        item = {"image": torch.full((3, self.side, self.side), i / 100.0),
+                "labels": torch.full((2, 2), float(i)), "visible": torch.ones(2, dtype=torch.bool)}
         if self.groups is not None and self.groups[i] is not None:
             item["group"] = self.groups[i]
         return item
 
 
-class _MeanDetector:
+class _MeanDetector(DetectorLike):
     """Every keypoint of an image at (image mean, image mean), in [-1, 1] units."""
+
+    def __init__(self, image_size: int = 8) -> None:
+        self.image_size, self.num_keypoints = image_size, 3
 
     def detect_tensor(self, images):  # noqa: ANN001, ANN201
         mean = images.mean(dim=(1, 2, 3))
@@ -313,9 +318,10 @@ class _MeanDetector:
 
 def test_detect_split_keeps_groups_aligned_with_readable_items() -> None:
     groups = [f"g{i % 3}" for i in range(10)]
-    split = _Items(10, unreadable={0, 4, 5, 9}, groups=groups)
+    split = _Items(10, unreadable={0, 4, 5, 9}, groups=groups, side=200)
     with pytest.warns(UserWarning, match="toy split: skipped 4 unreadable item"):
-        kp, labels, vis, names, skipped = _detect_split(_MeanDetector(), split, 200, "toy split")
+        kp, labels, vis, names, skipped = _detect_split(_MeanDetector(200), split, 200,
+                                                        "toy split")
     kept = [1, 2, 3, 6, 7, 8]
     assert skipped == 4 and vis.shape == (6, 2) and vis.all()
     np.testing.assert_allclose(labels[:, 0, 0], kept)
@@ -363,7 +369,7 @@ def _image_key(image) -> bytes:  # noqa: ANN001
     return hashlib.sha1(image.contiguous().numpy().tobytes()).digest()
 
 
-class _OracleDetector:
+class _OracleDetector(DetectorLike):
     """Returns each image's own labels (looked up by its pixels in the benchmark's splits), in
     the keypoint order ``order`` (keypoint k = label ``order[k]``), moved by ``offset`` pixels
     of the S×S input in x: a detector whose errors are known."""

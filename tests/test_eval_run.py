@@ -7,14 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from fake_detector import DetectorLike
 from fixtures import write_realfaces_root
 from landmarks.cli import main
 from landmarks.config import load_config, to_dict
+from landmarks.data.realfaces import load_manifest
 from landmarks.engine.checkpoint import save_checkpoint
 from landmarks.evaluation import baseline
 from landmarks.evaluation.formatting import format_results
-from landmarks.evaluation.run import evaluate_checkpoint, json_safe
+from landmarks.evaluation.run import detect_crops, evaluate_checkpoint, json_safe
+from landmarks.inference import Detector
 from landmarks.models import create_model
 
 TINY = {"num_keypoints": 5, "image_size": 32, "width": 8, "render_channels": 32,
@@ -218,7 +222,7 @@ def test_mediapipe_blank_image_gives_nan() -> None:
         baseline.mediapipe_mafl5([blank.astype(np.float32)])
 
 
-class _RealFacesOracle:
+class _RealFacesOracle(DetectorLike):
     """Each crop's own 5 labels (looked up by its pixels), reversed and moved ``offset`` crop
     pixels in x: a detector whose matched error is known."""
 
@@ -231,13 +235,13 @@ class _RealFacesOracle:
 
         self._hash = lambda im: hashlib.sha1(im.contiguous().numpy().tobytes()).digest()
         manifest = load_manifest(root)
-        self.crop = int(manifest.crop_size)
+        self.crop_size = int(manifest.crop_size)
         self.table = {}
         for name in ("train_labelled", "test"):
             frames = list(manifest.split(name))
-            for im, f in zip(load_split_images(frames, self.crop), frames, strict=True):
+            for im, f in zip(load_split_images(frames, self.crop_size), frames, strict=True):
                 self.table[self._hash(im)] = torch.tensor(f.mafl5, dtype=torch.float64)
-        self.image_size, self.num_keypoints, self.offset = self.crop, 5, offset
+        self.image_size, self.num_keypoints, self.offset = self.crop_size, 5, offset
         self.training_root = ""  # trained on nothing: the identity check has nothing to read
 
     def detect_tensor(self, images):  # noqa: ANN001, ANN201
@@ -247,7 +251,7 @@ class _RealFacesOracle:
 
         px = torch.stack([self.table[self._hash(im)].flip(0) for im in images])
         px[..., 0] += self.offset
-        return pixels_to_normalized(px, (self.crop, self.crop)).float()
+        return pixels_to_normalized(px, (self.crop_size, self.crop_size)).float()
 
 
 @pytest.mark.parametrize("offset", [0.0, 0.75])
@@ -291,3 +295,32 @@ def test_mediapipe_chatter_is_filtered_but_errors_pass(capfd) -> None:
     with pytest.raises(RuntimeError, match="ours"), _filtered_native_stderr():
         raise RuntimeError("ours")
     assert os.write(2, b"") == 0  # descriptor 2 restored
+
+
+def test_detect_and_eval_give_the_same_points_with_the_checkpoints_crop(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``landmarks detect`` on a benchmark crop file and ``landmarks eval``'s detection of that
+    frame (:func:`detect_crops`) are one detection: the checkpoint's ``data.crop`` box, the
+    resize to the model's size, and the points in crop pixels."""
+    root = write_realfaces_root(tmp_path / "rf", n_labelled=2, n_test=3, crop_size=64)
+    frames = load_manifest(root).split("test")
+    crop = [0.1, 0.2, 0.8, 0.9]
+    cfg = load_config(None, [f"model.{k}={v}" for k, v in TINY.items()]
+                      + [f"data.crop={crop}"])
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "crop.pt", {"model": create_model("imm", **TINY)
+                                                  .state_dict(), "step": 0,
+                                                  "config": to_dict(cfg)})
+    out = tmp_path / "detect.json"
+    assert main(["detect", str(ckpt), *[str(f.image) for f in frames], "--out", str(out),
+                 "--device", "cpu"]) == 0
+    capsys.readouterr()
+    detected = np.array([r["keypoints"] for r in json.loads(out.read_text())])
+    detector = Detector.from_checkpoint(ckpt, device="cpu")
+    evaluated = detect_crops(detector, frames, 64)
+    np.testing.assert_allclose(evaluated, detected, atol=1e-4)
+    # the crop matters: without it the same weights put the points elsewhere
+    uncropped = Detector(detector.model, load_config(None, [f"model.{k}={v}"
+                                                            for k, v in TINY.items()]),
+                         detector.device)
+    assert np.abs(detect_crops(uncropped, frames, 64) - detected).max() > 0.5

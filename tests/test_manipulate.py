@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 
 from landmarks.cli import main
+from landmarks.commands.manipulate import ManipulateError, manipulate, move_keypoints, parse_moves
 from landmarks.config import load_config, to_dict
 from landmarks.engine.checkpoint import save_checkpoint
 from landmarks.engine.trainer import build_model
 from landmarks.geometry.coords import normalized_to_pixels
-from landmarks.manipulate import ManipulateError, manipulate, move_keypoints, parse_moves
 from landmarks.models import RendererError
 from landmarks.models.zhang import ZhangModel
 from landmarks.registry import create_model

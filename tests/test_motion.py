@@ -4,12 +4,14 @@ checkpoints) is tested for every model in test_contract.py."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 import torch
 
 from landmarks.config import LossConfig, load_config
+from landmarks.engine.trainer import build_optimizer
 from landmarks.geometry import (
     TPSSpread,
     coordinate_grid,
@@ -53,6 +55,37 @@ def test_sparse_motion_is_the_first_order_map_at_and_near_the_keypoint() -> None
     grid = coordinate_grid(8, 8)
     expected = src[0, 0] + (grid - drv[0, 0]) * torch.tensor([2.0, 1.0])
     torch.testing.assert_close(m[0, 1], expected)
+
+
+def test_sparse_motion_with_non_commuting_jacobians_maps_the_driving_frame_to_the_source() -> None:
+    """T_k(z) = p_S + J_S J_D⁻¹ (z − p_D): the driving keypoint's local frame (p_D + J_D e_i)
+    lands on the source's (p_S + J_S e_i). J_S (a shear) and J_D (a rotation and stretch) do
+    not commute, so J_D⁻¹ J_S, J_S J_D (no inverse) or a transposed product all fail."""
+    c, s = math.cos(0.6), math.sin(0.6)
+    j_d = torch.tensor([[1.5 * c, -s], [1.5 * s, c]])
+    j_s = torch.tensor([[1.0, 0.7], [0.0, 1.2]])
+    assert not torch.allclose(j_s @ j_d, j_d @ j_s)
+    p_d, p_s = torch.tensor([0.1, -0.2]), torch.tensor([-0.3, 0.25])
+    drv = {"keypoints": p_d.view(1, 1, 2), "jacobians": j_d.view(1, 1, 2, 2)}
+    src = {"keypoints": p_s.view(1, 1, 2), "jacobians": j_s.view(1, 1, 2, 2)}
+    m = sparse_motions(src, drv, (8, 8))[0, 1]  # (8, 8, 2), keypoint 1
+    grid = coordinate_grid(8, 8)
+    # by hand, point by point: z - p_D in J_D's frame, then out through J_S
+    a = torch.linalg.solve(j_d, (grid - p_d).reshape(-1, 2).T)  # (2, 64)
+    by_hand = (p_s[:, None] + j_s @ a).T.reshape(8, 8, 2)
+    torch.testing.assert_close(m, by_hand)
+    # the frame property, at points off the grid (through the same formula on a 1×1 grid)
+    for e in torch.eye(2):
+        z = p_d + 0.2 * j_d @ e
+        one = sparse_motions(src, {**drv, "keypoints": (p_d - z).view(1, 1, 2)}, (1, 1))
+        # a 1×1 grid's only point is the centre (0, 0); shifting p_D by -z puts z there
+        torch.testing.assert_close(one[0, 1, 0, 0], p_s + 0.2 * j_s @ e)
+    wrong = {"J_D⁻¹ J_S": torch.linalg.inv(j_d) @ j_s, "J_S J_D": j_s @ j_d,
+             "(J_S J_D⁻¹)ᵀ": (j_s @ torch.linalg.inv(j_d)).T,
+             "J_S⁻¹ J_D": torch.linalg.inv(j_s) @ j_d}
+    for name, jac in wrong.items():
+        other = (p_s[:, None] + jac @ (grid - p_d).reshape(-1, 2).T).T.reshape(8, 8, 2)
+        assert (other - m).abs().max() > 0.05, name
 
 
 def test_difference_heatmaps_vanish_without_motion_and_peak_at_the_driving_keypoint() -> None:
@@ -107,6 +140,35 @@ def test_jacobian_equivariance_is_zero_for_consistent_frames_and_counts_a_scalin
     assert loss == pytest.approx(1.0, abs=1e-4)
 
 
+def _affine_warp(g: torch.Tensor) -> object:
+    """A TPS warp that is the linear map ``T(p) = G p`` (its Jacobian is ``G`` everywhere)."""
+    warp = identity_tps_warp(1, 5)
+    m = warp.control_points.shape[0]
+    warp.weights[:, m + 1:] = g.T  # the weights' affine block acts on row vectors: p @ Gᵀ
+    return warp
+
+
+def test_jacobian_equivariance_on_non_commuting_frames_by_hand() -> None:
+    """L = ‖I − A⁻¹ ∇T A_w‖₁ with a shear ∇T = G and a rotation A, which do not commute."""
+    g = torch.tensor([[1.0, 0.5], [0.0, 1.0]])
+    a = torch.tensor([[0.0, -1.0], [1.0, 0.0]])  # 90° rotation
+    assert not torch.allclose(g @ a, a @ g)
+    warp = _affine_warp(g)
+    kp = torch.tensor([[[0.2, -0.4]]])
+    torch.testing.assert_close(tps_jacobian(warp, kp)[0, 0], g)
+    # consistent frames: the image's frame is G A_w (not A_w G)
+    a_w = torch.tensor([[2.0, 0.0], [0.3, 1.0]])
+    loss = jacobian_equivariance_loss(a_w.view(1, 1, 2, 2), (g @ a_w).view(1, 1, 2, 2), kp, warp)
+    assert loss < 1e-6
+    loss = jacobian_equivariance_loss(a_w.view(1, 1, 2, 2), (a_w @ g).view(1, 1, 2, 2), kp, warp)
+    assert loss > 0.1
+    # by hand, A_w = diag(2, 1): A⁻¹ G A_w = [[0, 1], [-2, -0.5]], so
+    # |1 - 0| + |0 - 1| + |0 + 2| + |1 + 0.5| = 5.5
+    a_w = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    loss = jacobian_equivariance_loss(a_w.view(1, 1, 2, 2), a.view(1, 1, 2, 2), kp, warp)
+    assert loss == pytest.approx(5.5, abs=1e-5)
+
+
 def _small(**kw) -> torch.nn.Module:
     torch.manual_seed(0)
     return create_model("motion", num_keypoints=3, image_size=32, width=8, generator_width=8,
@@ -133,9 +195,65 @@ def test_same_motion_gives_the_identity_deformation_and_moving_a_keypoint_change
     assert not torch.allclose(other["reconstruction"], out["reconstruction"])
 
 
+def _train_steps(model: torch.nn.Module, steps: int = 3) -> None:
+    """A few AdamW steps of the model on random TPS pairs (FOMM's terms, L2 reconstruction)."""
+    cfg = load_config(None, ["loss.name=l2", "optim.lr=1e-2",
+                             "loss.terms={equivariance: 1, jacobian_equivariance: 1}"])
+    objective = build_objective(cfg.loss, 32)
+    optimizer = build_optimizer(model, cfg)
+    g = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(steps):
+        warp = sample_tps_warp(2, TPSSpread(10.0, 0.1, 0.1, (0.005, 0.01)), 5,
+                               torch.device("cpu"), g)
+        pair = TrainingPair(torch.rand(2, 3, 32, 32, generator=g),
+                            torch.rand(2, 3, 32, 32, generator=g), None, warp)
+        losses, _ = model.training_step(pair, objective)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+    model.eval()
+
+
 def test_zero_order_variant_keeps_identity_jacobians() -> None:
-    model = _small(estimate_jacobian=False)
-    assert not any(p.requires_grad for p in model.kp_detector.jacobian_head.parameters())
+    """``estimate_jacobian=False``: the Jacobians are the identity by value, also after
+    training steps that move the first-order model's Jacobians away from it."""
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    eye = torch.eye(2).expand(2, 3, 2, 2)
+    zero, first = _small(estimate_jacobian=False), _small()
+    assert not any(p.requires_grad for p in zero.kp_detector.jacobian_head.parameters())
+    _train_steps(zero)
+    _train_steps(first)
+    with torch.no_grad():
+        torch.testing.assert_close(zero.detect(images)["jacobians"], eye, atol=1e-6, rtol=0)
+        assert (first.detect(images)["jacobians"] - eye).abs().max() > 1e-3  # can fail
+
+
+def test_the_occlusion_map_masks_the_source_features() -> None:
+    """The generator multiplies the warped source features by the occlusion map: all occluded
+    (0), the output no longer depends on the source; none occluded (1) is no map at all. A
+    model with ``occlusion=False`` ignores the map its dense motion computes."""
+    model = _small()
+    g = torch.Generator().manual_seed(4)
+    a, b = torch.rand(2, 1, 3, 32, 32, generator=g)
+    grid = coordinate_grid(16, 16).expand(1, 16, 16, 2)
+    zeros, ones = torch.zeros(1, 1, 16, 16), torch.ones(1, 1, 16, 16)
+    with torch.no_grad():
+        gen = model.generator
+        torch.testing.assert_close(gen(a, grid, zeros), gen(b, grid, zeros))
+        assert not torch.allclose(gen(a, grid, ones), gen(b, grid, ones))
+        torch.testing.assert_close(gen(a, grid, ones), gen(a, grid, None))
+        det = model.detect(a)
+        out = model.generate(a, det, det)
+        assert out["occlusion"].shape == (1, 1, 16, 16)
+        assert out["occlusion"].min() > 0 and out["occlusion"].max() < 1
+        # the model uses its dense motion's map: pushed to 0 (occluded everywhere), two
+        # sources give the same image; a model built without occlusion does not use it
+        for m in (model, _small(occlusion=False)):
+            m.dense_motion.occlusion_head.bias.fill_(-1e4)
+            uses = not torch.allclose(m.generate(a, det, det)["reconstruction"],
+                                      m.generate(b, det, det)["reconstruction"])
+            assert uses == (not m.use_occlusion)
 
 
 @pytest.mark.parametrize("kw, match", [

@@ -196,8 +196,8 @@ def test_score_maps_of_a_video_run_use_target_frames(run: Path, tmp_path: Path) 
 def test_swap_grid_uses_held_out_items_when_the_reader_has_a_test_split(
         run: Path, tmp_path: Path) -> None:
     from fixtures_digits import write_digits_fixture
+    from landmarks.commands.swap import swap_grid
     from landmarks.engine.checkpoint import latest_checkpoint
-    from landmarks.swap import swap_grid
 
     mnist = write_digits_fixture(tmp_path / "mnist")
     clone = _clone_run(run, tmp_path / "run", kind="mnist_colour", root=str(mnist),

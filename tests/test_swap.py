@@ -1,4 +1,5 @@
-"""Style/geometry swap grids (landmarks.swap) with a tiny random model. Fast; no data needed."""
+"""Style/geometry swap grids (landmarks.commands.swap) with a tiny random model. Fast; no data
+needed."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
+from landmarks.commands.swap import swap_from_files, swap_grid, swap_reconstructions
 from landmarks.config import Config, to_dict
 from landmarks.engine.checkpoint import CheckpointError, save_checkpoint
 from landmarks.inference import Detector, InputError
 from landmarks.models.imm import ImmModel
-from landmarks.swap import swap_from_files, swap_grid, swap_reconstructions
 
 S = 32
 TINY = dict(num_keypoints=4, image_size=S, width=8, render_channels=16, min_render_channels=8)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from fake_detector import DetectorLike
 from fixtures import write_realfaces_root
 from landmarks.cli import main
 from landmarks.config import load_config, to_dict
@@ -55,7 +56,7 @@ def root(tmp_path: Path) -> Path:
                                 crop_size=32)
 
 
-class _Oracle:
+class _Oracle(DetectorLike):
     """Each crop's 5 labels, reversed; on the unseen people's crops moved ``offset`` px along
     the direction in which the fixture's faces move from frame to frame (so the move lies in
     what the regressor has seen): after the regressor undoes the order, the seen faces score 0
@@ -63,16 +64,16 @@ class _Oracle:
 
     def __init__(self, root: Path, offset: float) -> None:
         manifest = load_manifest(root)
-        self.crop = int(manifest.crop_size)
+        self.crop_size = int(manifest.crop_size)
         self.table: dict[bytes, torch.Tensor] = {}
         for name in ("train_labelled", "test"):
             frames = manifest.split(name)
-            for im, f in zip(load_split_images(frames, self.crop), frames, strict=True):
+            for im, f in zip(load_split_images(frames, self.crop_size), frames, strict=True):
                 shift = offset if (name == "test" and not f.person_in_train) else 0.0
                 pts = torch.tensor(f.mafl5, dtype=torch.float64).flip(0)
                 pts += shift * torch.tensor([2.0, -1.0], dtype=torch.float64) / 5 ** 0.5
                 self.table[self._hash(im)] = pts
-        self.image_size, self.num_keypoints, self.training_root = self.crop, 5, ""
+        self.image_size, self.num_keypoints, self.training_root = self.crop_size, 5, ""
 
     @staticmethod
     def _hash(im: torch.Tensor) -> bytes:
@@ -80,7 +81,7 @@ class _Oracle:
 
     def detect_tensor(self, images: torch.Tensor) -> torch.Tensor:
         px = torch.stack([self.table[self._hash(im)] for im in images])
-        return pixels_to_normalized(px, (self.crop, self.crop)).float()
+        return pixels_to_normalized(px, (self.crop_size, self.crop_size)).float()
 
 
 def test_unseen_and_seen_figures_have_known_values(root: Path, tmp_path: Path,

@@ -40,6 +40,7 @@ from landmarks.evaluation.video_metrics import (
     l1_error,
     l1_per_frame,
 )
+from landmarks.geometry import coordinate_grid
 from landmarks.models import AnimationError, LandmarkModel, build_model, create_model
 from landmarks.registry import MODELS, register_model
 
@@ -360,3 +361,24 @@ def test_reconstruct_video_with_the_motion_model() -> None:
     frames = _moving_square(3)
     out = reconstruct_video(model, frames, batch_size=2)
     assert out.shape == frames.shape and out.dtype == np.uint8
+
+
+def test_a_static_clip_reconstructs_to_itself() -> None:
+    """No motion, no change: a clip of one repeated frame is redrawn as that frame (a model
+    that moves the source by its keypoints' motion), and by the untrained motion model as its
+    own redraw of the first frame, identically for every frame (identity deformation)."""
+    still = np.repeat(_moving_square(3)[1:2], 5, axis=0)
+    out = reconstruct_video(FakeAnimator(2, 32).eval(), still, batch_size=2)
+    assert np.array_equal(out, still)
+    model = create_model("motion", num_keypoints=3, image_size=32, width=8, generator_width=8,
+                         levels=2, down_blocks=1, res_blocks=1, max_width=16).eval()
+    out = reconstruct_video(model, still, batch_size=2)
+    with torch.no_grad():
+        first = torch.from_numpy(still[:1]).permute(0, 3, 1, 2).float() / 255
+        det = model.detect(first)
+        gen = model.generate(first, det, det)
+    grid = coordinate_grid(*gen["deformation"].shape[1:3]).expand_as(gen["deformation"])
+    torch.testing.assert_close(gen["deformation"], grid, atol=1e-5, rtol=0)
+    redraw = (gen["reconstruction"][0].permute(1, 2, 0) * 255).round().byte().numpy()
+    assert all(np.array_equal(o, out[0]) for o in out)
+    assert np.abs(out[0].astype(int) - redraw.astype(int)).max() <= 1

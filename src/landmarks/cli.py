@@ -141,7 +141,7 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_swap(args: argparse.Namespace) -> int:
-    from landmarks.swap import swap_from_files
+    from landmarks.commands.swap import swap_from_files
 
     path = swap_from_files(args.checkpoint, args.style, args.geometry, args.out,
                            force=args.force, device=args.device)
@@ -150,7 +150,7 @@ def _cmd_swap(args: argparse.Namespace) -> int:
 
 
 def _cmd_manipulate(args: argparse.Namespace) -> int:
-    from landmarks.manipulate import manipulate_file
+    from landmarks.commands.manipulate import manipulate_file
 
     path = manipulate_file(args.checkpoint, args.image, args.move, args.out, force=args.force,
                            device=args.device)
@@ -159,7 +159,7 @@ def _cmd_manipulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_animate(args: argparse.Namespace) -> int:
-    from landmarks.animate import animate_file, parse_crop
+    from landmarks.commands.animate import animate_file, parse_crop
 
     result = animate_file(args.checkpoint, args.source, args.driving, args.out,
                           relative=not args.absolute, adapt_scale=args.adapt_scale,

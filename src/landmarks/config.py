@@ -2,7 +2,12 @@
 and dotted command-line overrides (``model.num_keypoints=30``).
 
 Every key is checked: an unknown key or a value of the wrong type is a :class:`ConfigError`
-that names the key (and the file it came from).
+that names the key (and the file it came from). The same checks hold for configs built in
+code: a section refuses an attribute it does not have (``cfg.train.stpes = 5``), every load
+validates (files, overrides, :func:`from_dict` and so checkpoints), and the trainer checks
+the config it is given again (:func:`copy_config`), so a wrong type or value set in code fails
+as it would on the command line. A model argument (``cfg.model.widht = 16``) is checked
+against the model's factory when the model is built, from a file or from code alike.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -23,6 +28,25 @@ FLOW_CHOICES: tuple[str, ...] = ("none", "dis", "farneback")
 
 class ConfigError(ValueError):
     """A configuration file or override is invalid; the message names the key."""
+
+
+def _unknown_key(key: str, names: typing.Iterable[str], origin: str = "") -> ConfigError:
+    where = f" in {origin}" if origin else ""
+    return ConfigError(f"unknown config key {key!r}{where}; valid keys here: "
+                       f"{', '.join(sorted(names))}")
+
+
+class _Section:
+    """A config section refuses attributes it does not have, as a file or override would:
+    ``cfg.train.stpes = 5`` is a :class:`ConfigError` naming ``train.stpes``."""
+
+    _section: ClassVar[str] = ""
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        names = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+        if key not in names:
+            raise _unknown_key(f"{self._section}.{key}".lstrip("."), names, "code")
+        object.__setattr__(self, key, value)
 
 
 @dataclass
@@ -55,7 +79,7 @@ class ModelConfig:
 
 
 @dataclass
-class WarpConfig:
+class WarpConfig(_Section):
     """Thin-plate-spline pair sampling (official code): a target warp, then a source warp on top.
 
     ``*_tps`` are the two standard deviations of the TPS kernel weights (the second applied to a
@@ -76,7 +100,7 @@ class WarpConfig:
 
 
 @dataclass
-class DataConfig:
+class DataConfig(_Section):
     """Training data: ``images`` (a folder; a pair = two TPS warps of one image) or ``video``
     (a video file, a folder of videos and/or frame folders; a pair = two frames of one video).
 
@@ -107,7 +131,7 @@ class DataConfig:
 
 
 @dataclass
-class LossConfig:
+class LossConfig(_Section):
     """The objective: a reconstruction loss (``name``: ``perceptual`` (VGG-19), or ``l1`` /
     ``l2`` on pixels) plus weighted prior terms.
 
@@ -136,7 +160,7 @@ class LossConfig:
 
 
 @dataclass
-class OptimConfig:
+class OptimConfig(_Section):
     """The optimiser (``adamw``: decoupled weight decay, or ``adam``: L2 decay added to the
     gradient) and its schedule: ``step`` (official: ×0.95 every 100k) or ``plateau`` (paper).
 
@@ -160,7 +184,7 @@ class OptimConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Section):
     batch_size: int = 32
     steps: int = 100_000
     seed: int = 0
@@ -178,13 +202,18 @@ class TrainConfig:
 
 
 @dataclass
-class Config:
+class Config(_Section):
     model: ModelConfig = field(default_factory=ModelConfig)
     warp: WarpConfig = field(default_factory=WarpConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+
+for _name, _cls in (("warp", WarpConfig), ("data", DataConfig), ("loss", LossConfig),
+                   ("optim", OptimConfig), ("train", TrainConfig)):
+    _cls._section = _name
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -250,10 +279,7 @@ def _apply(cfg: Any, data: dict[str, Any], prefix: str, origin: str) -> None:
             cfg.args[str(key)] = value  # the model's own argument: checked when it is built
             continue
         if key not in names:
-            where = f" in {origin}" if origin else ""
-            raise ConfigError(
-                f"unknown config key {full!r}{where}; valid keys here: {', '.join(sorted(names))}"
-            )
+            raise _unknown_key(full, names, origin)
         current = getattr(cfg, key)
         if dataclasses.is_dataclass(current):
             _apply(current, value, full + ".", origin)
@@ -293,9 +319,21 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
 
 
 def from_dict(data: dict[str, Any], origin: str = "") -> Config:
+    """The config ``data`` (a plain nested dict, as :func:`to_dict` and checkpoints store it)
+    describes: unknown keys, wrong types and invalid values are errors naming ``origin``."""
     cfg = Config()
     _apply(cfg, data or {}, "", origin)
+    validate(cfg, origin)
     return cfg
+
+
+def copy_config(cfg: Config) -> Config:
+    """A checked copy of ``cfg``: every key and value goes through the checks a loaded file
+    gets (:func:`from_dict`), so a config changed in code fails as a file or override would.
+    The copy shares nothing with ``cfg``."""
+    if not isinstance(cfg, Config):
+        raise ConfigError(f"expected a landmarks.config.Config, got {type(cfg).__name__}")
+    return from_dict(to_dict(cfg), origin="the config given in code")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
@@ -315,8 +353,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     return cfg
 
 
-def validate(cfg: Config) -> None:
-    """Cross-field checks that a single type check cannot make."""
+def validate(cfg: Config, origin: str = "") -> None:
+    """Cross-field checks that a single type check cannot make. ``origin`` (a file, a
+    checkpoint) is named in the error."""
+    try:
+        _validate(cfg)
+    except ConfigError as err:
+        if origin and origin not in str(err):
+            raise ConfigError(f"{err} (in {origin})") from None
+        raise
+
+
+def _validate(cfg: Config) -> None:
     size = cfg.model.image_size
     if size < 32 or size > 256 or size & (size - 1):
         raise ConfigError(f"config key 'model.image_size': expected a power of two in [32, 256], "

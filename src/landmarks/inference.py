@@ -108,13 +108,66 @@ class Detector:
         """(B,3,S,S) in [0,1] → keypoints (B,K,2), normalised (x, y)."""
         return self.model.detect(images.to(self.device))["keypoints"].float().cpu()
 
+    @property
+    def crop(self) -> list[float] | None:
+        """The checkpoint's ``data.crop`` box (fractions ``[x0, y0, x1, y1]``), or None."""
+        return list(self.config.data.crop) or None
+
+    def preprocess(self, images: Sequence[np.ndarray] | torch.Tensor) -> torch.Tensor:
+        """Images as a file or a benchmark gives them → the network input, with the training
+        preprocessing: the checkpoint's ``data.crop`` box, the centred square, the resize to
+        S (:func:`landmarks.data.transforms.frame_to_tensor`).
+
+        Args:
+            images: RGB uint8 frames (H,W,3) of any size, or a tensor (N,3,H,W) in [0, 1]
+                (a benchmark reader's images: taken as they are when they already are the
+                network input, i.e. S×S and no crop; otherwise read as uint8 pixels).
+
+        Returns:
+            (N,3,S,S) float32 in [0, 1].
+        """
+        crop, size = self.crop, self.image_size
+        if torch.is_tensor(images):
+            if crop is None and tuple(images.shape[-2:]) == (size, size):
+                return images.float()
+            images = list((images.clamp(0, 1) * 255).round().to(torch.uint8)
+                          .permute(0, 2, 3, 1).numpy())
+        if not len(images):
+            return torch.zeros(0, 3, size, size)
+        return torch.stack([frame_to_tensor(np.ascontiguousarray(f), size, crop)
+                            for f in images])
+
+    def to_image_pixels(self, keypoints: np.ndarray, width: int, height: int) -> np.ndarray:
+        """Keypoints (…,K,2) of the network input (normalised) → pixels of the ``width`` ×
+        ``height`` image they were detected in (the inverse of :meth:`preprocess`)."""
+        return to_input_pixels(keypoints, width, height, self.crop)
+
+    def detect_images(self, images: Sequence[np.ndarray] | torch.Tensor,
+                      batch_size: int = 64) -> np.ndarray:
+        """The one detection on images, used by ``landmarks detect``, ``landmarks eval``, the
+        attribute protocol and the jitter benchmark: :meth:`preprocess`, the model, and the
+        keypoints mapped back into each image's pixels, in batches of ``batch_size``.
+
+        Args:
+            images: as :meth:`preprocess` (uint8 frames (H,W,3) of any sizes, or (N,3,H,W)).
+
+        Returns:
+            (N,K,2) float64 ``(x, y)`` in pixels of each image (pixel centres at integers).
+        """
+        out = []
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size]
+            kp = self.detect_tensor(self.preprocess(chunk)).double().numpy()
+            sizes = ([tuple(chunk.shape[-2:])] * len(chunk) if torch.is_tensor(chunk)
+                     else [f.shape[:2] for f in chunk])
+            out.append(np.stack([self.to_image_pixels(k, w, h)
+                                 for k, (h, w) in zip(kp, sizes, strict=True)]))
+        return np.concatenate(out) if out else np.zeros((0, self.num_keypoints, 2))
+
     def detect_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        """RGB uint8 frames (H,W,3) of any size → keypoints (N,K,2) in each frame's pixels."""
-        crop = self.config.data.crop or None
-        batch = torch.stack([frame_to_tensor(f, self.image_size, crop) for f in frames])
-        kp = self.detect_tensor(batch).numpy()
-        return np.stack([to_input_pixels(k, f.shape[1], f.shape[0], crop)
-                         for k, f in zip(kp, frames, strict=True)])
+        """RGB uint8 frames (H,W,3) of any size → keypoints (N,K,2) in each frame's pixels
+        (:meth:`detect_images`)."""
+        return self.detect_images(frames, batch_size=max(len(frames), 1))
 
 
 def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:

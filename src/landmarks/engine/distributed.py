@@ -58,3 +58,12 @@ def barrier(info: DistInfo) -> None:
 def cleanup_distributed() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True when ``flag`` is true on any rank (a collective: all ranks must call it)."""
+    if not info.distributed:
+        return flag
+    t = torch.tensor([int(flag)], dtype=torch.long, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())

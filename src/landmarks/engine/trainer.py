@@ -1,19 +1,22 @@
-"""The training loop (detectron2 ``SimpleTrainer`` spirit): the model's training step returns a
-loss dict with "loss" (:meth:`landmarks.models.LandmarkModel.training_step`), the loop sums,
-backpropagates, clips, steps and logs; checkpoint pictures and the like are hooks
-(:class:`~landmarks.engine.hooks.Hook`) called every ``train.checkpoint_every`` steps on rank 0.
-Nothing here is method-specific.
+"""The training loop (detectron2 ``SimpleTrainer`` spirit). :class:`Trainer` holds the model,
+objective, optimiser and schedule of a run; its :meth:`~Trainer.run_step` takes one batch
+through the method contract (the model's training step returns a loss dict with "loss",
+:meth:`landmarks.models.LandmarkModel.training_step`), backpropagates, clips and steps, and
+nothing else. Everything beside the step is a hook (:mod:`landmarks.engine.hooks`): the time
+limit, the schedule, health, the metrics log, the progress bar, checkpoints, and the pictures
+(:class:`landmarks.visualize.CheckpointPictures`). :func:`train` builds the run (folder, data,
+trainer, hooks) and runs it. Nothing here is method-specific.
+
+The step never synchronises with the host: losses are summed on the device and read back
+once per log row, which is also where a loss that stopped being finite is found (and before
+any checkpoint is written).
 """
 
 from __future__ import annotations
 
-import csv
 import math
-import os
-import sys
-import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,29 +26,29 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
-from landmarks.config import (
-    Config,
-    apply_overrides,
-    from_dict,
-    save_config,
-    to_dict,
-    validate,
-)
+from landmarks.config import Config, copy_config, save_config, to_dict
 from landmarks.data import DatasetError, build_dataset, check_data_kind, collate_skipping
 from landmarks.engine.allocator import keep_freed_memory
-from landmarks.engine.checkpoint import (
-    CheckpointError,
-    checkpoint_path,
-    latest_checkpoint,
-    load_checkpoint,
-    prune_checkpoints,
-    save_checkpoint,
+from landmarks.engine.checkpoint import latest_checkpoint, load_checkpoint
+from landmarks.engine.distributed import DistInfo, barrier, setup_distributed
+from landmarks.engine.health import keypoint_health
+from landmarks.engine.hook_base import Hook, LastStep
+from landmarks.engine.hooks import (
+    Checkpointer,
+    Health,
+    MetricsWriter,
+    ProgressBar,
+    Schedule,
+    TimeLimit,
 )
-from landmarks.engine.distributed import barrier, setup_distributed
-from landmarks.engine.health import HealthMonitor, keypoint_health
-from landmarks.engine.hooks import Hook, LastStep
+from landmarks.engine.metrics import LossWindow, MetricsLog, truncate_metrics
+from landmarks.engine.resume import (
+    RunDirError,
+    load_init_weights,
+    prepare_run_dir,
+    resume_config,
+)
 from landmarks.engine.sampler import ResumableSampler
 from landmarks.engine.seeding import seed_everything, step_generator
 from landmarks.geometry import TPSSpread, sample_tps_pair, sample_tps_warp
@@ -58,20 +61,20 @@ __all__ = [
     "RunDirError",
     "StepRunner",
     "TrainResult",
+    "Trainer",
     "TrainingPair",
     "build_model",
     "build_optimizer",
     "build_scheduler",
+    "default_hooks",
+    "load_init_weights",
     "make_pair",
     "model_kwargs",
     "resume_config",
     "train",
     "training_step",
+    "truncate_metrics",
 ]
-
-
-class RunDirError(RuntimeError):
-    """The run folder would be overwritten, or there is nothing to resume."""
 
 
 def _spreads(cfg: Config) -> tuple[TPSSpread, TPSSpread]:
@@ -202,194 +205,206 @@ class TrainResult:
     model: nn.Module | None = None
 
 
-class MetricsLog:
-    """CSV (always) and TensorBoard (optional) scalars, written by rank 0.
+class Trainer:
+    """The model, objective, optimiser and schedule of one run, and its step.
 
-    ``resume_step``: the step of the checkpoint a resumed run starts from. A run killed after
-    its last checkpoint logged rows past that step; the resumed run logs those steps again. So
-    the CSV is rewritten (atomically) keeping only the rows with ``step <= resume_step``, and
-    TensorBoard's writer purges its events from ``resume_step + 1`` on (``purge_step``).
+    Args:
+        cfg: the run's config (used as it is: :func:`train` gives it a checked copy).
+        device: where the model and the step run.
+        info: this process's rank (:func:`~landmarks.engine.distributed.setup_distributed`);
+            with several ranks the step runs through DistributedDataParallel, which also
+            accepts parameters that get no gradient (e.g. ``motion`` with ``occlusion:
+            false``).
+        state: a checkpoint to resume from (weights, optimiser, schedule, loss statistics,
+            step), or None.
+        init_weights: model weights to start from (``--init``) when not resuming; otherwise a
+            model that needs ImageNet VGG-19 weights loads them (``loss.vgg_weights``).
+        run_dir: the run folder (checkpoints and logs; hooks write there).
+
+    The loop, :meth:`fit`, calls :meth:`run_step` and then each hook's ``after_step``
+    (:mod:`landmarks.engine.hooks`, :func:`default_hooks`). The speed benchmark times
+    :meth:`run_step` itself.
     """
 
-    def __init__(self, run_dir: Path, tensorboard: bool, resume_step: int | None = None) -> None:
-        self.path = run_dir / "metrics.csv"
-        self._fields: list[str] | None = None
-        if self.path.exists():
-            if resume_step is not None:
-                truncate_metrics(self.path, resume_step)
-            with self.path.open() as f:
-                header = f.readline().strip()
-            self._fields = header.split(",") if header else None
-        self.tb = None
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
+    def __init__(self, cfg: Config, device: torch.device | str = "cpu",
+                 info: DistInfo | None = None, *, state: dict[str, Any] | None = None,
+                 init_weights: dict[str, torch.Tensor] | None = None,
+                 run_dir: str | Path = ".") -> None:
+        self.cfg, self.device = cfg, torch.device(device)
+        self.info = info or DistInfo()
+        self.run_dir = Path(run_dir)
+        model = build_model(cfg).to(self.device)
+        if self.device.type == "cuda" and cfg.train.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.objective = build_objective(cfg.loss, cfg.model.image_size).to(self.device)
+        self.optimizer = build_optimizer(model, cfg)
+        self.scheduler = build_scheduler(self.optimizer, cfg)
+        self.step = 0
+        if state is not None:
+            self.load_state_dict(state)
+        elif init_weights is not None:
+            model.load_state_dict(init_weights)
+        elif getattr(model, "needs_pretrained_weights", False):
+            model.load_pretrained(resolve_vgg19(cfg.loss.vgg_weights)[0])
+        if cfg.train.compile:  # the model's forward, in place (state-dict keys unchanged)
+            model.compile()
+        self.net: nn.Module = StepRunner(model, self.objective)
+        if self.info.distributed:  # find_unused_parameters: parameters that get no gradient
+            self.net = DistributedDataParallel(
+                self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True)
+        model.train()
+        self.objective.train()
+        self.stop_at = cfg.train.steps
+        self.window = LossWindow()
+        self.hooks: list[Hook] = []
+        self.last: LastStep | None = None
+        self.last_checkpoint: Path | None = None
+        self.history: list[dict[str, float]] = []
+        self.final_loss = math.nan
+        self.skipped = 0
+        self._row: dict[str, float] | None = None
 
-                purge = None if resume_step is None else resume_step + 1
-                self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
-            except ImportError:  # pragma: no cover - tensorboard is a dependency
-                self.tb = None
+    def register_hooks(self, hooks: Iterable[Hook]) -> None:
+        """Append ``hooks`` (run in this order after each step) and give them the trainer."""
+        for hook in hooks:
+            hook.trainer = self
+            self.hooks.append(hook)
 
-    def write(self, row: dict[str, float]) -> None:
-        if self._fields is None:
-            self._fields = list(row)
-            with self.path.open("w", newline="") as f:
-                csv.writer(f).writerow(self._fields)
-        with self.path.open("a", newline="") as f:
-            csv.writer(f).writerow([row.get(k, "") for k in self._fields])
-        if self.tb is not None:
-            step = int(row["step"])
-            for k, v in row.items():
-                if k != "step":
-                    self.tb.add_scalar(k, v, step)
+    def run_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One optimisation step: ``batch`` (the loader's, e.g. "image" (B,3,S,S), or
+        "source"/"target" frames) to the device, the pair and the model's training step
+        (:func:`training_step`), backward, gradient clipping (``optim.grad_clip``), the
+        optimiser's step. The losses join the log window on the device (no host sync).
 
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
+        Returns:
+            The step's losses: "loss", each term, the health figures and, when clipping,
+            "grad_norm" (scalars on the device).
+        """
+        cfg, info = self.cfg, self.info
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()
+                 if torch.is_tensor(v)}
+        gen = step_generator(cfg.train.seed, self.step, info.rank, self.device)
+        losses, out, pair = training_step(self.net, self.objective, batch, cfg, gen)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        if cfg.optim.grad_clip > 0:
+            losses["grad_norm"] = nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                           cfg.optim.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        self.window.add(losses, pair.source.shape[0] * info.world_size)
+        self.last = LastStep(pair.source.detach(), pair.target.detach(),
+                             {k: v.detach() for k, v in out.items()})
+        return losses
 
-
-def truncate_metrics(path: Path, last_step: int) -> int:
-    """Rewrite the metrics CSV at ``path`` atomically (temporary file + rename), keeping its
-    header and the rows whose step is at most ``last_step``, one per step (the last written)
-    in step order; rows that cannot be read (a line cut short by a killed process) are dropped
-    too. Returns the number of rows dropped."""
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        return 0
-    header, body = rows[0], rows[1:]
-    try:
-        col = header.index("step")
-    except ValueError:
-        return 0  # not a metrics file of ours: leave it alone
-
-    def keep(row: list[str]) -> bool:
-        if len(row) != len(header):
-            return False
+    def fit(self, loader: Iterable[dict[str, Any]],
+            sampler: ResumableSampler | None = None) -> None:
+        """Steps over ``loader`` (epoch after epoch; ``sampler.next_epoch()`` between them)
+        until ``stop_at``, each followed by the hooks. Batches whose items were all unreadable
+        are counted ("skipped") and passed over."""
+        self.window.reset()
+        for hook in self.hooks:
+            hook.before_train()
         try:
-            return float(row[col]) <= last_step
-        except ValueError:
-            return False
+            while self.step < self.stop_at:
+                for batch in loader:
+                    if self.step >= self.stop_at:
+                        break
+                    self.skipped += int(batch.pop("skipped", 0))
+                    if batch:
+                        self.run_step(batch)
+                        self.after_step()
+                if sampler is not None:
+                    sampler.next_epoch()
+        finally:
+            for hook in self.hooks:
+                hook.after_train()
 
-    # one row per step, the last one written winning (a step logged twice came from a
-    # resume), in step order
-    by_step = {float(r[col]): r for r in body if keep(r)}
-    kept = [by_step[k] for k in sorted(by_step)]
-    if kept == body:
-        return 0
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            csv.writer(f).writerows([header, *kept])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return len(body) - len(kept)
+    def after_step(self) -> None:
+        """Every hook's ``after_step``; at log steps the row joins the history and a new
+        log window starts."""
+        self._row = None
+        for hook in self.hooks:
+            hook.after_step()
+        if self.is_log_step():
+            row = self.log_row()
+            self.history.append(row)
+            self.final_loss = row["loss"]
+            self.window.reset()
 
+    def is_log_step(self) -> bool:
+        return self.step % self.cfg.train.log_every == 0 or self.step == self.stop_at
 
-def _any_rank(flag: bool, info, device: torch.device) -> bool:
-    """True when ``flag`` is true on any rank (a collective: all ranks must call it)."""
-    if not info.distributed:
-        return flag
-    t = torch.tensor([int(flag)], dtype=torch.long, device=device)
-    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-    return bool(t.item())
+    def is_checkpoint_step(self) -> bool:
+        return self.step % self.cfg.train.checkpoint_every == 0 or self.step == self.stop_at
 
+    def log_row(self) -> dict[str, float]:
+        """This log step's row: "step", the window's mean of each loss, "lr", "img_per_s",
+        "skipped" (built once; hooks add to it). FloatingPointError for a non-finite loss."""
+        if self._row is None:
+            row: dict[str, float] = {"step": self.step, **self.window.means(),
+                                     "lr": self.optimizer.param_groups[0]["lr"],
+                                     "img_per_s": self.window.rate(), "skipped": self.skipped}
+            if not math.isfinite(row["loss"]):
+                raise FloatingPointError(self._not_finite(row["loss"]))
+            self._row = row
+        return self._row
 
-def prepare_run_dir(run_dir: Path, resume: bool) -> Path | None:
-    """Check the run folder: a new run never writes into a folder that already holds one;
-    ``resume`` needs a checkpoint there. Returns the checkpoint to resume from."""
-    if resume:
-        last = latest_checkpoint(run_dir)
-        if last is None:
-            raise RunDirError(f"--resume: {run_dir} holds no checkpoint to resume from "
-                              f"(looked for {run_dir}/checkpoints/step_*.pt)")
-        return last
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise RunDirError(f"{run_dir} already exists and is not empty; nothing is overwritten. "
-                          f"Pass --resume to continue that run, or choose another --out.")
-    return None
+    def check_finite(self) -> None:
+        """FloatingPointError if a loss of the current log window was not finite."""
+        if not self.window.loss_is_finite():
+            raise FloatingPointError(self._not_finite(math.nan))
 
+    def _not_finite(self, value: float) -> str:
+        first = self.step - self.window.steps + 1
+        return (f"loss became {value} (mean of steps {first}–{self.step}); no checkpoint was "
+                f"written for it")
 
-def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Config:
-    """The config a run was trained with (from its last checkpoint), plus ``overrides``."""
-    last = latest_checkpoint(run_dir)
-    if last is None:
-        raise RunDirError(f"--resume: {run_dir} holds no checkpoint to resume from "
-                          f"(looked for {run_dir}/checkpoints/step_*.pt)")
-    cfg = from_dict(load_checkpoint(last)["config"], origin=str(last))
-    apply_overrides(cfg, overrides or [])
-    validate(cfg)
-    return cfg
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint of this step: model, optimizer, scheduler, loss (the reconstruction
+        loss's running statistics), step, config."""
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "loss": _loss_state(self.objective),
+                "step": self.step, "config": to_dict(self.cfg)}
 
-
-def load_init_weights(init: str | Path, cfg: Config) -> dict[str, torch.Tensor]:
-    """The model weights of checkpoint ``init`` (``--init``), checked against the model ``cfg``
-    builds: a CheckpointError naming the file for a missing or unreadable file, a different K
-    (``model.num_keypoints`` of both configs) or any other parameter whose name or shape differs
-    (named with both shapes). Called before the run folder is made, so a bad ``--init`` leaves
-    nothing behind."""
-    path = Path(init)
-    try:
-        state = load_checkpoint(path)
-    except CheckpointError as err:
-        raise CheckpointError(f"--init: {err}") from err
-    weights = state["model"]
-    with torch.device("meta"):  # shapes only: no memory, no initialisation
-        expected = {k: tuple(v.shape) for k, v in build_model(cfg).state_dict().items()}
-    if not isinstance(weights, dict):
-        raise CheckpointError(f"--init: checkpoint {path} holds no model weights")
-    found = {k: tuple(v.shape) for k, v in weights.items() if torch.is_tensor(v)}
-    theirs = state["config"].get("model", {}) if isinstance(state["config"], dict) else {}
-    k_old, k_new = theirs.get("num_keypoints"), cfg.model.num_keypoints
-    if k_old is not None and k_old != k_new:
-        raise CheckpointError(
-            f"--init: checkpoint {path} was trained with model.num_keypoints={k_old} (K), this "
-            f"config has model.num_keypoints={k_new}; the score head and renderer weights "
-            f"depend on K. Train with model.num_keypoints={k_old}, or use a checkpoint with "
-            f"K={k_new}.")
-    missing = sorted(set(expected) - set(found))
-    extra = sorted(set(found) - set(expected))
-    if missing or extra:
-        raise CheckpointError(
-            f"--init: checkpoint {path} (model.name={theirs.get('name', '?')!r}) does not fit "
-            f"model {cfg.model.name!r}: {_some(missing)} missing from the checkpoint, "
-            f"{_some(extra)} not in this model")
-    wrong = [(k, found[k], expected[k]) for k in expected if found[k] != expected[k]]
-    if wrong:
-        listed = "; ".join(f"{k}: {list(a)} in the checkpoint, {list(b)} in this model"
-                           for k, a, b in wrong[:3])
-        more = f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else ""
-        raise CheckpointError(
-            f"--init: checkpoint {path} does not fit this config's model: {listed}{more}. "
-            f"Its model config differs from this one in: "
-            f"{_model_differences(theirs, to_dict(cfg.model)) or 'nothing recorded'}")
-    return weights
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from a checkpoint written from :meth:`state_dict`."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        rec = self.objective.reconstruction
+        rec.load_state_dict({**rec.state_dict(), **state.get("loss", {})})
+        self.step = int(state["step"])
 
 
-def _some(names: list[str]) -> str:
-    """``3 parameter(s) (a, b, c, …)``, or ``no parameter``."""
-    if not names:
-        return "no parameter"
-    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
-    return f"{len(names)} parameter(s) ({shown})"
-
-
-def _model_differences(old: dict[str, Any], new: dict[str, Any]) -> str:
-    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    return ", ".join(f"model.{k} {old.get(k)!r} vs {new.get(k)!r}" for k in keys)
+def default_hooks(cfg: Config, info: DistInfo, resume: bool) -> list[Hook]:
+    """The engine's hooks in their order (:mod:`landmarks.engine.hooks`): time limit and
+    schedule on every rank; health, metrics log, progress bar (``train.progress``) and
+    checkpoints on rank 0."""
+    limit = TimeLimit(cfg.train.time_limit_minutes)
+    hooks: list[Hook] = [limit, Schedule()]
+    if info.is_main:
+        hooks += [Health(), MetricsWriter(resume)]
+        if cfg.train.progress:
+            hooks.append(ProgressBar(limit))
+        hooks.append(Checkpointer())
+    return hooks
 
 
 def train(cfg: Config, run_dir: str | Path, *, resume: bool = False,
           init: str | Path | None = None, hooks: Sequence[Hook] = ()) -> TrainResult:
-    """Train ``cfg`` into ``run_dir`` (see the module docstring). With ``resume``, the config,
-    weights, optimiser, schedule, loss statistics and step come from the run's last checkpoint;
-    build ``cfg`` with :func:`resume_config` (the saved config plus explicit changes such as a
+    """Train ``cfg`` into ``run_dir`` (see the module docstring). ``cfg`` is checked as a
+    loaded file is (:func:`~landmarks.config.copy_config`) and never changed: the run uses a
+    copy, completed with the model's defaults. With ``resume``, the config, weights,
+    optimiser, schedule, loss statistics and step come from the run's last checkpoint; build
+    ``cfg`` with :func:`resume_config` (the saved config plus explicit changes such as a
     longer ``train.steps``). ``init`` loads model weights (only) from a checkpoint, for
     fine-tuning. ``train.threads`` sets PyTorch's CPU thread count for the run (restored
-    afterwards). ``hooks`` (:class:`~landmarks.engine.hooks.Hook`) run on rank 0 after each
-    checkpoint, e.g. :class:`landmarks.visualize.CheckpointPictures` (the quadruplets)."""
+    afterwards). ``hooks`` (:class:`~landmarks.engine.hooks.Hook`) run on rank 0 after the
+    engine's own, e.g. :class:`landmarks.visualize.CheckpointPictures` (the quadruplets)."""
+    cfg = copy_config(cfg)
     threads = torch.get_num_threads()
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -434,168 +449,29 @@ def _train(cfg: Config, run_dir: Path, resume: bool, init: str | Path | None,
                            f"fewer than train.batch_size={cfg.train.batch_size} per process")
     sampler = ResumableSampler(len(dataset), cfg.train.batch_size, cfg.train.seed,
                                info.rank, info.world_size)
-    use_cuda = device.type == "cuda"
+    trainer = Trainer(cfg, device, info, state=state, init_weights=init_weights,
+                      run_dir=run_dir)
+    del state, init_weights
+    trainer.register_hooks(default_hooks(cfg, info, resume) + (hooks if info.is_main else []))
+    trainer.skipped = len(getattr(dataset, "skipped", []))
+
     workers = cfg.data.num_workers
-    loader_kw: dict[str, Any] = dict(
-        batch_size=cfg.train.batch_size, sampler=sampler, num_workers=workers,
-        collate_fn=collate_skipping, drop_last=True, pin_memory=use_cuda,
-        persistent_workers=workers > 0)
-    if workers > 0:
-        loader_kw["prefetch_factor"] = 4
-
-    model = build_model(cfg).to(device)
-    if use_cuda and cfg.train.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    objective = build_objective(cfg.loss, cfg.model.image_size).to(device)
-    optimizer = build_optimizer(model, cfg)
-    scheduler = build_scheduler(optimizer, cfg)
-    step = 0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        rec = objective.reconstruction
-        rec.load_state_dict({**rec.state_dict(), **state.get("loss", {})})
-        step = int(state["step"])
-    elif init_weights is None and getattr(model, "needs_pretrained_weights", False):
-        model.load_pretrained(resolve_vgg19(cfg.loss.vgg_weights)[0])
-    if state is None and init_weights is not None:
-        model.load_state_dict(init_weights)
-        del init_weights
-    del state
-
-    if cfg.train.compile:  # the model's forward, in place (state-dict keys unchanged)
-        model.compile()
-    net: nn.Module = StepRunner(model, objective)
-    if info.distributed:
-        net = DistributedDataParallel(net, device_ids=[device.index] if use_cuda else None)
-    detector = model.detector_modules() if hasattr(model, "detector_modules") else None
-    health = HealthMonitor(detector) if info.is_main else None
-
-    log = (MetricsLog(run_dir, cfg.train.tensorboard, resume_step=step if resume else None)
-           if info.is_main else None)
-    bar = None
-    if info.is_main and cfg.train.progress:
-        bar = tqdm(total=cfg.train.steps, initial=step, desc="train", unit="step",
-                   dynamic_ncols=True, file=sys.stderr)
-    skipped_total = len(getattr(dataset, "skipped", []))
-    window: dict[str, Any] = {}  # per-key sums (device tensors) over the log window
-    window_n = 0
-    window_t0 = time.perf_counter()
-    seen_images = 0
-    result_history: list[dict[str, float]] = []
-    last_ckpt: Path | None = None
-    final_loss = math.nan
-    rate = 0.0
-    last = None
-
-    def checkpoint(at_step: int) -> None:
-        nonlocal last_ckpt
-        if not info.is_main:
-            return
-        last_ckpt = save_checkpoint(checkpoint_path(run_dir, at_step), {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "loss": _loss_state(objective),
-            "step": at_step, "config": to_dict(cfg)})
-        prune_checkpoints(run_dir, cfg.train.keep_checkpoints)
-        if last is not None:
-            for hook in hooks:
-                hook.after_checkpoint(run_dir, at_step, last)
-
-    sampler.set_position(step)
-    start_step, run_t0 = step, time.perf_counter()
-    model.train()
-    objective.train()
-    loader = DataLoader(dataset, generator=torch.Generator().manual_seed(
-        cfg.train.seed * 7919 + sampler.epoch), **loader_kw)
-    deadline = (time.monotonic() + 60 * cfg.train.time_limit_minutes
-                if cfg.train.time_limit_minutes > 0 else math.inf)
-    stop_at = cfg.train.steps
-    try:
-        while step < stop_at:
-            for batch in loader:
-                if step >= stop_at:
-                    break
-                skipped_total += int(batch.pop("skipped", 0))
-                if not batch:
-                    continue
-                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()
-                         if torch.is_tensor(v)}
-                gen = step_generator(cfg.train.seed, step, info.rank, device)
-                losses, out, pair = training_step(net, objective, batch, cfg, gen)
-                source, target = pair.source, pair.target
-                loss = losses["loss"]
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"loss became {loss.item()} at step {step}")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.optim.grad_clip > 0:
-                    gnorm = nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                    losses = {**losses, "grad_norm": gnorm}
-                optimizer.step()
-                if cfg.optim.schedule != "plateau":
-                    scheduler.step()
-                step += 1
-                seen_images += source.shape[0] * info.world_size
-                for k, v in losses.items():  # summed on the device: read back once per log row
-                    window[k] = window.get(k, 0.0) + v.detach().float()
-                window_n += 1
-                last = LastStep(source.detach(), target.detach(),
-                                {k: v.detach() for k, v in out.items()})
-
-                # with a time limit, every rank checks at the same steps and all stop together
-                check = not info.distributed or step % cfg.train.log_every == 0
-                if (deadline < math.inf and check
-                        and _any_rank(time.monotonic() > deadline, info, device)):
-                    stop_at = step
-                if step % cfg.train.log_every == 0 or step == stop_at:
-                    elapsed = time.perf_counter() - window_t0
-                    rate = seen_images / max(elapsed, 1e-9)
-                    row = {"step": step, **{k: float(v) / window_n for k, v in window.items()},
-                           "lr": optimizer.param_groups[0]["lr"], "img_per_s": rate,
-                           "skipped": skipped_total}
-                    final_loss = row["loss"]
-                    if health is not None:
-                        figures, warnings = health.check(step, row)
-                        row.update(figures)
-                        for text in warnings:
-                            (bar.write if bar is not None else print)(f"warning: {text}",
-                                                                      file=sys.stderr)
-                    if cfg.optim.schedule == "plateau":
-                        scheduler.step(row["loss"])
-                    if log is not None:
-                        log.write(row)
-                    result_history.append(row)
-                    window, window_n, seen_images = {}, 0, 0
-                    window_t0 = time.perf_counter()
-                    if bar is not None:
-                        if deadline < math.inf:  # the bar's ETA: the step the clock allows
-                            left = max(deadline - time.monotonic(), 0.0)
-                            reach = step + int(left * rate / (source.shape[0] * info.world_size))
-                            bar.total = min(cfg.train.steps, max(reach, step + 1))
-                        bar.set_postfix(loss=f"{row['loss']:.3f}", img_s=f"{rate:.1f}",
-                                        spread=f"{row['health/spread_x']:.2f}/"
-                                               f"{row['health/spread_y']:.2f}",
-                                        peak=f"{row.get('health/peak', math.nan):.2f}",
-                                        skipped=skipped_total)
-                if bar is not None:
-                    bar.update(1)
-                if step % cfg.train.checkpoint_every == 0 or step == stop_at:
-                    checkpoint(step)
-            sampler.next_epoch()
-    finally:
-        if bar is not None:
-            bar.close()
-        if log is not None:
-            log.close()
+    sampler.set_position(trainer.step)
+    loader = DataLoader(
+        dataset, batch_size=cfg.train.batch_size, sampler=sampler, num_workers=workers,
+        collate_fn=collate_skipping, drop_last=True, pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
+        generator=torch.Generator().manual_seed(cfg.train.seed * 7919 + sampler.epoch))
+    start_step, run_t0 = trainer.step, time.perf_counter()
+    trainer.fit(loader, sampler)
     if info.distributed:
         # DDP keeps parameters in step; BatchNorm running statistics are per rank. Take rank
         # 0's so every rank ends with the weights in the checkpoint.
-        for buf in model.buffers():
+        for buf in trainer.model.buffers():
             torch.distributed.broadcast(buf, 0)
     barrier(info)
     # the run's average training rate (images per second over all ranks)
-    rate = ((step - start_step) * cfg.train.batch_size * info.world_size
+    rate = ((trainer.step - start_step) * cfg.train.batch_size * info.world_size
             / max(time.perf_counter() - run_t0, 1e-9))
-    return TrainResult(run_dir, step, last_ckpt, final_loss, rate, skipped_total,
-                       result_history, model)
+    return TrainResult(run_dir, trainer.step, trainer.last_checkpoint, trainer.final_loss,
+                       rate, trainer.skipped, trainer.history, trainer.model)

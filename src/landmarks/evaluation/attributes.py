@@ -179,13 +179,17 @@ def attribute_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndar
 
 
 def _features(keypoints: np.ndarray) -> np.ndarray:
-    """``(N, K, 2)`` normalised keypoints → ``(N, 2K)``."""
+    """``(N, K, 2)`` keypoints (image pixels) → ``(N, 2K)`` (standardised by the
+    classifier, so the pixel scale does not matter)."""
     return np.asarray(keypoints, np.float64).reshape(len(keypoints), -1)
 
 
-def _detect(detector: Any, load: Callable[[Sequence[Any]], torch.Tensor], items: Sequence[Any],
-            batch_size: int = 128) -> np.ndarray:
-    out = [detector.detect_tensor(load(items[i:i + batch_size])).double().numpy()
+def _detect(detector: Detector, load: Callable[[Sequence[Any]], torch.Tensor],
+            items: Sequence[Any], batch_size: int = 128) -> np.ndarray:
+    """Keypoints (N,K,2) of ``items`` in pixels of the images ``load`` gives (N,3,H,W),
+    through :meth:`landmarks.inference.Detector.detect_images` (the checkpoint's
+    preprocessing, ``data.crop`` included)."""
+    out = [detector.detect_images(load(items[i:i + batch_size]), batch_size)
            for i in range(0, len(items), batch_size)]
     return np.concatenate(out) if out else np.zeros((0, detector.num_keypoints, 2))
 
@@ -224,8 +228,8 @@ def evaluate_attributes(checkpoint: Path, dataset: str, root: Path, device: str 
             derived = realfaces_attribute_labels(np.stack([f.landmarks68 for f in frames]))
             return np.stack([derived[n] for n in names], axis=1)
 
-        def load(frames: Sequence[Any]) -> torch.Tensor:
-            return load_split_images(frames, size)
+        def load(frames: Sequence[Any]) -> torch.Tensor:  # the crops as their files are
+            return load_split_images(frames, int(manifest.crop_size))
 
         train_y, test_y = labels(train), labels(test)
         train_kp = _detect(detector, load, train)
@@ -256,7 +260,8 @@ def evaluate_attributes(checkpoint: Path, dataset: str, root: Path, device: str 
     acc = attribute_accuracy(_features(train_kp), train_y, _features(test_kp), test_y, names)
     return {"checkpoint": str(checkpoint), "dataset": dataset, "root": str(root),
             "num_keypoints": detector.num_keypoints, "image_size": size,
-            "features": f"the {2 * detector.num_keypoints} landmark coordinates (normalised)",
+            "features": f"the {2 * detector.num_keypoints} landmark coordinates (image pixels, "
+                        f"standardised)",
             "classifier": "L2 logistic regression (C=1) on standardised features, per attribute",
             "sizes": {"train": len(train_kp), "test": len(test_kp)},
             "attribute_accuracy": acc, **extra}

@@ -75,7 +75,6 @@ from landmarks.evaluation.protocol import (
     PckMetric,
     SizeMetric,
 )
-from landmarks.geometry.coords import normalized_to_pixels
 from landmarks.inference import Detector
 from landmarks.registry import BENCHMARKS
 
@@ -121,26 +120,26 @@ def _check_fit(checkpoint: Path, num_keypoints: int, image_size: int, crop_size:
                          f"{crop_size} (the {crop_size}-px crops are resized to the model's size)")
 
 
-def detect_crops(detector: Any, frames: Sequence[Any], crop_size: int,
+def detect_crops(detector: Detector, frames: Sequence[Any], crop_size: int,
                  batch_size: int = _BATCH) -> np.ndarray:
-    """Keypoints of benchmark frames, in crop pixels.
+    """Keypoints of benchmark frames, in crop pixels: the crops as their files give them,
+    through :meth:`landmarks.inference.Detector.detect_images` (the checkpoint's
+    preprocessing, ``data.crop`` included), so ``landmarks detect`` on a crop file gives the
+    same points.
 
     Args:
         detector: a :class:`landmarks.inference.Detector`.
-        frames: ``RealFacesFrame`` s; their crops are resized to the detector's image size.
+        frames: ``RealFacesFrame`` s (their crops are ``crop_size`` squares).
         crop_size: side of the crops the labels refer to (128).
         batch_size: frames loaded and detected at a time.
 
     Returns:
-        ``(N, K, 2)`` float64 ``(x, y)`` with ``x_px = (x + 1) * crop_size / 2 - 0.5``.
+        ``(N, K, 2)`` float64 ``(x, y)`` in crop pixels (pixel centres at integers).
     """
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(frames), batch_size):
-            images = load_split_images(frames[start:start + batch_size], detector.image_size)
-            out.append(detector.detect_tensor(images).double().numpy())
-    kp = np.concatenate(out, axis=0) if out else np.zeros((0, detector.num_keypoints, 2))
-    return normalized_to_pixels(kp, (crop_size, crop_size))
+    out = [detector.detect_images(load_split_images(frames[i:i + batch_size], crop_size),
+                                  batch_size)
+           for i in range(0, len(frames), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, detector.num_keypoints, 2))
 
 
 def _crops_uint8(frames: Sequence[Any], crop_size: int) -> list[np.ndarray]:
@@ -439,8 +438,7 @@ def _detect_split(detector: Any, split: Any, size: int, what: str = "split"
         skipped += int(batch.pop("skipped", 0))
         if "image" not in batch:  # every item of this batch was unreadable
             continue
-        kp = detector.detect_tensor(batch["image"]).numpy().astype(np.float64)
-        kps.append(normalized_to_pixels(kp, (size, size)))
+        kps.append(detector.detect_images(batch["image"]))  # pixels of the S×S items
         labels.append(batch["labels"].numpy().astype(np.float64))
         visible.append(batch["visible"].numpy().astype(bool))
         n = len(batch["labels"])

@@ -12,9 +12,10 @@ exist in the run folder:
 4. **Score maps** -- the newest checkpoint run on three training images: the keypoints, each
    raw score map and each keypoint's x / y marginals (Jakab et al. 2018, Fig. 2 right);
 5. **Style/geometry swap** -- the newest checkpoint renders four held-out images' geometry
-   with four others' appearance (:func:`landmarks.swap.swap_grid`; Jakab et al. 2018, Fig. 7);
+   with four others' appearance (:func:`landmarks.commands.swap.swap_grid`; Jakab et al. 2018,
+   Fig. 7);
 6. **Animation** -- for a model that animates, a held-out person animated with another
-   person's held-out clip (RealFaces test split; :mod:`landmarks.animate`);
+   person's held-out clip (RealFaces test split; :mod:`landmarks.commands.animate`);
 7. **Evaluation** -- the JSON files written by ``landmarks eval``: error table, PCK curve,
    sample efficiency, labelled vs regressed points on example images;
 8. **Detection overlay** -- the newest ``detect/*.mp4`` and ``detect/*_frames.png`` sheets.

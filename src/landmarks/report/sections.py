@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from landmarks import __version__
-from landmarks.animate import animate_frames
+from landmarks.commands.animate import animate_frames
+from landmarks.commands.swap import swap_grid
 from landmarks.data import build_dataset
 from landmarks.data.realfaces import RealFaces, load_manifest
 from landmarks.data.transforms import read_image_uint8, uint8_to_tensor
@@ -43,7 +44,6 @@ from landmarks.report.html import (
     _Section,
     _step_of,
 )
-from landmarks.swap import swap_grid
 from landmarks.visualize.overlay import tensor_to_uint8
 
 VIDEO_INLINE_LIMIT = 20 * 1024 * 1024
@@ -291,8 +291,8 @@ def _score_section(run: _RunModel | str) -> _Section:
 
 
 def _swap_section(run: _RunModel) -> _Section:
-    """Style/geometry swap grid (:func:`landmarks.swap.swap_grid`) on held-out images of the
-    run's data (its "test" split when the reader has one, else training items)."""
+    """Style/geometry swap grid (:func:`landmarks.commands.swap.swap_grid`) on held-out images
+    of the run's data (its "test" split when the reader has one, else training items)."""
     from PIL import Image
 
     title = SECTION_TITLES["swap"]
@@ -439,8 +439,8 @@ def _video_animation_inputs(run: _RunModel, size: int) -> _AnimationInputs | str
 
 def _animation_section(run: _RunModel) -> _Section:
     """A few frames of a held-out person animated by another's clip
-    (:func:`landmarks.animate.animate_frames`, relative motion): RealFaces' test split when the
-    run's data lies in a RealFaces folder, else two videos of the run's data."""
+    (:func:`landmarks.commands.animate.animate_frames`, relative motion): RealFaces' test split
+    when the run's data lies in a RealFaces folder, else two videos of the run's data."""
     title = SECTION_TITLES["animation"]
     det = run.detector
     size = det.image_size

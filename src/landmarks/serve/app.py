@@ -34,11 +34,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from landmarks.animate import animate_frames
+from landmarks.commands.animate import animate_frames
+from landmarks.commands.manipulate import manipulate
 from landmarks.data import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from landmarks.data.transforms import frame_to_tensor, resize_frame, square_crop_box
 from landmarks.inference import Detector, InputError, batched, iter_video_frames, video_fps
-from landmarks.manipulate import manipulate
 from landmarks.models import can_animate, can_render
 from landmarks.visualize import VideoOverlayWriter, tensor_to_uint8
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from landmarks.engine.hooks import Hook, LastStep
+from landmarks.engine.hook_base import Hook, LastStep
 from landmarks.visualize.quadruplet import save_quadruplets
 
 __all__ = ["CheckpointPictures"]
