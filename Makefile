@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,bodies]'
 	touch $(STAMP)
 
-# The Bodies benchmark renders with MuJoCo through Mesa's EGL (MUJOCO_GL=egl, the default) or
-# OSMesa (MUJOCO_GL=osmesa). As root with apt-get, install the Debian GL libraries it needs;
+# The Bodies benchmark renders with MuJoCo through Mesa's EGL (MUJOCO_GL=egl, the default; or
+# MUJOCO_GL=osmesa with Debian libosmesa6, not installed here). As root with apt-get, install the Debian GL libraries it needs;
 # otherwise say which ones to install (the tests that render then report a skip naming them).
-GL_DEBS := libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6
+GL_DEBS := libegl1 libegl-mesa0 libgl1-mesa-dri
 bodies-gl:
 	@if ldconfig -p 2>/dev/null | grep -q libEGL_mesa.so.0; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

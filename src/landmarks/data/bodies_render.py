@@ -64,11 +64,15 @@ def load_mujoco() -> ModuleType:
     backend = os.environ.setdefault("MUJOCO_GL", "egl")
     try:
         import mujoco  # optional heavy dependency (extra "bodies"), imported on first use
-    except ImportError as err:
-        hint = _gl_hint(backend)
-        if "mujoco" in str(err).lower() and "gl" not in str(err).lower():
-            hint = "install it with `pip install 'unsupervised-landmarks[bodies]'` (PyPI mujoco)"
-        raise BodiesRenderError(f"MuJoCo cannot be imported ({err}); {hint}") from err
+    except ModuleNotFoundError as err:
+        if err.name != "mujoco":
+            raise BodiesRenderError(f"MuJoCo cannot be imported ({err}); "
+                                    f"{_gl_hint(backend)}") from err
+        raise BodiesRenderError("MuJoCo is not installed: `pip install "
+                                "'unsupervised-landmarks[bodies]'` (PyPI mujoco)") from err
+    except Exception as err:  # its GL backend failed to load (PyOpenGL finds no library)
+        raise BodiesRenderError(f"MuJoCo cannot load its GL backend ({type(err).__name__}: "
+                                f"{err}); {_gl_hint(backend)}") from err
     return mujoco
 
 
@@ -78,8 +82,9 @@ def _gl_hint(backend: str) -> str:
         return (f"MUJOCO_GL={backend!r} is not an offscreen backend; use MUJOCO_GL=egl "
                 f"(Debian {GL_PACKAGES['egl']}) or MUJOCO_GL=osmesa (Debian libosmesa6)")
     other = "osmesa" if backend == "egl" else "egl"
+    make = "; `make bodies-gl` as root" if backend == "egl" else ""
     return (f"MUJOCO_GL={backend} needs the Debian package(s) {pkgs} "
-            f"(`apt-get install {pkgs}`; `make bodies-gl` as root), or set MUJOCO_GL={other} "
+            f"(`apt-get install {pkgs}`{make}), or set MUJOCO_GL={other} "
             f"with {GL_PACKAGES[other]}")
 
 
