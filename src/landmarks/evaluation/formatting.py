@@ -12,6 +12,7 @@ from landmarks.evaluation.attributes import format_attribute_results
 from landmarks.evaluation.protocol import metric_of_result
 from landmarks.evaluation.run import LABELS_NOTE, MAFL_POINT_NAMES, PCK_AT
 from landmarks.evaluation.sample_efficiency import format_table
+from landmarks.evaluation.torso import format_torso_results
 
 __all__ = ["format_results"]
 
@@ -275,6 +276,8 @@ def format_results(results: dict[str, Any]) -> str:
         return _format_size_results(results)
     if metric == "pck":
         return _format_pck_results(results)
+    if metric == "torso":
+        return format_torso_results(results)
     names = list(results.get("point_names") or MAFL_POINT_NAMES)
     lines = _head_lines(results, crops=True, labels_note=LABELS_NOTE, paper=False)
     lines += _headline_lines(results)

@@ -42,7 +42,7 @@ __all__ = [
     "metric_of_result",
 ]
 
-METRIC_NAMES = ("iod", "pck", "size")
+METRIC_NAMES = ("iod", "pck", "size", "torso")
 
 
 class Scored(NamedTuple):
@@ -65,6 +65,9 @@ class Metric:
     "size")."""
 
     name: str = ""
+    #: True when :meth:`score` takes ``visible=(train (N, L), test (N, L))`` and scores visible
+    #: labels only; otherwise frames with a missing label are left out before scoring.
+    per_point_visibility: bool = False
 
     def score(self, train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
               test_labels: np.ndarray, *, groups: Sequence[str] | None = None,
@@ -240,6 +243,8 @@ def metric_of_result(result: Mapping[str, Any]) -> str:
     metric = result.get("metric")
     if metric in METRIC_NAMES:
         return str(metric)
+    if "torso_error" in result:
+        return "torso"
     if "size_error" in result:
         return "size"
     if "iod_error" not in result and isinstance(result.get("pck"), dict):

@@ -75,6 +75,7 @@ from landmarks.evaluation.protocol import (
     PckMetric,
     SizeMetric,
 )
+from landmarks.evaluation.torso import TorsoMetric
 from landmarks.inference import Detector
 from landmarks.registry import BENCHMARKS
 
@@ -472,6 +473,8 @@ def _detect_split(detector: Any, split: Any, size: int, what: str = "split"
 
 def metric_for(bench: LabelledBenchmark, size: int) -> Metric:
     """The metric object that scores ``bench`` with keypoints in pixels of the S×S input."""
+    if bench.metric == "torso":
+        return TorsoMetric(bench.torso_indices or ((0, 1), (2, 3)))
     if bench.metric == "size":
         return SizeMetric(float(size))
     if bench.metric == "iod":
@@ -512,7 +515,8 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
         detector, bench.split("train"), size, f"benchmark {name!r} train split")
     test_kp, test_labels, test_vis, test_groups, skipped_test = _detect_split(
         detector, bench.split("test"), size, f"benchmark {name!r} test split")
-    if not (train_vis.all() and test_vis.all()):
+    metric = metric_for(bench, size)
+    if not metric.per_point_visibility and not (train_vis.all() and test_vis.all()):
         # the protocol regresses every point; missing labels are excluded image-wise
         keep_tr, keep_te = train_vis.all(axis=1), test_vis.all(axis=1)
         train_kp, train_labels = train_kp[keep_tr], train_labels[keep_tr]
@@ -523,7 +527,7 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
         "checkpoint": str(checkpoint), "dataset": name, "metric": bench.metric,
         "root": str(root),
         "num_keypoints": k, "image_size": size, "crop_size": size,
-        "labels_note": "human annotations of the dataset",
+        "labels_note": bench.labels_note,
         "point_names": list(bench.point_names), "paper_figure": bench.paper_figure,
         "notes": list(bench.notes),
         "sizes": {"train_labelled": len(train_kp), "test": len(test_kp),
@@ -532,11 +536,10 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
     }
     # PCK distances: the dataset's original pixels, or % of the side for metric "size"
     scale = 100.0 / size if bench.metric == "size" else bench.pixel_scale
-    metric = metric_for(bench, size)
+    visible = {"visible": (train_vis, test_vis)} if metric.per_point_visibility else {}
     scored = metric.score(train_kp, train_labels, test_kp, test_labels, groups=test_groups,
-                          draws=draws)
+                          draws=draws, **visible)
     regressed = scored.regressed
-    results.update(scored.entries)
     if bench.metric == "size":
         results["sizes"].update(scored.fit_sizes)
         if test_groups is not None:
@@ -547,6 +550,7 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
                                          PCK_THRESHOLDS).tolist(),
                       "at_6": at, "threshold": bench.pck_threshold,
                       "per_part_at_6": per_part.tolist()}
+    results.update(scored.entries)  # a metric's own "pck" (torso) replaces the one above
     results["examples"] = []  # images come from a dataset object; none are stored
     return EvaluationResult(json_safe(results))
 

@@ -1,0 +1,353 @@
+"""Bodies (v1): rendered articulated humanoids with exact 2-D joint labels, split by actor and
+by motion; the labelled benchmark ``bodies``.
+
+``landmarks data fetch bodies --root DIR`` → :func:`build_bodies` renders (MuJoCo, offscreen on
+the CPU; :mod:`landmarks.data.bodies_render`) our own MJCF humanoid
+(:mod:`landmarks.data.bodies_scene`; no model file is downloaded) performing smooth joint-space
+motions within the joint limits. Each *actor* has its own palette and textures of shirt,
+trousers, skin, hair and shoes, sleeve and leg lengths, height and girth; each *clip* its own
+floor texture, sky, light and camera (azimuth within ±50° of frontal, elevation, distance) with
+a mild camera motion. Clips hold :attr:`BuildSpec.frames` frames (100 by default) at
+:attr:`BuildSpec.size` px (128).
+
+Labels are exact: the 15 joints (:data:`~landmarks.data.bodies_scene.JOINT_NAMES`) projected
+with the camera MuJoCo rendered with, in the library's pixel convention (pixel ``i``'s centre at
+``i``, y down; :mod:`landmarks`), plus a visibility flag per joint from the depth buffer
+(self-occlusion and leaving the image).
+
+Splits (:func:`check_splits` enforces them whenever a manifest is written or read):
+
+* ``train``: unsupervised training clips, train actors × train motions;
+* ``train_labelled``: other clips of the train actors × train motions (new scenes), for the
+  regressor;
+* ``test``: unseen actors × unseen motions.
+
+Layout of the root::
+
+    manifest.json                          written last (its presence means the build finished)
+    README.txt
+    frames/<split>/<clip>/<frame:05d>.png  one folder per clip: ``data.kind=video
+                                           data.root=ROOT/frames/train`` trains on it
+    labels/<split>/<clip>.npz              joints (T, 15, 2) px, visible (T, 15), joints3d
+                                           (T, 15, 3) m, depth (T, 15) m, camera (T, 3)
+
+The benchmark's items (:mod:`landmarks.data.labelled`) carry every joint's exact label;
+``"visible"`` is the occlusion flag, and the ``torso`` metric scores visible joints only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from landmarks import fetching
+from landmarks.data.bodies_render import FPS, load_mujoco, render_clip
+from landmarks.data.bodies_scene import JOINT_NAMES, sample_actor, sample_scene
+from landmarks.data.labelled import LabelledBenchmark
+from landmarks.data.transforms import DatasetError, read_image_uint8, uint8_to_tensor
+from landmarks.registry import register_benchmark
+
+__all__ = [
+    "SPLITS",
+    "VERSION",
+    "BodiesFrames",
+    "BuildSpec",
+    "Clip",
+    "build_bodies",
+    "check_splits",
+    "default_root",
+    "load_manifest",
+    "make_benchmark",
+    "plan_clips",
+]
+
+VERSION = 1
+SPLITS: tuple[str, ...] = ("train", "train_labelled", "test")
+#: Shoulders and hips (indices into JOINT_NAMES) whose centres define the torso length.
+TORSO_INDICES: tuple[tuple[int, int], tuple[int, int]] = (
+    (JOINT_NAMES.index("r_shoulder"), JOINT_NAMES.index("l_shoulder")),
+    (JOINT_NAMES.index("r_hip"), JOINT_NAMES.index("l_hip")),
+)
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """What a build renders. Actors ``0 .. train_actors-1`` and motions ``0 ..
+    train_motions-1`` are for training; the next ``test_actors`` / ``test_motions`` for the
+    test split only."""
+
+    train_actors: int = 9
+    test_actors: int = 3
+    train_motions: int = 12
+    test_motions: int = 4
+    train_clips_per_actor: int = 4
+    labelled_clips_per_actor: int = 1
+    frames: int = 100
+    size: int = 128
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clip of the plan: its id, split, actor, motion and scene seeds."""
+
+    id: str
+    split: str
+    actor: int
+    motion: int
+    scene: int
+
+
+def default_root() -> Path:
+    """``cache_dir()/data/bodies-v<VERSION>``."""
+    return fetching.cache_dir() / "data" / f"bodies-v{VERSION}"
+
+
+def plan_clips(spec: BuildSpec) -> list[Clip]:
+    """The clips of a build: every train actor performs ``train_clips_per_actor`` train
+    motions (in turn, so that every motion is used) for ``train`` and
+    ``labelled_clips_per_actor`` others for ``train_labelled``; every test actor performs every
+    test motion for ``test``. Scene seeds are distinct per clip."""
+    clips: list[Clip] = []
+    scene = spec.seed * 100_000
+
+    def add(split: str, actor: int, motion: int) -> None:
+        nonlocal scene
+        clips.append(Clip(f"{split}_a{actor:02d}_m{motion:02d}_s{scene:06d}", split, actor,
+                          motion, scene))
+        scene += 1
+
+    turn = 0
+    for actor in range(spec.train_actors):
+        for _ in range(spec.train_clips_per_actor):
+            add("train", actor, turn % spec.train_motions)
+            turn += 1
+    for actor in range(spec.train_actors):
+        for _ in range(spec.labelled_clips_per_actor):
+            add("train_labelled", actor, turn % spec.train_motions)
+            turn += 1
+    for a in range(spec.test_actors):
+        for m in range(spec.test_motions):
+            add("test", spec.train_actors + a, spec.train_motions + m)
+    return clips
+
+
+def check_splits(clips: list[Clip]) -> None:
+    """Raise :class:`DatasetError` when the split leaks: a test actor or test motion that
+    also appears in ``train`` or ``train_labelled``, a clip id used twice, or an unknown split.
+    """
+    seen: set[str] = set()
+    for c in clips:
+        if c.split not in SPLITS:
+            raise DatasetError(f"bodies clip {c.id}: unknown split {c.split!r}; expected one "
+                               f"of {', '.join(SPLITS)}")
+        if c.id in seen:
+            raise DatasetError(f"bodies clip id {c.id} appears twice")
+        seen.add(c.id)
+    test = [c for c in clips if c.split == "test"]
+    for c in clips:
+        if c.split == "test":
+            continue
+        for t in test:
+            if c.actor == t.actor:
+                raise DatasetError(f"bodies split leak: actor {c.actor} is in test clip {t.id} "
+                                   f"and in {c.split} clip {c.id}; test actors must be unseen")
+            if c.motion == t.motion:
+                raise DatasetError(f"bodies split leak: motion {c.motion} is in test clip "
+                                   f"{t.id} and in {c.split} clip {c.id}; test motions must "
+                                   f"be unseen")
+
+
+def _clips_of(manifest: dict[str, Any]) -> list[Clip]:
+    return [Clip(c["id"], c["split"], int(c["actor"]), int(c["motion"]), int(c["scene"]))
+            for c in manifest["clips"]]
+
+
+_README = """\
+Bodies v{version}: rendered articulated humanoids with exact 2-D joint labels, built by
+unsupervised-landmarks (landmarks.data.bodies.build_bodies) with MuJoCo {mujoco}.
+The humanoid is the project's own MJCF (landmarks/data/bodies_scene.py); nothing was downloaded.
+{n} clips of {frames} frames at {size} px, {fps:g} fps.
+Splits: train (train actors x train motions), train_labelled (other clips of the same actors
+and motions), test (unseen actors x unseen motions). Joints: {joints}.
+Labels: labels/<split>/<clip>.npz, pixel (x, y) with pixel i's centre at i, y down;
+visible = in the image and not occluded (depth buffer).
+"""
+
+
+def build_bodies(root: Path | str | None = None, spec: BuildSpec | None = None,
+                 force: bool = False, log: Any = print) -> Path:
+    """Render the benchmark into ``root`` (default :func:`default_root`) once.
+
+    Args:
+        root: the target folder.
+        spec: what to render (default :class:`BuildSpec`).
+        force: rebuild even when a finished build with the same spec is there.
+        log: called with a progress line per clip (``None``: quiet).
+
+    Returns:
+        ``root``. A finished build with the same version and spec is kept (cached).
+
+    Raises:
+        DatasetError: ``root`` holds a finished build of another spec (pass ``force``).
+        BodiesRenderError: MuJoCo or its GL backend is missing (the message names the package).
+    """
+    root = Path(root).expanduser() if root is not None else default_root()
+    spec = spec or BuildSpec()
+    manifest_path = root / "manifest.json"
+    if manifest_path.is_file() and not force:
+        old = json.loads(manifest_path.read_text())
+        if old.get("version") == VERSION and old.get("spec") == spec.to_dict():
+            check_splits(_clips_of(old))
+            return root
+        raise DatasetError(f"{root} holds a bodies build of another version/spec "
+                           f"({old.get('version')}, {old.get('spec')}); pass force=True "
+                           f"(--force) to rebuild it, or choose another --root")
+    mujoco = load_mujoco()
+    manifest_path.unlink(missing_ok=True)
+    for sub in ("frames", "labels"):
+        shutil.rmtree(root / sub, ignore_errors=True)
+    clips = plan_clips(spec)
+    check_splits(clips)
+    start = time.time()
+    records = []
+    for i, clip in enumerate(clips):
+        actor, scene = sample_actor(clip.actor), sample_scene(clip.scene)
+        out = render_clip(actor, scene, clip.motion, spec.frames, spec.size)
+        folder = root / "frames" / clip.split / clip.id
+        folder.mkdir(parents=True, exist_ok=True)
+        for t, frame in enumerate(out["frames"]):
+            Image.fromarray(frame).save(folder / f"{t:05d}.png", compress_level=1)
+        labels = root / "labels" / clip.split / f"{clip.id}.npz"
+        labels.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(labels, **{k: v for k, v in out.items() if k != "frames"})
+        records.append({**asdict(clip), "frames": spec.frames, "actor_look": actor.to_dict(),
+                        "scene_look": scene.to_dict(),
+                        "visible_fraction": float(out["visible"].mean())})
+        if log is not None:
+            log(f"bodies: clip {i + 1}/{len(clips)} {clip.id} "
+                f"({time.time() - start:.0f} s)")
+    manifest = {
+        "version": VERSION, "spec": spec.to_dict(), "joints": list(JOINT_NAMES),
+        "torso_indices": [list(p) for p in TORSO_INDICES], "fps": FPS,
+        "mujoco": mujoco.__version__, "build_seconds": round(time.time() - start, 1),
+        "splits": {s: {"actors": sorted({c.actor for c in clips if c.split == s}),
+                       "motions": sorted({c.motion for c in clips if c.split == s}),
+                       "clips": sum(c.split == s for c in clips)} for s in SPLITS},
+        "clips": records,
+    }
+    (root / "README.txt").write_text(_README.format(
+        version=VERSION, mujoco=mujoco.__version__, n=len(clips), frames=spec.frames,
+        size=spec.size, fps=FPS, joints=", ".join(JOINT_NAMES)))
+    tmp = manifest_path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    tmp.replace(manifest_path)
+    return root
+
+
+def load_manifest(root: Path | str) -> dict[str, Any]:
+    """The manifest of a finished build, its version and split checked.
+
+    Raises:
+        DatasetError: no finished build in ``root`` (names the fetch command), another
+            version, or a split that leaks (:func:`check_splits`).
+    """
+    path = Path(root) / "manifest.json"
+    if not path.is_file():
+        raise DatasetError(f"{root}: no bodies benchmark here (manifest.json missing); build "
+                           f"it with `landmarks data fetch bodies --root {root}`")
+    manifest = json.loads(path.read_text())
+    if manifest.get("version") != VERSION:
+        raise DatasetError(f"{root}: bodies version {manifest.get('version')}, this code "
+                           f"reads version {VERSION}; rebuild with --force")
+    check_splits(_clips_of(manifest))
+    return manifest
+
+
+class BodiesFrames(Dataset):
+    """The labelled frames of one split, at ``image_size`` px.
+
+    Items (:mod:`landmarks.data.labelled`): ``{"image": (3, S, S) float32, "labels": (15, 2)
+    float32 pixels of the S×S image, "visible": (15,) bool (not occluded, in the image)}``;
+    the 128-px labels map to S px as ``x_S = (x + 0.5) * S / 128 - 0.5``.
+
+    Args:
+        root: the benchmark folder.
+        split: one of :data:`SPLITS`.
+        image_size: S.
+        stride: keep every ``stride``-th frame of each clip.
+    """
+
+    def __init__(self, root: Path | str, split: str, image_size: int, stride: int = 1) -> None:
+        if split not in SPLITS:
+            raise DatasetError(f"bodies has no split {split!r}; expected one of "
+                               f"{', '.join(SPLITS)}")
+        self.root, self.split = Path(root), split
+        manifest = load_manifest(root)
+        native = int(manifest["spec"]["size"])
+        self.image_size = int(image_size) if image_size else native
+        self.scale = self.image_size / native
+        self.items: list[tuple[Path, np.ndarray, np.ndarray]] = []
+        for clip in manifest["clips"]:
+            if clip["split"] != split:
+                continue
+            with np.load(self.root / "labels" / split / f"{clip['id']}.npz") as z:
+                joints, visible = z["joints"], z["visible"]
+            folder = self.root / "frames" / split / clip["id"]
+            for t in range(0, len(joints), max(1, int(stride))):
+                self.items.append((folder / f"{t:05d}.png", joints[t], visible[t]))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        path, joints, visible = self.items[i]
+        image = read_image_uint8(path, self.image_size)
+        labels = (joints.astype(np.float64) + 0.5) * self.scale - 0.5
+        return {"image": uint8_to_tensor(image),
+                "labels": torch.from_numpy(labels.astype(np.float32)),
+                "visible": torch.from_numpy(visible.astype(bool))}
+
+
+def make_benchmark(root: Path | str, image_size: int, stride: int = 1,
+                   **options: Any) -> LabelledBenchmark:
+    """The labelled benchmark ``bodies``: ``train`` = the ``train_labelled`` clips, ``test`` =
+    unseen actors × unseen motions; metric ``torso`` (error in % of the torso length, PCK at
+    0.1 and 0.2 of it, visible joints only). ``stride`` keeps every n-th frame."""
+    if options:
+        raise DatasetError(f"bodies benchmark: unknown options {', '.join(sorted(options))}; "
+                           f"it takes 'stride'")
+    manifest = load_manifest(root)
+    splits = {"train": BodiesFrames(root, "train_labelled", image_size, stride),
+              "test": BodiesFrames(root, "test", image_size, stride)}
+    s = manifest["splits"]
+    return LabelledBenchmark(
+        name="bodies", splits=splits, point_names=list(JOINT_NAMES), metric="torso",
+        torso_indices=TORSO_INDICES,
+        labels_note="exact labels: joints projected with the rendering camera (MuJoCo)",
+        notes=[
+            "error in % of the torso length (shoulder centre to hip centre, per frame), over "
+            "visible joints only (depth-buffer occlusion test); the regressor is fitted on "
+            "every joint of train_labelled (occluded joints' positions are exact too)",
+            f"regressor: train_labelled = actors {s['train_labelled']['actors']} x motions "
+            f"{s['train_labelled']['motions']}; test = unseen actors {s['test']['actors']} x "
+            f"unseen motions {s['test']['motions']}",
+            f"bodies v{manifest['version']}, MuJoCo {manifest.get('mujoco')}",
+        ])
+
+
+@register_benchmark("bodies")
+def _bodies_benchmark(root: str | Path, image_size: int, **options: Any) -> LabelledBenchmark:
+    return make_benchmark(root, image_size, **options)

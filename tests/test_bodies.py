@@ -1,0 +1,209 @@
+"""The Bodies benchmark: a tiny MuJoCo build, exact labels (a marker rendered at a joint lies
+on its label), visibility on a known occlusion, the actor/motion split, the torso metric and
+`landmarks eval --dataset bodies` end to end."""
+
+import ctypes.util
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixtures import write_tiny_checkpoint
+from landmarks.cli import main
+from landmarks.data.bodies import (
+    BodiesFrames,
+    BuildSpec,
+    Clip,
+    build_bodies,
+    check_splits,
+    load_manifest,
+    make_benchmark,
+    plan_clips,
+)
+from landmarks.data.bodies_render import (
+    BodiesRenderError,
+    BodyRenderer,
+    joint_trajectory,
+    load_mujoco,
+)
+from landmarks.data.bodies_scene import DOFS, JOINT_NAMES, sample_actor, sample_scene
+from landmarks.data.transforms import DatasetError
+from landmarks.evaluation.run import format_results
+from landmarks.evaluation.torso import TorsoMetric, torso_length
+
+TINY = BuildSpec(train_actors=2, test_actors=1, train_motions=2, test_motions=1,
+                 train_clips_per_actor=1, labelled_clips_per_actor=1, frames=3, size=64)
+
+
+def _mujoco_or_skip() -> None:
+    try:
+        load_mujoco()
+    except BodiesRenderError as err:  # `make test` installs it; say why when it is missing
+        pytest.skip(str(err))
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _mujoco_or_skip()
+    return build_bodies(tmp_path_factory.mktemp("bodies") / "b", TINY, log=None)
+
+
+def test_tiny_build_layout_and_cache(tiny_root: Path) -> None:
+    manifest = load_manifest(tiny_root)
+    assert manifest["spec"] == TINY.to_dict() and manifest["joints"] == list(JOINT_NAMES)
+    assert {c["split"] for c in manifest["clips"]} == {"train", "train_labelled", "test"}
+    for clip in manifest["clips"]:
+        frames = sorted((tiny_root / "frames" / clip["split"] / clip["id"]).glob("*.png"))
+        assert len(frames) == TINY.frames
+        with np.load(tiny_root / "labels" / clip["split"] / f"{clip['id']}.npz") as z:
+            assert z["joints"].shape == (TINY.frames, 15, 2)
+            assert z["visible"].dtype == bool and z["visible"].any()
+    stamp = (tiny_root / "manifest.json").stat().st_mtime_ns
+    assert build_bodies(tiny_root, TINY, log=None) == tiny_root  # cached: nothing rendered
+    assert (tiny_root / "manifest.json").stat().st_mtime_ns == stamp
+    with pytest.raises(DatasetError, match="another version/spec"):
+        build_bodies(tiny_root, replace(TINY, frames=4), log=None)
+
+
+def test_benchmark_items_scale_labels(tiny_root: Path) -> None:
+    bench = make_benchmark(tiny_root, 32)
+    assert bench.metric == "torso" and bench.point_names == list(JOINT_NAMES)
+    item = bench.split("test")[0]
+    assert item["image"].shape == (3, 32, 32) and item["labels"].shape == (15, 2)
+    native = BodiesFrames(tiny_root, "test", 64)[0]["labels"].numpy()
+    np.testing.assert_allclose(item["labels"].numpy(), (native + 0.5) / 2 - 0.5, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [64, 97])
+def test_marker_centroid_is_the_label(size: int) -> None:
+    """A red sphere rendered at a joint: the joint's label lies on the centroid of the
+    sphere's pixels within 0.5 px (the label follows the rendering camera and the pixel-centre
+    convention)."""
+    _mujoco_or_skip()
+    hinges, root = joint_trajectory(3, 10)
+    for joint, (azimuth, elevation) in [("l_wrist", (200, -10)), ("head", (160, -20)),
+                                        ("r_knee", (180, -5)), ("l_ankle", (215, -15))]:
+        body = BodyRenderer(sample_actor(1), sample_scene(1), size, marker=joint,
+                            marker_radius=0.07)
+        try:
+            world = body.pose(hinges[5], root[5])
+            body.look(azimuth, elevation, 2.6, np.array([0.0, 0.0, 0.9]))
+            body.render()
+            px, _ = body.project(world)
+            ys, xs = np.nonzero(body.segmentation(marker_only=True) == body.marker)
+        finally:
+            body.close()
+        assert xs.size > 10, joint
+        centroid = np.array([xs.mean(), ys.mean()])
+        assert np.abs(px[JOINT_NAMES.index(joint)] - centroid).max() < 0.5, joint
+
+
+def test_visibility_profile_hides_the_far_side() -> None:
+    """In profile (arms held forward, so that they do not cover the hips) with the right side
+    to the camera, the right shoulder, hip and knee are visible and the left ones hidden
+    behind the body; from the front, arms hanging, every joint is visible."""
+    _mujoco_or_skip()
+    body = BodyRenderer(sample_actor(2), sample_scene(2), 96)
+    forward = np.array([np.radians(90) if d.name.endswith("shoulder_flex") else 0.0
+                        for d in DOFS])
+    seen = {}
+    try:
+        for view, azimuth, hinges in (("profile", 90.0, forward),
+                                      ("front", 180.0, np.zeros(len(DOFS)))):
+            world = body.pose(hinges, np.zeros(3))
+            body.look(azimuth, -5.0, 3.0, np.array([0.0, 0.0, 0.9]))
+            _, depth = body.render()
+            px, de = body.project(world)
+            seen[view] = dict(zip(JOINT_NAMES, body.visibility(px, de, depth), strict=True))
+    finally:
+        body.close()
+    for part in ("shoulder", "hip", "knee"):
+        assert seen["profile"][f"r_{part}"] and not seen["profile"][f"l_{part}"], part
+    assert all(seen["front"].values()), seen["front"]
+
+
+def test_split_check_fails_on_a_leak() -> None:
+    clips = plan_clips(BuildSpec())
+    check_splits(clips)
+    test = next(c for c in clips if c.split == "test")
+    train = next(c for c in clips if c.split == "train")
+    with pytest.raises(DatasetError, match="actor"):
+        check_splits(clips + [Clip("leak_a", "train_labelled", test.actor, train.motion, 9)])
+    with pytest.raises(DatasetError, match="motion"):
+        check_splits(clips + [Clip("leak_m", "train", train.actor, test.motion, 9)])
+    with pytest.raises(DatasetError, match="twice"):
+        check_splits(clips + [clips[0]])
+
+
+def test_split_check_runs_when_reading(tiny_root: Path, tmp_path: Path) -> None:
+    manifest = json.loads((tiny_root / "manifest.json").read_text())
+    test = next(c for c in manifest["clips"] if c["split"] == "test")
+    leak = next(c for c in manifest["clips"] if c["split"] == "train")
+    leak["actor"] = test["actor"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match="leak"):
+        load_manifest(tmp_path)
+
+
+def test_motion_stays_within_limits() -> None:
+    q, root = joint_trajectory(7, 400)
+    lo = np.radians([d.lo for d in DOFS])
+    hi = np.radians([d.hi for d in DOFS])
+    assert ((q > lo) & (q < hi)).all() and root.shape == (400, 3)
+    assert np.abs(np.diff(q, axis=0)).max() < 0.25  # smooth: < 15 degrees per frame
+
+
+def test_torso_metric_hand_values() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.uniform(0, 64, (40, 15, 2))
+    torso = ((2, 5), (9, 12))
+    vis = np.ones((40, 15), bool)
+    vis[:, 0] = False
+    test = labels.copy()
+    test[:, 0] += 1000.0  # a hidden joint far off: not counted
+    # keypoints = the labels themselves (K = L = 15): regression and matching are exact
+    scored = TorsoMetric(torso).score(labels, labels, labels, test,
+                                      visible=(np.ones_like(vis), vis))
+    e = scored.entries
+    assert e["torso_error"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert e["pck"]["at_0.2"] == 100.0 and e["matching"]["assignment"] == list(range(15))
+    shift = labels + np.array([3.0, 4.0])  # every point 5 px off
+    scored = TorsoMetric(torso).score(labels, labels, shift, labels)
+    length = torso_length(labels, torso)
+    expected = 100.0 * np.mean(5.0 / length)
+    assert scored.entries["matching"]["torso_error"]["mean"] == pytest.approx(expected)
+
+
+def test_eval_cli_on_the_tiny_build(tiny_root: Path, tmp_path: Path) -> None:
+    ckpt = write_tiny_checkpoint(tmp_path / "m.pt")
+    out = tmp_path / "bodies.json"
+    assert main(["eval", str(ckpt), "--dataset", "bodies", "--root", str(tiny_root),
+                 "--device", "cpu", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["metric"] == "torso" and res["dataset"] == "bodies"
+    assert res["torso_error"]["mean"] is not None
+    assert res["mean_shape"]["torso_error"]["mean"] is not None
+    assert {"at_0.1", "at_0.2", "per_part_at_0.2"} <= set(res["pck"])
+    assert "skipped" in res["matching"]  # K=6 < 15 joints
+    assert "torso length" in format_results(res)
+
+
+def test_missing_gl_library_names_the_debian_package() -> None:
+    """A GL backend whose library is missing: the error names the Debian package (here OSMesa,
+    which the project does not install; skipped where libOSMesa is present)."""
+    if ctypes.util.find_library("OSMesa"):
+        pytest.skip("libOSMesa is installed here: the missing-library path cannot be shown")
+    code = ("from landmarks.data.bodies_render import load_mujoco\n"
+            "try:\n    load_mujoco()\nexcept Exception as e:\n    print(type(e).__name__, e)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}  # set by MuJoCo
+    env.update(MUJOCO_GL="osmesa", PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120).stdout
+    if not out:
+        pytest.skip("MuJoCo loaded its OSMesa backend")
+    assert "BodiesRenderError" in out and "libosmesa6" in out
