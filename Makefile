@@ -62,7 +62,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 
-demo: $(DEMO_STAMP) bodies-gl
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m landmarks.demo
 
 clean-env:
