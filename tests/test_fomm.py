@@ -23,7 +23,11 @@ import pytest
 import torch
 import yaml
 
+from fixtures import write_frame_folder
+from landmarks.cli import main
+from landmarks.engine.checkpoint import load_checkpoint
 from landmarks.geometry.coords import pixels_to_normalized
+from landmarks.inference import Detector
 from landmarks.models import create_model
 from landmarks.models.fomm import (
     FOMM_CONFIGS,
@@ -196,3 +200,89 @@ def test_configs_hold_fomms_published_settings(name: str) -> None:
     fomm_name = name.replace("256", "-256")
     assert cfg.pop("name") == "fomm"
     assert cfg == FOMM_CONFIGS[fomm_name]
+
+
+# ----------------------------------------------------------------------------------------------
+# landmarks import fomm
+
+
+@pytest.fixture(scope="module")
+def imported(reference: dict[str, np.ndarray],
+             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The fixture's weights as a FOMM checkpoint (with the extra entries FOMM's hold), our
+    YAML for its settings, and `landmarks import fomm` of it (both sampling conventions). The
+    config says 64 px (our configs take powers of two); the networks are convolutional, so the
+    imported model still runs the fixture's 48-px frames."""
+    base = tmp_path_factory.mktemp("fomm_import")
+    state = fomm_state(reference)
+    ckpt = base / "tiny-cpk.pth.tar"
+    torch.save({**state, "discriminator": {}, "optimizer_generator": {"state": {},
+                "param_groups": [{"lr": 2e-4, "betas": (0.5, 0.999)}]}, "epoch": 99}, ckpt)
+    config = base / "fomm_tiny.yaml"
+    config.write_text(yaml.safe_dump({"model": {"name": "fomm", **fixture_args(reference),
+                                                "image_size": 64}}))
+    paths = {"fomm": ckpt, "config": config, "false": base / "tiny.pt",
+             "true": base / "tiny_torch10.pt"}
+    assert main(["import", "fomm", str(ckpt), "--config", str(config), "--out",
+                 str(paths["false"])]) == 0
+    assert main(["import", "fomm", str(ckpt), "--config", str(config), "--out",
+                 str(paths["true"]), "--torch10-sampling"]) == 0
+    return paths
+
+
+@pytest.mark.parametrize("align_corners", [False, True],
+                         ids=["grid_sample-as-today", "grid_sample-torch-1.0"])
+def test_imported_checkpoint_equals_fomm(reference: dict[str, np.ndarray],
+                                         imported: dict[str, Path], align_corners: bool) -> None:
+    prefix = "true" if align_corners else "false"
+    state = load_checkpoint(imported[prefix])
+    assert state["imported"]["epoch"] == 99 and state["imported"]["format"] == "fomm"
+    detector = Detector.load(imported[prefix])
+    assert detector.config.model.name == "fomm"
+    source = torch.from_numpy(reference["source"])
+    driving = torch.from_numpy(reference["driving"])
+    size = tuple(source.shape[-2:])
+    with torch.no_grad():
+        src, drv = detector.model.detect(source), detector.model.detect(driving)
+        prediction = detector.model.generate(source, src, drv)["reconstruction"]
+    expected = keypoints_from_fomm(torch.from_numpy(reference["false/driving_value"]), size)
+    assert (drv["keypoints"] - expected).abs().max() <= TOLERANCE
+    want = torch.from_numpy(reference[f"{prefix}/prediction"])
+    assert (prediction - want).abs().max() <= TOLERANCE
+
+
+def test_animate_runs_an_imported_checkpoint(imported: dict[str, Path], tmp_path: Path,
+                                             capsys) -> None:
+    frames = write_frame_folder(tmp_path / "driving", 4, (80, 64))
+    out = tmp_path / "animation.mp4"
+    assert main(["animate", str(imported["false"]), "--source", str(frames[0]), "--driving",
+                 str(tmp_path / "driving"), "--out", str(out)]) == 0
+    assert "4 frames" in capsys.readouterr().out
+    assert out.stat().st_size > 0
+
+
+def test_import_errors_are_one_line(imported: dict[str, Path], tmp_path: Path,
+                                    capsys) -> None:
+    config = str(imported["config"])
+    garbage = tmp_path / "garbage.pth.tar"
+    garbage.write_bytes(b"not a checkpoint at all")
+    wrong = tmp_path / "wrong.pth.tar"
+    torch.save({"generator": {}}, wrong)
+    smaller = tmp_path / "k2.yaml"
+    smaller.write_text(imported["config"].read_text().replace("num_keypoints: 3",
+                                                              "num_keypoints: 2"))
+    cases = [
+        ([str(garbage), "--config", config], f"{garbage} is not a FOMM checkpoint"),
+        ([str(wrong), "--config", config], "expected the keys kp_detector and generator"),
+        ([str(imported["fomm"]), "--config", str(smaller)], "does not fit --config"),
+        ([str(imported["fomm"]), "--config", "vox-512"], "vox-256, taichi-256"),
+        ([str(tmp_path / "absent.pth.tar"), "--config", config], "does not exist"),
+        ([str(imported["fomm"]), "--config", config, "--out", str(imported["false"])],
+         "already exists"),
+    ]
+    for args, message in cases:
+        out = [] if "--out" in args else ["--out", str(tmp_path / "x.pt")]
+        assert main(["import", "fomm", *args, *out]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x.pt").exists()
