@@ -37,6 +37,9 @@ METHODS: dict[str, str] = {
     "motion": "Siarohin, Lathuilière, Tulyakov, Ricci, Sebe, NeurIPS 2019, \"First Order "
               "Motion Model for Image Animation\" (keypoints with local affine Jacobians, "
               "dense motion, occlusion-aware generator)",
+    "fomm": "Siarohin, Lathuilière, Tulyakov, Ricci, Sebe, NeurIPS 2019, \"First Order "
+            "Motion Model for Image Animation\", with first-order-model's own network "
+            "(commit c027484; its checkpoints convert with `landmarks import fomm`)",
 }
 
 
