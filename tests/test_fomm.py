@@ -286,3 +286,16 @@ def test_import_errors_are_one_line(imported: dict[str, Path], tmp_path: Path,
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_release_of_an_imported_checkpoint_says_where_it_came_from(
+        imported: dict[str, Path], tmp_path: Path) -> None:
+    folder = tmp_path / "release"
+    assert main(["export", str(imported["false"]), "--format", "safetensors", "--out",
+                 str(folder)]) == 0
+    card = (folder / "README.md").read_text()
+    assert "imported with `landmarks import fomm` from `tiny-cpk.pth.tar`" in card
+    assert "its epoch 99" in card and "training steps" not in card
+    again = tmp_path / "again"  # the release keeps it
+    assert main(["export", str(folder), "--format", "safetensors", "--out", str(again)]) == 0
+    assert "`tiny-cpk.pth.tar`" in (again / "README.md").read_text()
