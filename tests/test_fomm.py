@@ -216,8 +216,10 @@ def imported(reference: dict[str, np.ndarray],
     base = tmp_path_factory.mktemp("fomm_import")
     state = fomm_state(reference)
     ckpt = base / "tiny-cpk.pth.tar"
+    # torch 1.0 wrote the published files in the legacy (pre-zip) format
     torch.save({**state, "discriminator": {}, "optimizer_generator": {"state": {},
-                "param_groups": [{"lr": 2e-4, "betas": (0.5, 0.999)}]}, "epoch": 99}, ckpt)
+                "param_groups": [{"lr": 2e-4, "betas": (0.5, 0.999)}]}, "epoch": 99}, ckpt,
+               _use_new_zipfile_serialization=False)
     config = base / "fomm_tiny.yaml"
     config.write_text(yaml.safe_dump({"model": {"name": "fomm", **fixture_args(reference),
                                                 "image_size": 64}}))
