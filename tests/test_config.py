@@ -57,11 +57,11 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path: Path) -> None:
     """Each shipped recipe loads, names a registered model (imm; zhang_*.yaml: zhang;
-    motion_*.yaml: motion) and gives it arguments its factory takes."""
+    motion_*.yaml: motion; fomm_*.yaml: fomm) and gives it arguments its factory takes."""
     cfg = load_config(path)
     name = to_dict(cfg)["model"]["name"]
     prefix = path.name.split("_")[0]
-    assert name == (prefix if prefix in ("zhang", "motion") else "imm")
+    assert name == (prefix if prefix in ("zhang", "motion", "fomm") else "imm")
     assert name in list_models()
     model_kwargs(cfg)  # checked against the factory (ModelArgumentError otherwise)
 

@@ -81,6 +81,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from landmarks.export.fomm_import import import_fomm
+
+    result = import_fomm(args.checkpoint, args.config, args.out,
+                         sample_align_corners=args.torch10_sampling, force=args.force)
+    epoch = f", FOMM epoch {result.epoch}" if result.epoch is not None else ""
+    print(f"imported {args.checkpoint} ({result.tensors} tensors{epoch}; settings "
+          f"{result.config}) → {result.path}, model 'fomm'")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -281,6 +292,21 @@ def build_parser() -> argparse.ArgumentParser:
                          "data root the checkpoint records, when it exists here)")
     ex.add_argument("--force", action="store_true", help="overwrite an existing --out")
     ex.set_defaults(func=_cmd_export)
+
+    im = sub.add_parser("import", help="convert another project's checkpoint into ours "
+                                       "(fomm: first-order-model's *-cpk.pth.tar)")
+    im.add_argument("format", choices=["fomm"])
+    im.add_argument("checkpoint", help="the checkpoint to convert (read weights-only)")
+    im.add_argument("--config", required=True,
+                    help="FOMM's settings: vox-256, taichi-256, or a YAML file of ours with "
+                         "model.name: fomm")
+    im.add_argument("--out", required=True, help="our checkpoint to write (.pt)")
+    im.add_argument("--torch10-sampling", action="store_true",
+                    help="grid_sample with align_corners=True, as on the torch 1.0 FOMM's "
+                         "checkpoints were trained with (default: as FOMM's code runs on "
+                         "torch >= 1.3, align_corners=False)")
+    im.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    im.set_defaults(func=_cmd_import)
 
     w = sub.add_parser("weights", help="model weights").add_subparsers(dest="action",
                                                                        required=True)

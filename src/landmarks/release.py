@@ -37,6 +37,9 @@ METHODS: dict[str, str] = {
     "motion": "Siarohin, Lathuilière, Tulyakov, Ricci, Sebe, NeurIPS 2019, \"First Order "
               "Motion Model for Image Animation\" (keypoints with local affine Jacobians, "
               "dense motion, occlusion-aware generator)",
+    "fomm": "Siarohin, Lathuilière, Tulyakov, Ricci, Sebe, NeurIPS 2019, \"First Order "
+            "Motion Model for Image Animation\", with first-order-model's own network "
+            "(commit c027484; its checkpoints convert with `landmarks import fomm`)",
 }
 
 
@@ -99,6 +102,20 @@ def _reconstruction_text(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _training_rows(src: ModelSource) -> list[str]:
+    """The card's rows on where the weights come from: the training run, or for imported
+    weights (``landmarks import``) the file they were converted from."""
+    cfg, d, imp = src.config, src.config.data, src.imported
+    if imp:
+        epoch = f", its epoch {imp['epoch']}" if imp.get("epoch") is not None else ""
+        return [f"| weights | imported with `landmarks import {imp.get('format', '?')}` from "
+                f"`{imp.get('source', '?')}` (sha256 `{imp.get('sha256', '?')}`{epoch}; "
+                f"settings {imp.get('config', '?')}); not trained here |"]
+    return [f"| training data | `{d.kind}` at `{d.root or '?'}` (split `{d.split}`) |",
+            f"| training steps | {src.step} of {cfg.train.steps} planned (batch "
+            f"{cfg.train.batch_size}) |"]
+
+
 def model_card(src: ModelSource, sha256: str, evaluations: list[Path]) -> str:
     """The README.md of a release of ``src`` (see the module docstring)."""
     cfg = src.config
@@ -109,16 +126,16 @@ def model_card(src: ModelSource, sha256: str, evaluations: list[Path]) -> str:
               else "the image")
     lines = [
         f"# {m.name}: {m.num_keypoints} unsupervised landmarks at {m.image_size} px", "",
-        "A landmark detector learned without labels with unsupervised-landmarks.", "",
+        ("A landmark detector learned without labels by another project, converted for "
+         "unsupervised-landmarks." if src.imported else
+         "A landmark detector learned without labels with unsupervised-landmarks."), "",
         "| | |", "| --- | --- |",
         f"| method | `{m.name}`: {method} |",
         f"| keypoints (K) | {m.num_keypoints} |",
         f"| input | {m.image_size}×{m.image_size} RGB in [0, 1]; the centre square of {region}, "
         f"resized |",
         f"| model arguments | {args} |",
-        f"| training data | `{d.kind}` at `{d.root or '?'}` (split `{d.split}`) |",
-        f"| training steps | {src.step} of {cfg.train.steps} planned (batch "
-        f"{cfg.train.batch_size}) |",
+        *_training_rows(src),
         f"| trained with | unsupervised-landmarks {src.version} |",
         f"| exported with | unsupervised-landmarks {__version__} |",
         f"| weights | `{WEIGHTS_FILE}`, sha256 `{sha256}` |", "",
@@ -159,7 +176,7 @@ def write_release(src: ModelSource, out: str | Path, force: bool = False) -> Rel
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would hide the release from other users
     try:
         meta = save_release_weights(tmp, src.model.state_dict(), to_dict(src.config), src.step,
-                                    src.version)
+                                    src.version, src.imported)
         sha = meta["weights"]["sha256"]
         evaluations = eval_files(Path(src.path)) if Path(src.path).is_file() else []
         (tmp / "README.md").write_text(model_card(src, sha, evaluations))

@@ -77,14 +77,17 @@ def release_config(config: Mapping[str, Any], step: int, trained_with: str,
 
 
 def save_release_weights(folder: str | Path, state_dict: Mapping[str, torch.Tensor],
-                         config: Mapping[str, Any], step: int,
-                         trained_with: str) -> dict[str, Any]:
-    """Write ``model.safetensors`` and ``config.json`` into ``folder`` (which must exist).
-    Returns the config.json written."""
+                         config: Mapping[str, Any], step: int, trained_with: str,
+                         imported: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``model.safetensors`` and ``config.json`` into ``folder`` (which must exist);
+    ``imported``: where weights converted from another project came from (``landmarks import``),
+    kept in config.json. Returns the config.json written."""
     folder = Path(folder)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state_dict.items()}
     save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format": RELEASE_FORMAT})
     meta = release_config(config, step, trained_with, sha256_of(folder / WEIGHTS_FILE))
+    if imported:
+        meta["imported"] = dict(imported)
     (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=1) + "\n")
     return meta
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -27,6 +28,8 @@ class ModelSource:
         step: the training step of the weights.
         version: the package version that wrote the file.
         path: the file or folder it came from.
+        imported: for weights converted from another project (``landmarks import``), where
+            they came from ("format", "source", "sha256", "config", "epoch"); else None.
     """
 
     model: nn.Module
@@ -34,6 +37,7 @@ class ModelSource:
     step: int
     version: str
     path: Path
+    imported: dict[str, Any] | None = None
 
 
 def load_model_source(path: str | Path) -> ModelSource:
@@ -48,11 +52,14 @@ def load_model_source(path: str | Path) -> ModelSource:
     if path.is_dir() or is_release(path):
         rel = load_release(path)
         state, cfg_dict, step, version = rel.state_dict, rel.config, rel.step, rel.version
+        imported = rel.meta.get("imported")
     else:
         ckpt = load_checkpoint(path)
         state, cfg_dict = ckpt["model"], ckpt["config"]
         step, version = int(ckpt["step"]), str(ckpt.get("version", "?"))
+        imported = ckpt.get("imported")
     cfg = from_dict(cfg_dict, origin=str(path))
     model = build_model(cfg)
     model.load_state_dict(state)
-    return ModelSource(model.eval(), cfg, step, version, path)
+    return ModelSource(model.eval(), cfg, step, version, path,
+                       dict(imported) if isinstance(imported, dict) else None)

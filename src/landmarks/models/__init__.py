@@ -23,12 +23,14 @@ from landmarks.models.factory import (
     model_kwargs,
     resolve_model_args,
 )
+from landmarks.models.fomm import FommModel, fomm
 from landmarks.models.imm import ImmModel, imm
 from landmarks.models.motion import MotionModel, motion
 from landmarks.models.zhang import ZhangModel, zhang
 
 __all__ = [
     "AnimationError",
+    "FommModel",
     "ImmModel",
     "LandmarkModel",
     "MotionModel",
@@ -40,6 +42,7 @@ __all__ = [
     "can_animate",
     "can_render",
     "create_model",
+    "fomm",
     "imm",
     "list_models",
     "model_kwargs",

@@ -56,6 +56,7 @@ __all__ = [
     "combine_motions",
     "keypoint_difference_heatmaps",
     "motion",
+    "motion_training_step",
     "sparse_motions",
 ]
 
@@ -117,7 +118,7 @@ class KeypointDetector(nn.Module):
 
 
 def keypoint_difference_heatmaps(driving: Tensor, source: Tensor, size: tuple[int, int],
-                                 variance: float = 0.01) -> Tensor:
+                                 variance: float = 0.01, grid: Tensor | None = None) -> Tensor:
     """The dense-motion network's keypoint input (FOMM Eq. 6): for each keypoint the Gaussian at
     the driving keypoint minus the Gaussian at the source keypoint, and a zero map for the
     background, ``H_k(z) = exp(-|z - p_D,k|² / 2v) - exp(-|z - p_S,k|² / 2v)``.
@@ -127,13 +128,18 @@ def keypoint_difference_heatmaps(driving: Tensor, source: Tensor, size: tuple[in
         source: ``(B, K, 2)`` source keypoints.
         size: ``(h, w)`` of the maps.
         variance: ``v``, normalised units² (FOMM: 0.01, i.e. σ = 0.1 = 5% of the image side).
+        grid: ``(h, w, 2)`` the coordinates ``z`` of the maps' pixels; default
+            :func:`~landmarks.geometry.coords.coordinate_grid` (the package's convention;
+            FOMM's own network, :mod:`landmarks.models.fomm_nets`, passes its
+            ``align_corners=True`` grid).
 
     Returns:
         ``(B, K+1, h, w)``, the background (zeros) first.
 
     Example: with ``p_D = p_S`` every map is 0; at ``z = p_D`` with ``p_S`` far away the map is 1.
     """
-    grid = coordinate_grid(*size, device=driving.device)  # (h, w, 2)
+    if grid is None:
+        grid = coordinate_grid(*size, device=driving.device)  # (h, w, 2)
 
     def gauss(kp: Tensor) -> Tensor:
         d2 = (grid - kp.float()[:, :, None, None, :]).square().sum(-1)
@@ -144,7 +150,7 @@ def keypoint_difference_heatmaps(driving: Tensor, source: Tensor, size: tuple[in
 
 
 def sparse_motions(source: Mapping[str, Tensor], driving: Mapping[str, Tensor],
-                   size: tuple[int, int]) -> Tensor:
+                   size: tuple[int, int], grid: Tensor | None = None) -> Tensor:
     """The first-order approximation of the backward motion near each keypoint (FOMM Eq. 4),
     ``T_k(z) = p_S,k + J_S,k J_D,k⁻¹ (z − p_D,k)``, and the identity ``T_0(z) = z`` for the
     background, on a grid of the driving frame.
@@ -153,6 +159,9 @@ def sparse_motions(source: Mapping[str, Tensor], driving: Mapping[str, Tensor],
         source: "keypoints" (B,K,2) and "jacobians" (B,K,2,2) of the source frame.
         driving: the same for the driving frame.
         size: ``(h, w)`` of the grid.
+        grid: ``(h, w, 2)`` the points ``z``; default
+            :func:`~landmarks.geometry.coords.coordinate_grid` (as in
+            :func:`keypoint_difference_heatmaps`).
 
     Returns:
         ``(B, K+1, h, w, 2)``: sampling grids (``grid_sample`` convention) into the source, the
@@ -160,7 +169,8 @@ def sparse_motions(source: Mapping[str, Tensor], driving: Mapping[str, Tensor],
 
     Example: identity Jacobians and ``p_S = p_D + d`` give ``T_k(z) = z + d``, a translation.
     """
-    grid = coordinate_grid(*size, device=source["keypoints"].device)  # (h, w, 2)
+    if grid is None:
+        grid = coordinate_grid(*size, device=source["keypoints"].device)  # (h, w, 2)
     p_s = source["keypoints"].float()[:, :, None, None, :]
     p_d = driving["keypoints"].float()[:, :, None, None, :]
     # closed-form inverse: ONNX has no matrix inverse (the generator exports, landmarks export)
@@ -300,6 +310,43 @@ def _resize_grid(grid: Tensor, size: tuple[int, int]) -> Tensor:
     return g.permute(0, 2, 3, 1)
 
 
+def motion_training_step(model: LandmarkModel, pair: TrainingPair,
+                         objective: ObjectiveLike) -> StepOutput:
+    """One step of motion transfer for a model with ``detect`` and ``generate`` (``motion``,
+    ``fomm``): detect on the source, the driving frame (the pair's target) and, for the
+    equivariance terms, the driving frame under the pair's warp (one batched pass); redraw the
+    source with the driving motion; the objective compares the reconstruction with the driving
+    frame.
+
+    Outputs: "reconstruction"; the driving frame's "keypoints", "jacobians", "heatmaps";
+    the source's "source_keypoints", "source_jacobians", "source_heatmaps"; with a warp
+    "warped_keypoints", "warped_jacobians"; "deformation", "occlusion"; and the pair's
+    optical flows ("flow", "flow_back", :func:`~landmarks.models.base.with_flows`) when it
+    has them, for the temporal terms.
+    """
+    b = pair.target.shape[0]
+    images = [pair.source, pair.target]
+    if objective.needs_warped_target:
+        if pair.warp is None:
+            raise ValueError("the equivariance terms need the pair's warp (pair.warp)")
+        images.append(warp_images(pair.target, pair.warp))
+    det = model.detect(torch.cat(images))
+    src = {k: v[:b] for k, v in det.items()}
+    drv = {k: v[b:2 * b] for k, v in det.items()}
+    gen = model.generate(pair.source, src, drv)  # type: ignore[attr-defined]
+    out = {"reconstruction": gen["reconstruction"], "keypoints": drv["keypoints"],
+           "jacobians": drv["jacobians"], "heatmaps": drv["heatmaps"],
+           "source_keypoints": src["keypoints"], "source_jacobians": src["jacobians"],
+           "source_heatmaps": src["heatmaps"], "deformation": gen["deformation"],
+           "occlusion": gen["occlusion"]}
+    if len(images) == 3:
+        out["warped_keypoints"] = det["keypoints"][2 * b:]
+        out["warped_jacobians"] = det["jacobians"][2 * b:]
+    out = with_flows(out, pair)
+    return StepOutput(objective(out, pair.target, pair.mask, pair.warp), out)
+
+
+
 class MotionModel(LandmarkModel):
     """The first-order motion model (see the module docstring).
 
@@ -402,37 +449,8 @@ class MotionModel(LandmarkModel):
         return {**out, "source_keypoints": det["keypoints"]}
 
     def training_step(self, pair: TrainingPair, objective: ObjectiveLike) -> StepOutput:
-        """One step of motion transfer: detect on the source, the driving frame (the pair's
-        target) and, for the equivariance terms, the driving frame under the pair's warp (one
-        batched pass); redraw the source with the driving motion; the objective compares the
-        reconstruction with the driving frame.
-
-        Outputs: "reconstruction"; the driving frame's "keypoints", "jacobians", "heatmaps";
-        the source's "source_keypoints", "source_jacobians", "source_heatmaps"; with a warp
-        "warped_keypoints", "warped_jacobians"; "deformation", "occlusion"; and the pair's
-        optical flows ("flow", "flow_back", :func:`~landmarks.models.base.with_flows`) when it
-        has them, for the temporal terms.
-        """
-        b = pair.target.shape[0]
-        images = [pair.source, pair.target]
-        if objective.needs_warped_target:
-            if pair.warp is None:
-                raise ValueError("the equivariance terms need the pair's warp (pair.warp)")
-            images.append(warp_images(pair.target, pair.warp))
-        det = self.detect(torch.cat(images))
-        src = {k: v[:b] for k, v in det.items()}
-        drv = {k: v[b:2 * b] for k, v in det.items()}
-        gen = self.generate(pair.source, src, drv)
-        out = {"reconstruction": gen["reconstruction"], "keypoints": drv["keypoints"],
-               "jacobians": drv["jacobians"], "heatmaps": drv["heatmaps"],
-               "source_keypoints": src["keypoints"], "source_jacobians": src["jacobians"],
-               "source_heatmaps": src["heatmaps"], "deformation": gen["deformation"],
-               "occlusion": gen["occlusion"]}
-        if len(images) == 3:
-            out["warped_keypoints"] = det["keypoints"][2 * b:]
-            out["warped_jacobians"] = det["jacobians"][2 * b:]
-        out = with_flows(out, pair)
-        return StepOutput(objective(out, pair.target, pair.mask, pair.warp), out)
+        """One step of motion transfer (:func:`motion_training_step`)."""
+        return motion_training_step(self, pair, objective)
 
 
 @register_model("motion")
