@@ -33,7 +33,7 @@ from landmarks.data.bodies_render import (
 )
 from landmarks.data.bodies_scene import DOFS, JOINT_NAMES, sample_actor, sample_scene
 from landmarks.data.transforms import DatasetError
-from landmarks.evaluation.run import format_results
+from landmarks.evaluation.formatting import format_results
 from landmarks.evaluation.torso import TorsoMetric, torso_length
 
 TINY = BuildSpec(train_actors=2, test_actors=1, train_motions=2, test_motions=1,
