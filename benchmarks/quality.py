@@ -58,6 +58,8 @@ _LAYERS = [*_ADAMW, "loss.min_feature_size=8"]
 _S4 = [*_LAYERS, "model.softmax_scale=4"]
 _PRIORS = "loss.terms={equivariance: 1000, separation: 100}"
 _ZHANG_VIDEO = ["data.video_tps=false", "data.frame_gap=[1, 3]", "data.flow=dis"]
+#: configs/zhang_faces.yaml without issue 14's appearance augmentation and photo balance
+_PLAIN = ["data.augment={}", "data.still_share=0"]
 _AUGMENT = ("data.augment={brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.05, "
             "greyscale: 0.2, blur: 0.3, jpeg: 0.3}")
 
@@ -78,37 +80,40 @@ RECIPES: dict[str, list[str]] = {
     "vgg-eqv-sep": [*_S4, "model.detector=vgg19", _PRIORS],
     "zhang": [],  # configs/zhang_faces.yaml as it is (RECIPE_CONFIGS)
     # its hourglass detector trained from scratch, with the prior weights measured for it
-    "zhang-paper": ["model.detector=paper", "loss.terms={concentration: 1.6e5, "
+    "zhang-paper": [*_PLAIN, "model.detector=paper", "loss.terms={concentration: 1.6e5, "
                     "separation: 1.4e5, equivariance: 6.4e6}"],
     # the temporal term's comparison (jitter: benchmarks/jitter.py): plain close frame pairs
     # (no TPS on the pairs, which the flow could not follow; the still photos drop out), their
     # DIS flow computed in both so that the data cost is the same, the term off / on with the
     # equivariance prior's weight (the same squared distance in normalised units)
-    "zhang-video": _ZHANG_VIDEO,
-    "zhang-temporal": [*_ZHANG_VIDEO, "loss.terms.temporal=5.5e6"],
+    "zhang-video": [*_PLAIN, *_ZHANG_VIDEO],
+    "zhang-temporal": [*_PLAIN, *_ZHANG_VIDEO, "loss.terms.temporal=5.5e6"],
     # the first-order motion model (configs/motion_faces.yaml as it is)
     "motion": [],
     # its temporal-term comparison, as for zhang: close frame pairs with DIS flow, term off / on
     # at the keypoint equivariance weight
     "motion-video": ["data.frame_gap=[1, 3]", "data.flow=dis"],
     "motion-temporal": ["data.frame_gap=[1, 3]", "data.flow=dis", "loss.terms.temporal=1000"],
-    # issue 14's levers for people never seen in training, each on configs/zhang_faces.yaml:
-    # a new photometric look per pair, so that appearance cannot stand in for identity ...
-    "zhang-aug": [_AUGMENT],
-    # ... photos of ~40 people given half of each epoch (they are 69 beside 2,484 frames of 4)
-    "zhang-stills": ["data.still_share=0.5"],
-    "zhang-aug-stills": [_AUGMENT, "data.still_share=0.5"],
-    "zhang-aug-stills-k30": [_AUGMENT, "data.still_share=0.5", "model.num_keypoints=30"],
-    "zhang-aug-stills-eqv3": [_AUGMENT, "data.still_share=0.5",
-                              "loss.terms.equivariance=1.65e7"],
+    # issue 14's levers for people never seen in training, on configs/zhang_faces.yaml (which
+    # has both since): none of them (the recipe before), ...
+    "zhang-plain": _PLAIN,
+    # ... a new photometric look per pair, so that appearance cannot stand in for identity, ...
+    "zhang-aug": ["data.still_share=0"],
+    # ... the photos of ~40 people given half of each epoch (69 beside 2,484 frames of 4), ...
+    "zhang-stills": ["data.augment={}"],
+    # ... both (= zhang), and more keypoints or a stronger equivariance prior on top
+    "zhang-aug-stills": [],
+    "zhang-aug-stills-k30": ["model.num_keypoints=30"],
+    "zhang-aug-stills-eqv3": ["loss.terms.equivariance=1.65e7"],
     # the IMM recipe (configs/imm_faces.yaml) with the same levers
     "imm-aug-stills": [_AUGMENT, "data.still_share=0.5"],
 }
 #: Recipes trained from another file than configs/imm_faces.yaml ("demo": landmarks.demo.CONFIG).
 RECIPE_CONFIGS: dict[str, Path] = {"demo": DEMO_CONFIG,
                                    **{n: ROOT / "configs" / "zhang_faces.yaml" for n in (
-                                       "zhang-aug", "zhang-stills", "zhang-aug-stills",
-                                       "zhang-aug-stills-k30", "zhang-aug-stills-eqv3")},
+                                       "zhang-plain", "zhang-aug", "zhang-stills",
+                                       "zhang-aug-stills", "zhang-aug-stills-k30",
+                                       "zhang-aug-stills-eqv3")},
                                    "zhang": ROOT / "configs" / "zhang_faces.yaml",
                                    "zhang-paper": ROOT / "configs" / "zhang_faces.yaml",
                                    "zhang-video": ROOT / "configs" / "zhang_faces.yaml",
