@@ -14,18 +14,20 @@ from pathlib import Path
 import pytest
 
 from landmarks.config import load_config
-from landmarks.data.realfaces import default_root, fetch_realfaces
+from landmarks.data.realfaces import default_root, fetch_realfaces, load_manifest
 from landmarks.demo import CONFIG as DEMO_CONFIG
 from landmarks.engine.trainer import train
 from landmarks.evaluation.run import evaluate_checkpoint
+from landmarks.evaluation.selection import select_on_validation
 from landmarks.weights import fetch_vgg19
 
 pytestmark = pytest.mark.slow
 
-#: RealFaces test IOD error (%) the 20-minute demo recipe (zhang) must stay under: 8.97% measured
-#: by `make demo` on 2026-12-01 (499 steps on a shared machine; README), plus a margin for a
-#: slower machine; half the mean-shape floor (23.8%) is 11.9%. (The IMM recipe reached 18.7%.)
-MAX_IOD_ERROR = 11.0
+#: IOD error (%) on the people never seen in training that the 20-minute demo recipe must stay
+#: under, for the checkpoint chosen on validation people as `make demo` chooses it: 7.15% (step
+#: 800 of 961) measured by a quiet `make demo` on 2026-12-06, whose checkpoints ranged from
+#: 7.2% to 13.2% (README); the margin covers that spread. Half the mean-face floor is 11.6%.
+MAX_UNSEEN_IOD_ERROR = 12.0
 
 
 def test_demo_recipe_learns_landmarks_on_realfaces(tmp_path: Path) -> None:
@@ -35,9 +37,11 @@ def test_demo_recipe_learns_landmarks_on_realfaces(tmp_path: Path) -> None:
     cfg = load_config(DEMO_CONFIG, [
         f"data.root={faces / 'frames' / 'train'}", f"loss.vgg_weights={fetch_vgg19()}",
         f"train.time_limit_minutes={minutes}", "train.progress=false"])
-    result = train(cfg, tmp_path / "run")
-    results = evaluate_checkpoint(result.last_checkpoint, "realfaces", faces)
-    error = results["iod_error"]["mean"]
-    floor = results["mean_shape"]["iod_error"]["mean"]
-    assert error < MAX_IOD_ERROR, f"IOD error {error:.2f}% after {result.step} steps"
-    assert error < floor, f"IOD error {error:.2f}% is not below the mean-shape {floor:.2f}%"
+    train(cfg, tmp_path / "run")
+    kept = sorted((tmp_path / "run" / "checkpoints").glob("step_*.pt"))
+    chosen = select_on_validation(kept, load_manifest(faces))[0]["checkpoint"]
+    results = evaluate_checkpoint(Path(chosen), "realfaces", faces)
+    error = results["iod_error_unseen"]["mean"]
+    floor = results["iod_error_unseen"]["mean_shape"]
+    assert error < MAX_UNSEEN_IOD_ERROR, f"unseen-people IOD error {error:.2f}% ({chosen})"
+    assert error < floor, f"IOD error {error:.2f}% is not below the mean face's {floor:.2f}%"

@@ -6,8 +6,10 @@
 2. trains K=10 landmarks on frame pairs of the benchmark's training clips
    (``configs/zhang_faces.yaml``: Zhang et al. 2018 with the priors, the recipe that learned
    best in ``benchmarks/quality.py``; time-limited);
-3. detects on two held-out clips — later frames of the person seen in training, and a person
-   never seen in training — writing overlay videos and contact sheets;
+3. chooses the checkpoint whose points regress best onto the validation people (whole people
+   held out of the regressor's fit; never the test split), and detects with it on two held-out
+   clips — later frames of the person seen in training, and a person never seen in training —
+   writing overlay videos and contact sheets;
 4. evaluates with the linear-regression protocol on the benchmark's test split (IOD error,
    PCK, sample efficiency, a supervised baseline row) and writes the HTML report;
 5. prints where everything is.
@@ -67,10 +69,11 @@ def contact_sheet(video: Path, records: list[dict], path: Path, frames: int = 8)
 
 def main() -> int:
     from landmarks.config import load_config
-    from landmarks.data.realfaces import default_root, fetch_realfaces
+    from landmarks.data.realfaces import default_root, fetch_realfaces, load_manifest
     from landmarks.engine.trainer import train
     from landmarks.evaluation.formatting import format_results
     from landmarks.evaluation.run import evaluate_checkpoint
+    from landmarks.evaluation.selection import select_on_validation
     from landmarks.inference import Detector, detect_paths, write_json
     from landmarks.report import write_report
     from landmarks.visualize import CheckpointPictures
@@ -92,8 +95,16 @@ def main() -> int:
           f"{cfg.train.time_limit_minutes:g} min → {run_dir}", flush=True)
     result = train(cfg, run_dir, hooks=[CheckpointPictures()])
 
-    print("[3/5] detecting on the held-out clips ...", flush=True)
-    detector = Detector.from_checkpoint(result.last_checkpoint)
+    print("[3/5] choosing the checkpoint on validation people, detecting on the held-out "
+          "clips ...", flush=True)
+    kept = sorted((run_dir / "checkpoints").glob("step_*.pt"))
+    ranked = select_on_validation(kept, load_manifest(faces))
+    chosen = Path(ranked[0]["checkpoint"])
+    print("      validation IOD error (people held out of the regressor's fit): "
+          + ", ".join(f"{Path(r['checkpoint']).stem} {r['val_iod_error']:.2f}%"
+                      for r in sorted(ranked, key=lambda r: r["checkpoint"]))
+          + f" → {chosen.name}", flush=True)
+    detector = Detector.from_checkpoint(chosen)
     videos = [clip_video(faces / "frames" / "test" / c,
                          cache_dir() / "demo" / "heldout" / f"{c}.mp4") for c in HELDOUT_CLIPS]
     detect_dir = run_dir / "detect"
@@ -102,7 +113,7 @@ def main() -> int:
     sheets = [contact_sheet(v, records, detect_dir / f"{v.stem}_frames.png") for v in videos]
 
     print("[4/5] evaluating on the RealFaces test split ...", flush=True)
-    results = evaluate_checkpoint(result.last_checkpoint, "realfaces", faces)
+    results = evaluate_checkpoint(chosen, "realfaces", faces)
     eval_path = write_json(results, run_dir / "eval" / "realfaces.json")
     print(format_results(results), flush=True)
 
@@ -132,7 +143,8 @@ def main() -> int:
     for v, s in zip(videos, sheets, strict=True):
         print(f"  overlay video:   {detect_dir / (v.stem + '.mp4')}   (contact sheet: {s})")
     print(f"  evaluation:      {eval_path}")
-    print(f"  checkpoint:      {result.last_checkpoint}")
+    print(f"  checkpoint:      {chosen} (chosen on validation people; newest: "
+          f"{result.last_checkpoint.name})")
     return 1 if skipped else 0
 
 

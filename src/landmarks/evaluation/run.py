@@ -110,7 +110,7 @@ NUM_EXAMPLES = 8
 _BATCH = 128
 
 
-def _check_fit(checkpoint: Path, num_keypoints: int, image_size: int, crop_size: int) -> None:
+def check_fit(checkpoint: Path, num_keypoints: int, image_size: int, crop_size: int) -> None:
     """Raise a ValueError naming ``checkpoint`` unless its K and image size fit the benchmark."""
     if num_keypoints < 1:
         raise ValueError(f"checkpoint {checkpoint}: model.num_keypoints is {num_keypoints}; "
@@ -321,7 +321,7 @@ def _evaluate_realfaces(checkpoint: Path, manifest: Any, device: str, draws: int
     crop = int(manifest.crop_size)
     detector = Detector.from_checkpoint(checkpoint, device=device)
     k, size = detector.num_keypoints, detector.image_size
-    _check_fit(checkpoint, k, size, crop)
+    check_fit(checkpoint, k, size, crop)
     identity = realfaces_identity_check(detector.training_root, manifest,
                                         allow_test_identities)
     eyes = (int(manifest.eye_indices_5[0]), int(manifest.eye_indices_5[1]))
