@@ -26,9 +26,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from landmarks.models.base import LandmarkModel, ObjectiveLike, StepOutput, TrainingPair
 from landmarks.models.fomm_nets import FommGenerator, FommKeypointDetector
-from landmarks.models.motion import MotionModel, motion_training_step
+from landmarks.models.motion import MotionTransfer
 from landmarks.registry import register_model
 
 __all__ = [
@@ -114,7 +113,7 @@ def state_dict_from_fomm(kp_detector: Mapping[str, Tensor],
     return out
 
 
-class FommModel(LandmarkModel):
+class FommModel(MotionTransfer):
     """FOMM's detector and generator behind the package's contract (module docstring).
 
     Args (FOMM's names, ``config/vox-256.yaml`` → :data:`FOMM_CONFIGS`):
@@ -133,7 +132,6 @@ class FommModel(LandmarkModel):
             under which the 2019 checkpoints were trained.
     """
 
-    outputs = MotionModel.outputs
 
     def __init__(self, num_keypoints: int = 10, image_size: int = 32, block_expansion: int = 8,
                  max_features: int = 64, num_blocks: int = 3, scale_factor: float = 0.5,
@@ -215,17 +213,6 @@ class FommModel(LandmarkModel):
         return {"reconstruction": out["prediction"],
                 "deformation": keypoints_from_fomm(deformation, size),
                 "masks": out["mask"], "occlusion": occlusion, "deformed": out["deformed"]}
-
-    def render(self, source: Tensor, keypoints: Tensor) -> dict[str, Tensor]:
-        """Redraw ``source`` with its keypoints moved to ``keypoints`` (B,K,2), the source's own
-        Jacobians kept: "reconstruction" (B,3,S,S), "source_keypoints"."""
-        det = self.detect(source)
-        out = self.generate(source, det, {"keypoints": keypoints, "jacobians": det["jacobians"]})
-        return {**out, "source_keypoints": det["keypoints"]}
-
-    def training_step(self, pair: TrainingPair, objective: ObjectiveLike) -> StepOutput:
-        """One step of motion transfer (:func:`~landmarks.models.motion.motion_training_step`)."""
-        return motion_training_step(self, pair, objective)
 
 
 @register_model("fomm")

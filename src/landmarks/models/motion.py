@@ -347,7 +347,28 @@ def motion_training_step(model: LandmarkModel, pair: TrainingPair,
 
 
 
-class MotionModel(LandmarkModel):
+class MotionTransfer(LandmarkModel):
+    """What every motion-transfer model (``motion``, ``fomm``) shares on top of its own
+    ``detect`` and ``generate``: the outputs its training step returns, :meth:`render` (redraw
+    a frame with moved keypoints) and :meth:`training_step` (:func:`motion_training_step`)."""
+
+    outputs = frozenset({"reconstruction", "keypoints", "jacobians", "heatmaps",
+                         "source_keypoints", "source_jacobians", "source_heatmaps",
+                         "warped_keypoints", "warped_jacobians", "deformation", "occlusion"})
+
+    def render(self, source: Tensor, keypoints: Tensor) -> dict[str, Tensor]:
+        """Redraw ``source`` with its keypoints moved to ``keypoints`` (B,K,2), the source's own
+        Jacobians kept: "reconstruction" (B,3,S,S), "source_keypoints"."""
+        det = self.detect(source)
+        out = self.generate(source, det, {"keypoints": keypoints, "jacobians": det["jacobians"]})
+        return {**out, "source_keypoints": det["keypoints"]}
+
+    def training_step(self, pair: TrainingPair, objective: ObjectiveLike) -> StepOutput:
+        """One step of motion transfer (:func:`motion_training_step`)."""
+        return motion_training_step(self, pair, objective)
+
+
+class MotionModel(MotionTransfer):
     """The first-order motion model (see the module docstring).
 
     Args:
@@ -372,9 +393,6 @@ class MotionModel(LandmarkModel):
             Monkey-Net): the Jacobian head is frozen.
     """
 
-    outputs = frozenset({"reconstruction", "keypoints", "jacobians", "heatmaps",
-                         "source_keypoints", "source_jacobians", "source_heatmaps",
-                         "warped_keypoints", "warped_jacobians", "deformation", "occlusion"})
 
     def __init__(self, num_keypoints: int = 10, image_size: int = 64, width: int = 16,
                  levels: int = 4, detector_scale: float = 0.5, motion_scale: float = 0.5,
@@ -440,17 +458,6 @@ class MotionModel(LandmarkModel):
         reconstruction = self.generator(source, motion["deformation"], occlusion)
         grid = _resize_grid(motion["deformation"], tuple(source.shape[-2:]))
         return {"reconstruction": reconstruction, "deformed": _sample(source, grid), **motion}
-
-    def render(self, source: Tensor, keypoints: Tensor) -> dict[str, Tensor]:
-        """Redraw ``source`` with its keypoints moved to ``keypoints`` (B,K,2), the source's own
-        Jacobians kept: "reconstruction" (B,3,S,S), "source_keypoints"."""
-        det = self.detect(source)
-        out = self.generate(source, det, {"keypoints": keypoints, "jacobians": det["jacobians"]})
-        return {**out, "source_keypoints": det["keypoints"]}
-
-    def training_step(self, pair: TrainingPair, objective: ObjectiveLike) -> StepOutput:
-        """One step of motion transfer (:func:`motion_training_step`)."""
-        return motion_training_step(self, pair, objective)
 
 
 @register_model("motion")
