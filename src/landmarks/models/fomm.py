@@ -132,7 +132,6 @@ class FommModel(MotionTransfer):
             under which the 2019 checkpoints were trained.
     """
 
-
     def __init__(self, num_keypoints: int = 10, image_size: int = 32, block_expansion: int = 8,
                  max_features: int = 64, num_blocks: int = 3, scale_factor: float = 0.5,
                  temperature: float = 0.1, estimate_jacobian: bool = True, pad: int = 0,
