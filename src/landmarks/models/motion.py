@@ -346,7 +346,6 @@ def motion_training_step(model: LandmarkModel, pair: TrainingPair,
     return StepOutput(objective(out, pair.target, pair.mask, pair.warp), out)
 
 
-
 class MotionTransfer(LandmarkModel):
     """What every motion-transfer model (``motion``, ``fomm``) shares on top of its own
     ``detect`` and ``generate``: the outputs its training step returns, :meth:`render` (redraw
