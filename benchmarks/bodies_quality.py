@@ -3,16 +3,23 @@ figures (the Bodies counterpart of benchmarks/quality.py, kept apart so that the
 independently).
 
 Each recipe is ``configs/<method>_bodies.yaml`` plus dotted overrides (:data:`RECIPES`),
-trained for the same budget and seed on the unsupervised training clips
-(``BODIES/frames/train``), then scored by ``landmarks eval --dataset bodies``: a bias-free
-linear map from the K points to the 15 exact joints, error in % of the torso length over
-visible joints, PCK@0.1/0.2 of the torso, Hungarian-matched raw points (K >= 15) and the
-mean-pose floor. One table, and a contact sheet per recipe of a held-out test clip (unseen
-actor, unseen motion): row 1 the raw keypoints, row 2 the regressed skeleton (white) over the
-exact one (black). Example::
+trained for the same budget and seed on the unsupervised training clips less those of the
+validation actors (:func:`~landmarks.data.bodies.training_root_without_actors`; ``--all-train``
+keeps them). Each kept checkpoint is scored on the validation actors alone
+(:func:`~landmarks.evaluation.selection.benchmark_validation_error`: people neither the
+detector nor the regressor saw); the best is chosen, and only then scored on the test split by
+``landmarks eval --dataset bodies``: a bias-free linear map from the K points to the 15 exact
+joints, error in % of the torso length over visible joints, PCK@0.1/0.2 of the torso,
+Hungarian-matched raw points (K >= 15) and the mean-pose floor. The table is sorted by
+validation error, test columns last, and each recipe gets contact sheets of held-out test clips
+(unseen actors, unseen motions): row 1 the raw keypoints, row 2 the regressed skeleton (white)
+over the exact one (black). Example::
 
     python benchmarks/bodies_quality.py --steps 150 --threads 1 --recipes imm,zhang,motion
     python benchmarks/bodies_quality.py --minutes 20 --recipes imm,zhang,motion   # quiet machine
+    # the steps a quiet 2-core machine makes in 20 minutes, on a machine that is not quiet:
+    python benchmarks/bodies_quality.py --steps zhang=1050,imm=1380,motion=1280 --threads 1
+    python benchmarks/bodies_quality.py --collect runs/a runs/b     # one table of earlier runs
 """
 
 from __future__ import annotations
@@ -29,11 +36,18 @@ import torch
 from PIL import Image, ImageDraw
 
 from landmarks.config import load_config
-from landmarks.data.bodies import BodiesFrames, build_bodies, default_root, load_manifest
+from landmarks.data.bodies import (
+    BodiesFrames,
+    build_bodies,
+    default_root,
+    load_manifest,
+    training_root_without_actors,
+)
 from landmarks.data.bodies_scene import SKELETON
 from landmarks.engine.trainer import train
 from landmarks.evaluation.regression import LinearRegressor
 from landmarks.evaluation.run import evaluate_checkpoint
+from landmarks.evaluation.selection import select_on_benchmark_validation
 from landmarks.geometry.coords import normalized_to_pixels
 from landmarks.inference import Detector
 from landmarks.visualize import CheckpointPictures
@@ -50,8 +64,17 @@ RECIPES: dict[str, tuple[Path, list[str]]] = {
     "imm-k16": (ROOT / "configs" / "imm_bodies.yaml", _K16),
     "zhang-k16": (ROOT / "configs" / "zhang_bodies.yaml", _K16),
     "motion-k16": (ROOT / "configs" / "motion_bodies.yaml", _K16),
+    # FOMM's objective plus IMM's separation prior, which keeps motion's points from collapsing
+    # onto a line (tests/test_learning.py; the trainer's spread figures on Bodies)
+    "motion-sep": (ROOT / "configs" / "motion_bodies.yaml",
+                   ["loss.terms={equivariance: 1000, jacobian_equivariance: 1000, "
+                    "separation: 100}"]),
 }
 SHEET_FRAMES = 8
+#: The joints of the arms and legs (the limbs' PCK column): what a rigid cloud on the torso misses.
+LIMBS = ("r_elbow", "r_wrist", "l_elbow", "l_wrist", "r_knee", "r_ankle", "l_knee", "l_ankle")
+#: Test clips drawn in contact sheets: the first clip of the first and of the second test actor.
+SHEET_CLIPS = (0, 4)
 
 
 def contact_sheet(checkpoint: Path, results: dict[str, Any], bodies: Path, out: Path,
@@ -92,30 +115,52 @@ def contact_sheet(checkpoint: Path, results: dict[str, Any], bodies: Path, out: 
 
 
 def run_recipe(name: str, budget: list[str], bodies: Path, weights: Path, out: Path,
-               seed: int) -> dict[str, Any]:
-    """Train one recipe within ``budget``, evaluate it on Bodies, draw its contact sheet;
-    one table row."""
+               seed: int, train_root: Path) -> dict[str, Any]:
+    """Train one recipe within ``budget`` on ``train_root``, choose its checkpoint on the
+    validation actors, evaluate that one on Bodies' test split, draw its contact sheets; one
+    table row."""
     config, overrides = RECIPES[name]
-    cfg = load_config(config, [*overrides, f"data.root={bodies / 'frames' / 'train'}",
+    cfg = load_config(config, [*overrides, f"data.root={train_root}",
                                f"loss.vgg_weights={weights}", f"train.seed={seed}", *budget,
                                "train.progress=false"])
     result = train(cfg, out / name, hooks=[CheckpointPictures()])
-    results = evaluate_checkpoint(result.last_checkpoint, "bodies", bodies)
+    kept = sorted((out / name / "checkpoints").glob("step_*.pt"))
+    ranked = select_on_benchmark_validation(kept or [result.last_checkpoint], "bodies", bodies)
+    chosen = Path(ranked[0]["checkpoint"])
+    results = evaluate_checkpoint(chosen, "bodies", bodies)
     (out / name / "eval").mkdir(exist_ok=True)
+    (out / name / "eval" / "validation.json").write_text(json.dumps(ranked, indent=1))
     (out / name / "eval" / "bodies.json").write_text(json.dumps(results, indent=1))
-    sheet = contact_sheet(result.last_checkpoint, results, bodies,
-                          out / name / "eval" / "contact_sheet.png")
+    sheets = [str(contact_sheet(chosen, results, bodies,
+                                out / name / "eval" / f"contact_sheet_test{i}.png", i))
+              for i in SHEET_CLIPS]
     match = results.get("matching", {})
     return {
         "recipe": name, "config": str(config.relative_to(ROOT)), "overrides": overrides,
         "steps": result.step, "img_per_s": result.images_per_second,
+        "chosen": chosen.name, "validation": [
+            {"checkpoint": Path(r["checkpoint"]).name, "val_error": r["val_error"]}
+            for r in ranked],
+        "val_torso_error": ranked[0]["val_error"], "val_floor": ranked[0].get("val_floor"),
+        "val_actors": ranked[0]["val_groups"],
+        "detector_saw_validation": results["val_split"].get("detector_saw_them"),
         "torso_error": results["torso_error"]["mean"],
         "pck_at_0.1": results["pck"]["at_0.1"], "pck_at_0.2": results["pck"]["at_0.2"],
+        "limbs_pck_at_0.2": limbs_pck(results),
         "hungarian_torso_error": (match.get("torso_error") or {}).get("mean"),
         "mean_shape_torso_error": results["mean_shape"]["torso_error"]["mean"],
         "mean_shape_pck_at_0.2": results["mean_shape"]["pck_at_0.2"],
-        "contact_sheet": str(sheet),
+        "contact_sheets": sheets,
     }
+
+
+def limbs_pck(results: dict[str, Any]) -> float | None:
+    """Mean PCK@0.2 (%) over the :data:`LIMBS` joints of a ``torso`` result."""
+    names = list(results.get("point_names") or [])
+    per = (results.get("pck") or {}).get("per_part_at_0.2") or []
+    vals = [per[names.index(j)] for j in LIMBS if j in names and names.index(j) < len(per)
+            and per[names.index(j)] is not None]
+    return float(np.mean(vals)) if vals else None
 
 
 def _pct(value: float | None) -> str:
@@ -123,17 +168,59 @@ def _pct(value: float | None) -> str:
 
 
 def format_table(rows: list[dict[str, Any]], budget: str) -> str:
-    """The Markdown table of the rows."""
-    lines = [f"| recipe ({budget}) | steps | img/s | error (% torso) | PCK@0.1 | PCK@0.2 | "
-             f"Hungarian raw | mean-pose floor (PCK@0.2) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['recipe']} | {r['steps']} | {r['img_per_s']:.1f} | "
+    """The Markdown table of the rows, best validation error first."""
+    lines = [f"| recipe ({budget}) | steps | chosen on validation | validation: unseen actors "
+             f"| test error (% torso) | PCK@0.1 | PCK@0.2 | limbs PCK@0.2 | Hungarian raw | "
+             f"mean-pose floor (PCK@0.2) |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: r["val_torso_error"]):
+        saw = " (seen)" if r.get("detector_saw_validation") else ""
+        floor = f" (floor {r['val_floor']:.1f}%)" if r.get("val_floor") is not None else ""
+        lines.append(f"| {r['recipe']} | {r['steps']} | {r['chosen']} | "
+                     f"{_pct(r['val_torso_error'])}{saw}{floor} | "
                      f"{_pct(r['torso_error'])} | {_pct(r['pck_at_0.1'])} | "
-                     f"{_pct(r['pck_at_0.2'])} | {_pct(r['hungarian_torso_error'])} | "
+                     f"{_pct(r['pck_at_0.2'])} | {_pct(r.get('limbs_pck_at_0.2'))} | "
+                     f"{_pct(r['hungarian_torso_error'])} | "
                      f"{_pct(r['mean_shape_torso_error'])} "
                      f"({_pct(r['mean_shape_pck_at_0.2'])}) |")
     return "\n".join(lines)
+
+
+def parse_steps(text: str, names: list[str], parser: argparse.ArgumentParser
+                ) -> dict[str, int]:
+    """``--steps``: ``""`` → ``{}`` (time budget); ``"N"`` → N for every recipe;
+    ``"a=N,b=M"`` → each named recipe's steps (every recipe of the run must be named)."""
+    if not text:
+        return {}
+    try:
+        if "=" not in text:
+            return dict.fromkeys(names, int(text))
+        steps = {k.strip(): int(v) for k, v in (p.split("=") for p in text.split(","))}
+    except ValueError:
+        parser.error(f"--steps {text!r}: expected N or RECIPE=N,… with whole numbers")
+    missing = [n for n in names if n not in steps]
+    if missing:
+        parser.error(f"--steps names no step count for {', '.join(missing)}")
+    return steps
+
+
+def collect(dirs: list[Path]) -> int:
+    """Print one table of the rows in ``DIR/results.json`` of earlier runs (the limbs'
+    PCK recomputed from each row's evaluation JSON where the row lacks it)."""
+    rows = []
+    for d in dirs:
+        path = d / "results.json"
+        if not path.is_file():
+            raise SystemExit(f"--collect: {path} not found (a bodies_quality.py --out folder?)")
+        for r in json.loads(path.read_text()):
+            if r.get("limbs_pck_at_0.2") is None:
+                res = d / r["recipe"] / "eval" / "bodies.json"
+                if res.is_file():
+                    r["limbs_pck_at_0.2"] = limbs_pck(json.loads(res.read_text()))
+            rows.append(r)
+    steps = {r["steps"] for r in rows}
+    print(format_table(rows, f"{steps.pop()} steps each" if len(steps) == 1 else "fixed steps"))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,15 +228,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipes", default="imm,zhang,motion",
                         help=f"comma-separated names from: {', '.join(RECIPES)}")
     parser.add_argument("--minutes", type=float, default=20.0, help="training budget per recipe")
-    parser.add_argument("--steps", type=int, default=0,
-                        help="train a fixed number of steps instead of --minutes")
+    parser.add_argument("--steps", default="",
+                        help="train a fixed number of steps instead of --minutes: N for every "
+                             "recipe, or RECIPE=N,… for each")
     parser.add_argument("--threads", type=int, default=0,
                         help="train.threads (0: PyTorch's default, one per core)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--all-train", action="store_true",
+                        help="train on every training clip, the validation actors' too (the "
+                             "validation figure is then not held out of training)")
     parser.add_argument("--root", type=Path, default=None,
                         help="Bodies folder (built when missing; default: the cache's)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--collect", type=Path, nargs="+", default=None, metavar="DIR",
+                        help="train nothing: one table of the results.json of earlier runs")
     args = parser.parse_args(argv)
+    if args.collect:
+        return collect(args.collect)
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
@@ -160,23 +255,29 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     weights = fetch_vgg19()
     bodies = build_bodies(args.root or default_root())
-    if args.steps:
-        budget, what = [f"train.steps={args.steps}", "train.time_limit_minutes=0"], \
-            f"{args.steps} steps each"
-    else:
-        budget, what = [f"train.time_limit_minutes={args.minutes}"], f"{args.minutes:g} min each"
-    budget.append(f"train.threads={args.threads}")
+    train_root = (bodies / "frames" / "train" if args.all_train
+                  else training_root_without_actors(bodies))
+    steps = parse_steps(args.steps, names, parser)
+    what = (f"{args.minutes:g} min each" if not steps else
+            f"{next(iter(steps.values()))} steps each" if len(set(steps.values())) == 1
+            else "fixed steps")
     rows = []
     for name in names:
-        print(f"[{name}] training {what}", flush=True)
-        rows.append(run_recipe(name, budget, bodies, weights, out, args.seed))
-        print(f"[{name}] {rows[-1]['steps']} steps, error {rows[-1]['torso_error']:.2f}% of "
-              f"the torso, PCK@0.2 {rows[-1]['pck_at_0.2']:.1f}%", flush=True)
+        budget = ([f"train.steps={steps[name]}", "train.time_limit_minutes=0"] if steps
+                  else [f"train.time_limit_minutes={args.minutes}"])
+        budget.append(f"train.threads={args.threads}")
+        print(f"[{name}] training {budget[0].split('.')[1]}", flush=True)
+        rows.append(run_recipe(name, budget, bodies, weights, out, args.seed, train_root))
+        r = rows[-1]
+        print(f"[{name}] {r['steps']} steps; chose {r['chosen']} on validation "
+              f"({r['val_torso_error']:.2f}% of the torso); test error {r['torso_error']:.2f}%, "
+              f"PCK@0.2 {r['pck_at_0.2']:.1f}%", flush=True)
         (out / "results.json").write_text(json.dumps(rows, indent=1))
     table = format_table(rows, what)
     (out / "table.md").write_text(table + "\n")
     print(table)
-    print(f"\n(exact joint labels from the renderer; runs, JSON and contact sheets in {out})")
+    print(f"\n(exact joint labels from the renderer; trained on {train_root}; runs, JSON and "
+          f"contact sheets in {out})")
     return 0
 
 

@@ -13,17 +13,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures import write_tiny_checkpoint
+from fixtures import write_model_checkpoint, write_tiny_checkpoint
 from landmarks.cli import main
 from landmarks.data.bodies import (
     BodiesFrames,
     BuildSpec,
     Clip,
+    actors_in_training_root,
     build_bodies,
     check_splits,
     load_manifest,
     make_benchmark,
     plan_clips,
+    training_root_without_actors,
+    validation_actors,
 )
 from landmarks.data.bodies_render import (
     BodiesRenderError,
@@ -34,6 +37,7 @@ from landmarks.data.bodies_render import (
 from landmarks.data.bodies_scene import DOFS, JOINT_NAMES, sample_actor, sample_scene
 from landmarks.data.transforms import DatasetError
 from landmarks.evaluation.formatting import format_results
+from landmarks.evaluation.selection import benchmark_validation_error
 from landmarks.evaluation.torso import TorsoMetric, torso_length
 
 TINY = BuildSpec(train_actors=2, test_actors=1, train_motions=2, test_motions=1,
@@ -207,3 +211,74 @@ def test_missing_gl_library_names_the_debian_package() -> None:
     if not out:
         pytest.skip("MuJoCo loaded its OSMesa backend")
     assert "BodiesRenderError" in out and "libosmesa6" in out
+
+
+def _manifest_of(spec: BuildSpec) -> dict:
+    clips = plan_clips(spec)
+    return {"splits": {s: {"actors": sorted({c.actor for c in clips if c.split == s})}
+                       for s in ("train", "train_labelled", "test")}}
+
+
+def test_validation_actors_are_the_last_fifth_of_the_train_actors() -> None:
+    assert validation_actors(_manifest_of(BuildSpec())) == [7, 8]
+    assert validation_actors(_manifest_of(TINY)) == [1]
+    with pytest.raises(DatasetError, match="at least two"):
+        validation_actors(_manifest_of(replace(TINY, train_actors=1)))
+
+
+def test_training_root_without_the_validation_actors(tiny_root: Path, tmp_path: Path) -> None:
+    view = training_root_without_actors(tiny_root)
+    assert view.parent == tiny_root / "views" and view.name == "train_without_a01"
+    names = sorted(p.name for p in view.iterdir())
+    assert names and all("_a00_" in n for n in names) and all(p.is_symlink()
+                                                              for p in view.iterdir())
+    assert actors_in_training_root(view) == {0}
+    assert actors_in_training_root(tiny_root / "frames" / "train") == {0, 1}
+    assert actors_in_training_root(tmp_path / "nowhere") == set()
+    again = training_root_without_actors(tiny_root)  # rebuilt in place, links replaced
+    assert sorted(p.name for p in again.iterdir()) == names
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("a user's file")
+    with pytest.raises(DatasetError, match="notes.txt"):
+        training_root_without_actors(tiny_root, [1], tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "a user's file"
+
+
+def test_torso_validation_holds_whole_groups_out_of_the_fit() -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.uniform(0, 64, (60, 15, 2))
+    groups = ["a00"] * 20 + ["a01"] * 20 + ["a02"] * 20
+    kp = labels.copy()
+    kp[40:] += rng.normal(0, 30, (20, 15, 2))  # group a02: keypoints off the labels
+    scored = TorsoMetric(((2, 5), (9, 12))).score(kp, labels, labels, labels,
+                                                  train_groups=groups, val_groups=["a02"])
+    e = scored.entries
+    assert e["val_split"] == {"by": "group", "groups": ["a02"], "frames": 20}
+    assert scored.fit_sizes == {"regression_fit": 40, "regression_val": 20}
+    # fitted on a00 and a01 alone, where keypoints = labels: the test is exact, a02 is not
+    assert e["torso_error"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert e["val_torso_error"] > 20.0
+    plain = TorsoMetric(((2, 5), (9, 12))).score(kp, labels, labels, labels)
+    assert plain.entries["val_split"]["by"] == "frame"
+    assert plain.entries["torso_error"]["mean"] > 1.0  # the noisy frames were in its fit
+    with pytest.raises(ValueError, match="none is left"):
+        TorsoMetric(((2, 5), (9, 12))).score(kp, labels, labels, labels, train_groups=groups,
+                                             val_groups=["a00", "a01", "a02"])
+
+
+def test_eval_says_whether_the_detector_saw_the_validation_actors(tiny_root: Path,
+                                                                   tmp_path: Path) -> None:
+    view = training_root_without_actors(tiny_root)
+    for root, saw in ((view, False), (tiny_root / "frames" / "train", True)):
+        ckpt = write_model_checkpoint(tmp_path / f"{saw}.pt", "imm", images=root, k=4, size=32)
+        out = tmp_path / f"{saw}.json"
+        assert main(["eval", str(ckpt), "--dataset", "bodies", "--root", str(tiny_root),
+                     "--device", "cpu", "--out", str(out)]) == 0
+        res = json.loads(out.read_text())
+        assert res["val_split"] == {"by": "group", "groups": ["a01"], "frames": 3,
+                                    "detector_saw_them": saw}
+        assert ("DETECTOR SAW THEM" in format_results(res)) is saw
+        assert any("not held out" in n for n in res["notes"]) is saw
+        val = benchmark_validation_error(ckpt, "bodies", tiny_root, device="cpu")
+        assert val["val_groups"] == ["a01"] and val["frames"] == 3 and val["val_floor"] > 0
+        assert val["val_error"] == pytest.approx(res["val_torso_error"])

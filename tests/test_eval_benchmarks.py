@@ -16,8 +16,8 @@ from landmarks.evaluation.formatting import format_results
 from landmarks.evaluation.protocol import SizeMetric
 from landmarks.evaluation.run import (
     _collate_labelled,
-    _detect_split,
     available_benchmarks,
+    detect_split,
     evaluate_checkpoint,
 )
 
@@ -320,7 +320,7 @@ def test_detect_split_keeps_groups_aligned_with_readable_items() -> None:
     groups = [f"g{i % 3}" for i in range(10)]
     split = _Items(10, unreadable={0, 4, 5, 9}, groups=groups, side=200)
     with pytest.warns(UserWarning, match="toy split: skipped 4 unreadable item"):
-        kp, labels, vis, names, skipped = _detect_split(_MeanDetector(200), split, 200,
+        kp, labels, vis, names, skipped = detect_split(_MeanDetector(200), split, 200,
                                                         "toy split")
     kept = [1, 2, 3, 6, 7, 8]
     assert skipped == 4 and vis.shape == (6, 2) and vis.all()
@@ -329,7 +329,7 @@ def test_detect_split_keeps_groups_aligned_with_readable_items() -> None:
     # keypoint x in pixels of a 200 px side: (i / 100 + 1) * 100 - 0.5 = i + 99.5
     np.testing.assert_allclose(kp[:, 0, 0], [i + 99.5 for i in kept], atol=1e-4)
     # nothing unreadable: no skip, no warning; no groups: None
-    _, _, _, names, skipped = _detect_split(_MeanDetector(), _Items(3, set(), None), 8, "clean")
+    _, _, _, names, skipped = detect_split(_MeanDetector(), _Items(3, set(), None), 8, "clean")
     assert skipped == 0 and names is None
 
 
@@ -337,9 +337,9 @@ def test_detect_split_names_partial_groups_and_an_unreadable_split() -> None:
     # one item of a batch without a group: a ValueError naming the split, not a KeyError
     partial = _Items(4, unreadable={1}, groups=["a", "b", None, "a"])
     with pytest.raises(ValueError, match="toy split: 2 items carry a 'group' and 1 do not"):
-        _detect_split(_MeanDetector(), partial, 8, "toy split")
+        detect_split(_MeanDetector(), partial, 8, "toy split")
     with pytest.raises(ValueError, match="toy split: no readable item \\(3 unreadable of 3\\)"):
-        _detect_split(_MeanDetector(), _Items(3, {0, 1, 2}, None), 8, "toy split")
+        detect_split(_MeanDetector(), _Items(3, {0, 1, 2}, None), 8, "toy split")
     batch = _collate_labelled([None, None])
     assert batch == {"skipped": 2}
 

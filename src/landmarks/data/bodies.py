@@ -22,6 +22,12 @@ Splits (:func:`check_splits` enforces them whenever a manifest is written or rea
   regressor;
 * ``test``: unseen actors × unseen motions.
 
+Validation (:func:`validation_actors`): the last fifth of the train actors. Choosing a recipe or
+a checkpoint on them is choosing on people the detector did not see, as the test asks, when the
+detector trains on :func:`training_root_without_actors` (``benchmarks/bodies_quality.py`` does by
+default): their labelled clips are the validation part of the benchmark's ``train`` split (items
+carry ``"group": "aNN"``, the actor), and the ``torso`` metric fits its regressor without them.
+
 Layout of the root::
 
     manifest.json                          written last (its presence means the build finished)
@@ -62,12 +68,15 @@ __all__ = [
     "BodiesFrames",
     "BuildSpec",
     "Clip",
+    "actors_in_training_root",
     "build_bodies",
     "check_splits",
     "default_root",
     "load_manifest",
     "make_benchmark",
     "plan_clips",
+    "training_root_without_actors",
+    "validation_actors",
 ]
 
 VERSION = 1
@@ -77,6 +86,8 @@ TORSO_INDICES: tuple[tuple[int, int], tuple[int, int]] = (
     (JOINT_NAMES.index("r_shoulder"), JOINT_NAMES.index("l_shoulder")),
     (JOINT_NAMES.index("r_hip"), JOINT_NAMES.index("l_hip")),
 )
+#: Share of the train actors held out for validation (:func:`validation_actors`).
+VALIDATION_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -276,11 +287,77 @@ def load_manifest(root: Path | str) -> dict[str, Any]:
     return manifest
 
 
+def actor_group(actor: int) -> str:
+    """The group name of an actor's items: ``"a07"``."""
+    return f"a{int(actor):02d}"
+
+
+def validation_actors(manifest: dict[str, Any]) -> list[int]:
+    """The train actors held out for validation: the last :data:`VALIDATION_SHARE` of them
+    (rounded, at least one; actors 7 and 8 of the default build's 0–8).
+
+    Raises:
+        DatasetError: fewer than two train actors (none could be held out).
+    """
+    actors = sorted(int(a) for a in manifest["splits"]["train"]["actors"])
+    if len(actors) < 2:
+        raise DatasetError(f"bodies: {len(actors)} train actor(s); validation needs at least "
+                           f"two, to hold one out")
+    n = min(len(actors) - 1, max(1, round(VALIDATION_SHARE * len(actors))))
+    return actors[-n:]
+
+
+def training_root_without_actors(root: Path | str, actors: list[int] | None = None,
+                                 dest: Path | str | None = None) -> Path:
+    """A training root (``data.root``) of every ``train`` clip except those of ``actors``
+    (default :func:`validation_actors`): ``dest/<clip>`` symbolic links to
+    ``root/frames/train/<clip>``. ``dest`` defaults to ``root/views/train_without_<aNN_…>``;
+    links already in it are replaced, anything else in it is an error. Returns ``dest``."""
+    root = Path(root)
+    manifest = load_manifest(root)
+    drop = sorted(validation_actors(manifest) if actors is None else {int(a) for a in actors})
+    if dest is None:
+        dest = root / "views" / ("train_without_" + "_".join(actor_group(a) for a in drop))
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in dest.iterdir():
+        if not entry.is_symlink():
+            raise DatasetError(f"{dest} holds {entry.name}, which is not a link this function "
+                               f"made; choose an empty folder")
+        entry.unlink()
+    kept = 0
+    for clip in _clips_of(manifest):
+        if clip.split == "train" and clip.actor not in drop:
+            target = (root / "frames" / "train" / clip.id).resolve()
+            (dest / clip.id).symlink_to(target, target_is_directory=True)
+            kept += 1
+    if not kept:
+        raise DatasetError(f"bodies: leaving out actors {drop} leaves no training clip")
+    return dest
+
+
+def actors_in_training_root(data_root: Path | str) -> set[int]:
+    """The actors whose clips a training root (``data.root``) holds, from the clip folder names
+    (``<split>_a<NN>_m<MM>_s<SSSSSS>``, symbolic links resolved); names of another form are
+    ignored. A root with the clips directly in it or one level down (e.g. ``frames/``) counts."""
+    found: set[int] = set()
+    data_root = Path(data_root)
+    if not data_root.is_dir():
+        return found
+    for entry in [data_root, *data_root.iterdir(), *(
+            e for d in data_root.iterdir() if d.is_dir() for e in d.iterdir())]:
+        parts = entry.resolve().name.split("_")
+        if len(parts) == 4 and parts[1][:1] == "a" and parts[1][1:].isdigit():
+            found.add(int(parts[1][1:]))
+    return found
+
+
 class BodiesFrames(Dataset):
     """The labelled frames of one split, at ``image_size`` px.
 
     Items (:mod:`landmarks.data.labelled`): ``{"image": (3, S, S) float32, "labels": (15, 2)
-    float32 pixels of the S×S image, "visible": (15,) bool (not occluded, in the image)}``;
+    float32 pixels of the S×S image, "visible": (15,) bool (not occluded, in the image),
+    "group": the actor, "a07"}``;
     the 128-px labels map to S px as ``x_S = (x + 0.5) * S / 128 - 0.5``.
 
     Args:
@@ -299,7 +376,7 @@ class BodiesFrames(Dataset):
         native = int(manifest["spec"]["size"])
         self.image_size = int(image_size) if image_size else native
         self.scale = self.image_size / native
-        self.items: list[tuple[Path, np.ndarray, np.ndarray]] = []
+        self.items: list[tuple[Path, np.ndarray, np.ndarray, str]] = []
         for clip in manifest["clips"]:
             if clip["split"] != split:
                 continue
@@ -307,18 +384,19 @@ class BodiesFrames(Dataset):
                 joints, visible = z["joints"], z["visible"]
             folder = self.root / "frames" / split / clip["id"]
             for t in range(0, len(joints), max(1, int(stride))):
-                self.items.append((folder / f"{t:05d}.png", joints[t], visible[t]))
+                self.items.append((folder / f"{t:05d}.png", joints[t], visible[t],
+                                   actor_group(clip["actor"])))
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        path, joints, visible = self.items[i]
+        path, joints, visible, group = self.items[i]
         image = read_image_uint8(path, self.image_size)
         labels = (joints.astype(np.float64) + 0.5) * self.scale - 0.5
         return {"image": uint8_to_tensor(image),
                 "labels": torch.from_numpy(labels.astype(np.float32)),
-                "visible": torch.from_numpy(visible.astype(bool))}
+                "visible": torch.from_numpy(visible.astype(bool)), "group": group}
 
 
 def make_benchmark(root: Path | str, image_size: int, stride: int = 1,
@@ -330,6 +408,7 @@ def make_benchmark(root: Path | str, image_size: int, stride: int = 1,
         raise DatasetError(f"bodies benchmark: unknown options {', '.join(sorted(options))}; "
                            f"it takes 'stride'")
     manifest = load_manifest(root)
+    held = validation_actors(manifest)
     splits = {"train": BodiesFrames(root, "train_labelled", image_size, stride),
               "test": BodiesFrames(root, "test", image_size, stride)}
     s = manifest["splits"]
@@ -337,13 +416,17 @@ def make_benchmark(root: Path | str, image_size: int, stride: int = 1,
         name="bodies", splits=splits, point_names=list(JOINT_NAMES), metric="torso",
         torso_indices=TORSO_INDICES,
         labels_note="exact labels: joints projected with the rendering camera (MuJoCo)",
+        validation_groups=[actor_group(a) for a in held],
+        training_groups=lambda data_root: {actor_group(a)
+                                           for a in actors_in_training_root(data_root)},
         notes=[
             "error in % of the torso length (shoulder centre to hip centre, per frame), over "
             "visible joints only (depth-buffer occlusion test); the regressor is fitted on "
             "every joint of train_labelled (occluded joints' positions are exact too)",
             f"regressor: train_labelled = actors {s['train_labelled']['actors']} x motions "
-            f"{s['train_labelled']['motions']}; test = unseen actors {s['test']['actors']} x "
-            f"unseen motions {s['test']['motions']}",
+            f"{s['train_labelled']['motions']}, less the validation actors {held} (their "
+            f"labelled clips are the validation figure); test = unseen actors "
+            f"{s['test']['actors']} x unseen motions {s['test']['motions']}",
             f"bodies v{manifest['version']}, MuJoCo {manifest.get('mujoco')}",
         ])
 

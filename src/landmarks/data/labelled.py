@@ -43,7 +43,9 @@ pixels (for thresholds such as BBC-Pose's PCK at d = 6 original pixels). The met
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -73,6 +75,12 @@ class LabelledBenchmark:
     # metric "torso": ((right shoulder, left shoulder), (right hip, left hip)) label indices
     torso_indices: tuple[tuple[int, int], tuple[int, int]] | None = None
     labels_note: str = "human annotations of the dataset"  # where the labels come from
+    # groups of the "train" split held out of the regressor's fit and scored as validation
+    # (people the detector should not have seen either); None: 10% of the images at random
+    validation_groups: list[str] | None = None
+    # the groups whose images a detector's training root (its config's data.root) holds, to
+    # say whether validation was held out of the detector's training too; None: not known
+    training_groups: Callable[[Path], set[str]] | None = None
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:

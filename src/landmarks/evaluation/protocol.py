@@ -68,6 +68,10 @@ class Metric:
     #: True when :meth:`score` takes ``visible=(train (N, L), test (N, L))`` and scores visible
     #: labels only; otherwise frames with a missing label are left out before scoring.
     per_point_visibility: bool = False
+    #: True when :meth:`score` takes ``train_groups`` (N_train,) and ``val_groups`` (the
+    #: benchmark's :attr:`~landmarks.data.labelled.LabelledBenchmark.validation_groups`) and
+    #: holds those groups out of the regressor's fit as validation.
+    holds_out_groups: bool = False
 
     def score(self, train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
               test_labels: np.ndarray, *, groups: Sequence[str] | None = None,

@@ -86,10 +86,12 @@ __all__ = [
     "PCK_THRESHOLDS",
     "available_benchmarks",
     "detect_crops",
+    "detect_split",
     "evaluate_benchmark",
     "evaluate_checkpoint",
     "iod_error_by_group",
     "json_safe",
+    "metric_for",
     "realfaces_groups",
 ]
 
@@ -412,7 +414,7 @@ def _collate_labelled(batch: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
     (``None``) are dropped and counted in ``"skipped"``. When any kept item carries a
     ``"group"``, every kept item gets the key (``None`` where it has none), so that ``"group"``
     is a list aligned with the kept images and a split that only partly names its groups is
-    caught by :func:`_detect_split`, not by a KeyError."""
+    caught by :func:`detect_split`, not by a KeyError."""
     kept = [item for item in batch if item is not None]
     if any("group" in item for item in kept):
         kept = [item if "group" in item else {**item, "group": None} for item in kept]
@@ -421,7 +423,7 @@ def _collate_labelled(batch: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
     return out
 
 
-def _detect_split(detector: Any, split: Any, size: int, what: str = "split"
+def detect_split(detector: Any, split: Any, size: int, what: str = "split"
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str] | None, int]:
     """Keypoints (N,K,2), labels (N,L,2) and visibility (N,L) of the readable items of a
     labelled split, all in pixels of the S×S network input, the items' ``"group"`` names (N,
@@ -511,9 +513,9 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
     detector = Detector.from_checkpoint(checkpoint, device=device)
     k, size = detector.num_keypoints, detector.image_size
     bench = BENCHMARKS.create(name, root=root, image_size=size, **options)
-    train_kp, train_labels, train_vis, _, skipped_train = _detect_split(
+    train_kp, train_labels, train_vis, train_groups, skipped_train = detect_split(
         detector, bench.split("train"), size, f"benchmark {name!r} train split")
-    test_kp, test_labels, test_vis, test_groups, skipped_test = _detect_split(
+    test_kp, test_labels, test_vis, test_groups, skipped_test = detect_split(
         detector, bench.split("test"), size, f"benchmark {name!r} test split")
     metric = metric_for(bench, size)
     if not metric.per_point_visibility and not (train_vis.all() and test_vis.all()):
@@ -536,9 +538,13 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
     }
     # PCK distances: the dataset's original pixels, or % of the side for metric "size"
     scale = 100.0 / size if bench.metric == "size" else bench.pixel_scale
-    visible = {"visible": (train_vis, test_vis)} if metric.per_point_visibility else {}
+    extra: dict[str, Any] = {}
+    if metric.per_point_visibility:
+        extra["visible"] = (train_vis, test_vis)
+    if metric.holds_out_groups and bench.validation_groups is not None:
+        extra.update(train_groups=train_groups, val_groups=bench.validation_groups)
     scored = metric.score(train_kp, train_labels, test_kp, test_labels, groups=test_groups,
-                          draws=draws, **visible)
+                          draws=draws, **extra)
     regressed = scored.regressed
     if bench.metric == "size":
         results["sizes"].update(scored.fit_sizes)
@@ -551,8 +557,30 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
                       "at_6": at, "threshold": bench.pck_threshold,
                       "per_part_at_6": per_part.tolist()}
     results.update(scored.entries)  # a metric's own "pck" (torso) replaces the one above
+    split = results.get("val_split")
+    if isinstance(split, dict) and split.get("by") == "group":
+        split["detector_saw_them"] = _detector_saw(detector.training_root, bench,
+                                                   split["groups"])
+        if split["detector_saw_them"]:
+            results["notes"].append(
+                f"validation groups {', '.join(split['groups'])} were in the detector's "
+                f"training root {detector.training_root}: the validation figure is not held "
+                f"out of training (benchmarks/bodies_quality.py trains without them)")
     results["examples"] = []  # images come from a dataset object; none are stored
     return EvaluationResult(json_safe(results))
+
+
+def _detector_saw(training_root: str | None, bench: LabelledBenchmark,
+                  groups: Sequence[str]) -> bool | None:
+    """Whether a detector trained on ``training_root`` saw any of ``groups``
+    (:attr:`LabelledBenchmark.training_groups`); ``None`` when that cannot be told (no such
+    function, or the root is not on this machine)."""
+    if bench.training_groups is None or not training_root:
+        return None
+    path = Path(training_root).expanduser()
+    if not path.exists():
+        return None
+    return bool(bench.training_groups(path) & set(groups))
 
 
 def json_safe(obj: Any) -> Any:

@@ -1,10 +1,12 @@
-"""Choosing a checkpoint on RealFaces' validation people (never on the test split).
+"""Choosing a checkpoint on validation people (never on the test split).
 
 The paper's protocol holds part of the labelled training split out "for model selection"; on
 RealFaces that part is whole people (:func:`~landmarks.evaluation.identity.
 realfaces_validation_groups`), so choosing the checkpoint whose regressed points fit them best
 chooses for faces the regressor has not seen. ``make demo`` ranks the run's kept checkpoints
-this way and evaluates the best one.
+this way and evaluates the best one. Benchmarks that name their validation groups
+(:attr:`~landmarks.data.labelled.LabelledBenchmark.validation_groups`; Bodies: whole actors)
+are ranked the same way by :func:`benchmark_validation_error`.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import numpy as np
 from landmarks.evaluation.identity import realfaces_validation_groups
 from landmarks.evaluation.metrics import iod_error
 from landmarks.evaluation.regression import fit_linear_regressor
-from landmarks.evaluation.run import check_fit, detect_crops
+from landmarks.evaluation.run import check_fit, detect_crops, detect_split, metric_for
 from landmarks.inference import Detector
+from landmarks.registry import BENCHMARKS
 
-__all__ = ["realfaces_validation_error", "select_on_validation"]
+__all__ = ["benchmark_validation_error", "realfaces_validation_error",
+           "select_on_benchmark_validation", "select_on_validation"]
 
 
 def realfaces_validation_error(checkpoint: Path, manifest: Any, device: str = "auto"
@@ -56,3 +60,44 @@ def select_on_validation(checkpoints: Sequence[Path], manifest: Any, device: str
     regressor's fit."""
     rows = [realfaces_validation_error(Path(c), manifest, device) for c in checkpoints]
     return sorted(rows, key=lambda r: r["val_iod_error"])
+
+
+def benchmark_validation_error(checkpoint: Path, name: str, root: Path, device: str = "auto",
+                               **options: Any) -> dict[str, Any]:
+    """The validation figure alone of :func:`~landmarks.evaluation.run.evaluate_benchmark` on
+    a benchmark that names its validation groups (Bodies: actors 7 and 8): detect the
+    labelled train split, fit the regressor without those groups and score them with the
+    benchmark's metric. Returns ``{"checkpoint", "val_error", "val_floor", "metric",
+    "val_groups", "frames"}`` (``val_floor``: the fit frames' mean pose predicted for every
+    validation frame); never looks at the test split.
+
+    Raises:
+        ValueError: the benchmark names no validation groups, or its metric cannot hold groups
+            out.
+    """
+    detector = Detector.from_checkpoint(checkpoint, device=device)
+    size = detector.image_size
+    bench = BENCHMARKS.create(name, root=Path(root), image_size=size, **options)
+    metric = metric_for(bench, size)
+    if not bench.validation_groups or not metric.holds_out_groups:
+        raise ValueError(f"benchmark {name!r} names no validation groups its metric "
+                         f"{bench.metric!r} can hold out; choose checkpoints on it with "
+                         f"`landmarks eval` instead")
+    kp, labels, visible, groups, _ = detect_split(detector, bench.split("train"), size,
+                                                  f"benchmark {name!r} train split")
+    held = np.isin(np.asarray(groups or []), bench.validation_groups)
+    scored = metric.score(kp, labels, kp[held], labels[held], visible=(visible, visible[held]),
+                          train_groups=groups, val_groups=bench.validation_groups)
+    key = f"val_{bench.metric}_error"
+    floor = scored.entries["mean_shape"][f"{bench.metric}_error"]["mean"]
+    return {"checkpoint": str(checkpoint), "val_error": float(scored.entries[key]),
+            "val_floor": float(floor), "metric": bench.metric,
+            "val_groups": list(scored.entries["val_split"]["groups"]),
+            "frames": int(held.sum())}
+
+
+def select_on_benchmark_validation(checkpoints: Sequence[Path], name: str, root: Path,
+                                   device: str = "auto") -> list[dict[str, Any]]:
+    """:func:`benchmark_validation_error` of each checkpoint, best (lowest) first."""
+    rows = [benchmark_validation_error(Path(c), name, root, device) for c in checkpoints]
+    return sorted(rows, key=lambda r: r["val_error"])

@@ -12,10 +12,13 @@ For test frame i and joint l with label ``g[i, l]`` and visibility ``v[i, l]``:
   a curve over a = 0.05 .. 0.5.
 
 The regressor (bias-free, :func:`~landmarks.evaluation.regression.fit_linear_regressor`) is
-fitted on 90% of the train frames with every joint (positions are exact even when hidden);
-10% are held out (``val_torso_error``). Hungarian matching
-(:func:`~landmarks.evaluation.matching.match_keypoints`) assigns raw keypoints on the train
-frames; the floor ``mean_shape`` predicts the mean train pose for every test frame.
+fitted on the train frames with every joint (positions are exact even when hidden), less the
+validation part: the frames of the benchmark's validation groups when it names them (Bodies:
+whole actors, :func:`~landmarks.data.bodies.validation_actors`), else 10% of the frames at
+random; ``val_torso_error`` scores the validation part, ``val_split`` says which it was.
+Hungarian matching (:func:`~landmarks.evaluation.matching.match_keypoints`) assigns raw
+keypoints on the train frames; the floor ``mean_shape`` predicts the mean pose of the
+regressor's fit frames for every test frame.
 """
 
 from __future__ import annotations
@@ -91,22 +94,34 @@ class TorsoMetric(Metric):
     name = "torso"
     #: :meth:`score` takes ``visible``; the caller passes it instead of dropping frames.
     per_point_visibility = True
+    #: :meth:`score` takes ``train_groups`` and ``val_groups`` (validation by group).
+    holds_out_groups = True
 
     def score(self, train_kp: np.ndarray, train_labels: np.ndarray, test_kp: np.ndarray,
               test_labels: np.ndarray, *, groups: Sequence[str] | None = None,
               draws: int = 10,
-              visible: tuple[np.ndarray, np.ndarray] | None = None) -> Scored:
-        """Fit on the train split, score visible test joints.
+              visible: tuple[np.ndarray, np.ndarray] | None = None,
+              train_groups: Sequence[str] | None = None,
+              val_groups: Sequence[str] | None = None) -> Scored:
+        """Fit on the train split less its validation part, score visible test joints.
 
         Args:
             train_kp, test_kp: ``(N, K, 2)`` keypoints in the labels' pixels.
             train_labels, test_labels: ``(N, L, 2)`` exact labels.
             groups, draws: unused (the signature of :meth:`Metric.score`).
             visible: ``((N_train, L), (N_test, L))`` bool visibility; all visible if ``None``.
+            train_groups: ``(N_train,)`` the group (Bodies: actor) of each train frame.
+            val_groups: the groups held out of the fit and scored as validation (with
+                ``train_groups``); else 10% of the frames at random.
+
+        Raises:
+            ValueError: ``train_groups`` of the wrong length, or ``val_groups`` that would
+                leave no frame to fit.
         """
         test_vis = (np.ones(test_labels.shape[:2], bool) if visible is None
                     else np.asarray(visible[1], bool))
-        fit_idx, val_idx = split_train_val(train_kp.shape[0], 0.1)
+        fit_idx, val_idx, val_split = self._validation(train_kp.shape[0], train_groups,
+                                                       val_groups)
         regressor = fit_linear_regressor(train_kp[fit_idx], train_labels[fit_idx])
         regressed = regressor.predict(test_kp)
         ours = _summary(torso_errors(regressed, test_labels, self.torso), test_vis)
@@ -117,7 +132,7 @@ class TorsoMetric(Metric):
             val_err = torso_errors(regressor.predict(train_kp[val_idx]), train_labels[val_idx],
                                    self.torso)
             val = _summary(val_err, train_vis[val_idx])["mean"]
-        shape = np.broadcast_to(train_labels.mean(axis=0), test_labels.shape)
+        shape = np.broadcast_to(train_labels[fit_idx].mean(axis=0), test_labels.shape)
         floor = _summary(torso_errors(shape, test_labels, self.torso), test_vis)
         k, n_labels = train_kp.shape[1], train_labels.shape[1]
         if k >= n_labels:
@@ -134,6 +149,7 @@ class TorsoMetric(Metric):
         entries = {
             "torso_error": {"mean": ours["mean"], "per_point": ours["per_point"]},
             "val_torso_error": val,
+            "val_split": val_split,
             "pck": ours["pck"],
             "matching": matching,
             "mean_shape": {"torso_error": {"mean": floor["mean"],
@@ -146,6 +162,28 @@ class TorsoMetric(Metric):
         }
         return Scored(entries, regressed, {"regression_fit": int(fit_idx.size),
                                            "regression_val": int(val_idx.size)})
+
+    @staticmethod
+    def _validation(n: int, train_groups: Sequence[str] | None,
+                    val_groups: Sequence[str] | None
+                    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """``(fit_idx, val_idx, val_split)``: the frames of ``val_groups`` held out (by
+        group), or 10% of the ``n`` frames at random without groups."""
+        if train_groups is None or not val_groups:
+            fit_idx, val_idx = split_train_val(n, 0.1)
+            return fit_idx, val_idx, {"by": "frame", "fraction": 0.1,
+                                      "frames": int(val_idx.size)}
+        names = np.asarray([str(g) for g in train_groups])
+        if names.shape[0] != n:
+            raise ValueError(f"train_groups: expected one group per train frame ({n}), got "
+                             f"{names.shape[0]}")
+        held = np.isin(names, [str(g) for g in val_groups])
+        if held.all():
+            raise ValueError(f"val_groups {sorted(val_groups)}: every train frame is in them; "
+                             f"none is left to fit the regressor")
+        present = sorted({str(g) for g in val_groups} & set(names.tolist()))
+        return (np.flatnonzero(~held), np.flatnonzero(held),
+                {"by": "group", "groups": present, "frames": int(held.sum())})
 
 
 def _num(value: Any, fmt: str = ".2f") -> str:
@@ -180,8 +218,15 @@ def format_torso_results(results: dict[str, Any]) -> str:
     lines.append(f"  {'mean train pose (no detector)':<44} "
                  f"{_num((floor.get('torso_error') or {}).get('mean')):>7} {'':>8} "
                  f"{_num(floor.get('pck_at_0.2'), '.1f'):>8}")
-    lines.append(f"  validation error (10% of train held out): "
-                 f"{_num(results.get('val_torso_error'))} %")
+    split = results.get("val_split") or {}
+    if split.get("by") == "group":
+        held = (f"actors {', '.join(split.get('groups') or [])} held out of the regressor"
+                + {True: "; the DETECTOR SAW THEM in training",
+                   False: " and the detector's training"}.get(split.get("detector_saw_them"),
+                                                              ""))
+    else:
+        held = "10% of train held out"
+    lines.append(f"  validation error ({held}): {_num(results.get('val_torso_error'))} %")
     per = err.get("per_point") or []
     per2 = p.get("per_part_at_0.2") or []
     if per:
