@@ -235,8 +235,12 @@ def test_training_root_without_the_validation_actors(tiny_root: Path, tmp_path: 
     assert actors_in_training_root(view) == {0}
     assert actors_in_training_root(tiny_root / "frames" / "train") == {0, 1}
     assert actors_in_training_root(tmp_path / "nowhere") == set()
-    again = training_root_without_actors(tiny_root)  # rebuilt in place, links replaced
+    (view / "stale_a01_m00_s000009").symlink_to(tiny_root / "frames" / "test")
+    first = view / names[0]
+    stamp = first.lstat().st_mtime_ns
+    again = training_root_without_actors(tiny_root)  # stale links go, right ones stay
     assert sorted(p.name for p in again.iterdir()) == names
+    assert first.lstat().st_mtime_ns == stamp
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("a user's file")
     with pytest.raises(DatasetError, match="notes.txt"):

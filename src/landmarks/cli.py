@@ -143,14 +143,24 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
         print(f"RealFaces benchmark: {root} (pseudo labels from dlib's supervised 68-point "
               f"model, not from people; see {root / 'README.txt'})")
     elif args.name == "bodies":
-        from landmarks.data.bodies import build_bodies, default_root, load_manifest
+        from landmarks.data.bodies import (
+            build_bodies,
+            default_root,
+            load_manifest,
+            training_root_without_actors,
+            validation_actors,
+        )
 
         root = build_bodies(root or default_root(), force=args.force)
         manifest = load_manifest(root)
+        view = training_root_without_actors(root)
+        held = ", ".join(f"a{a:02d}" for a in validation_actors(manifest))
         print(f"Bodies benchmark v{manifest['version']}: {root} ({len(manifest['clips'])} clips, "
-              f"rendered in {manifest['build_seconds']:.0f} s; exact joint labels from MuJoCo; "
-              f"train on {root / 'frames' / 'train'}, evaluate with --dataset bodies --root "
-              f"{root})")
+              f"rendered in {manifest['build_seconds']:.0f} s; exact joint labels from MuJoCo)\n"
+              f"  train on {view} (every training clip but those of the validation actors "
+              f"{held}; all of them: {root / 'frames' / 'train'})\n"
+              f"  evaluate with: landmarks eval CKPT --dataset bodies --root {root} --out "
+              f"bodies.json")
     elif args.name == "mnist":
         from landmarks.data.digits import fetch_mnist
 

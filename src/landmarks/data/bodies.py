@@ -312,7 +312,8 @@ def training_root_without_actors(root: Path | str, actors: list[int] | None = No
     """A training root (``data.root``) of every ``train`` clip except those of ``actors``
     (default :func:`validation_actors`): ``dest/<clip>`` symbolic links to
     ``root/frames/train/<clip>``. ``dest`` defaults to ``root/views/train_without_<aNN_…>``;
-    links already in it are replaced, anything else in it is an error. Returns ``dest``."""
+    links in it that point elsewhere are removed, right ones kept, anything else in it is an
+    error. Returns ``dest``."""
     root = Path(root)
     manifest = load_manifest(root)
     drop = sorted(validation_actors(manifest) if actors is None else {int(a) for a in actors})
@@ -320,19 +321,19 @@ def training_root_without_actors(root: Path | str, actors: list[int] | None = No
         dest = root / "views" / ("train_without_" + "_".join(actor_group(a) for a in drop))
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
+    wanted = {clip.id: (root / "frames" / "train" / clip.id).resolve()
+              for clip in _clips_of(manifest) if clip.split == "train" and clip.actor not in drop}
+    if not wanted:
+        raise DatasetError(f"bodies: leaving out actors {drop} leaves no training clip")
     for entry in dest.iterdir():
         if not entry.is_symlink():
             raise DatasetError(f"{dest} holds {entry.name}, which is not a link this function "
                                f"made; choose an empty folder")
-        entry.unlink()
-    kept = 0
-    for clip in _clips_of(manifest):
-        if clip.split == "train" and clip.actor not in drop:
-            target = (root / "frames" / "train" / clip.id).resolve()
-            (dest / clip.id).symlink_to(target, target_is_directory=True)
-            kept += 1
-    if not kept:
-        raise DatasetError(f"bodies: leaving out actors {drop} leaves no training clip")
+        if entry.name not in wanted or entry.resolve() != wanted[entry.name]:
+            entry.unlink()  # a stale link; links already right stay (a run may be reading)
+    for name, target in wanted.items():
+        if not (dest / name).is_symlink():
+            (dest / name).symlink_to(target, target_is_directory=True)
     return dest
 
 
