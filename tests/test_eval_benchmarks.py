@@ -12,14 +12,14 @@ from fixtures import write_tiny_checkpoint
 from fixtures_faces import write_aflw_fixture, write_celeba_fixture
 from landmarks.cli import main
 from landmarks.data.labelled import LabelledBenchmark
-from landmarks.evaluation.formatting import format_results
-from landmarks.evaluation.protocol import SizeMetric
-from landmarks.evaluation.run import (
+from landmarks.evaluation.benchmark_eval import (
     _collate_labelled,
     available_benchmarks,
     detect_split,
-    evaluate_checkpoint,
 )
+from landmarks.evaluation.formatting import format_results
+from landmarks.evaluation.protocol import SizeMetric
+from landmarks.evaluation.run import evaluate_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from landmarks.evaluation.benchmark_eval import detect_split, metric_for
 from landmarks.evaluation.identity import realfaces_validation_groups
 from landmarks.evaluation.metrics import iod_error
 from landmarks.evaluation.regression import fit_linear_regressor
-from landmarks.evaluation.run import check_fit, detect_crops, detect_split, metric_for
+from landmarks.evaluation.run import check_fit, detect_crops
 from landmarks.inference import Detector
 from landmarks.registry import BENCHMARKS
 
