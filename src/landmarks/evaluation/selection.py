@@ -65,8 +65,9 @@ def select_on_validation(checkpoints: Sequence[Path], manifest: Any, device: str
 
 def benchmark_validation_error(checkpoint: Path, name: str, root: Path, device: str = "auto",
                                **options: Any) -> dict[str, Any]:
-    """The validation figure alone of :func:`~landmarks.evaluation.run.evaluate_benchmark` on
-    a benchmark that names its validation groups (Bodies: actors 7 and 8): detect the
+    """The validation figure alone of
+    :func:`~landmarks.evaluation.benchmark_eval.evaluate_benchmark`
+    on a benchmark that names its validation groups (Bodies: actors 7 and 8): detect the
     labelled train split, fit the regressor without those groups and score them with the
     benchmark's metric. Returns ``{"checkpoint", "val_error", "val_floor", "metric",
     "val_groups", "frames"}`` (``val_floor``: the fit frames' mean pose predicted for every
@@ -86,7 +87,10 @@ def benchmark_validation_error(checkpoint: Path, name: str, root: Path, device: 
                          f"`landmarks eval` instead")
     kp, labels, visible, groups, _ = detect_split(detector, bench.split("train"), size,
                                                   f"benchmark {name!r} train split")
-    held = np.isin(np.asarray(groups or []), bench.validation_groups)
+    if groups is None:
+        raise ValueError(f"benchmark {name!r}: its train items carry no 'group'; validation "
+                         f"groups cannot be found among them")
+    held = np.isin(np.asarray(groups), bench.validation_groups)
     scored = metric.score(kp, labels, kp[held], labels[held], visible=(visible, visible[held]),
                           train_groups=groups, val_groups=bench.validation_groups)
     key = f"val_{bench.metric}_error"
