@@ -13,7 +13,7 @@ joints, error in % of the torso length over visible joints, PCK@0.1/0.2 of the t
 Hungarian-matched raw points (K >= 15) and the mean-pose floor. The table is sorted by
 validation error, test columns last, and each recipe gets contact sheets of held-out test clips
 (unseen actors, unseen motions): row 1 the raw keypoints, row 2 the regressed skeleton (white)
-over the exact one (black). Example::
+over the exact one (black; grey on frames without background). Example::
 
     python benchmarks/bodies_quality.py --steps 150 --threads 1 --recipes imm,zhang,motion
     python benchmarks/bodies_quality.py --minutes 20 --recipes imm,zhang,motion   # quiet machine
@@ -21,6 +21,9 @@ over the exact one (black). Example::
     python benchmarks/bodies_quality.py --steps zhang=1050,imm=1380,motion=1280 --threads 1
     python benchmarks/bodies_quality.py --collect runs/a runs/b     # one table of earlier runs
     python benchmarks/bodies_quality.py --collect runs/a --rescore  # the protocol as it is now
+    # the frames without their background (benchmark bodies-nobg; Human3.6M's protocol):
+    python benchmarks/bodies_quality.py --steps zhang=1050 --threads 1 --recipes zhang \
+        --no-background
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from landmarks.data.bodies import (
     BodiesFrames,
     build_bodies,
     default_root,
+    frames_dir,
     load_manifest,
     training_root_without_actors,
     validation_actors,
@@ -90,10 +94,12 @@ def contact_sheet(checkpoint: Path, results: dict[str, Any], bodies: Path, out: 
                   clip_index: int = 0, scale: int = 2) -> Path:
     """A PNG of ``SHEET_FRAMES`` frames of the ``clip_index``-th test clip at the model's
     size × ``scale``: raw keypoints (row 1); regressed skeleton, white, over the exact one,
-    black (row 2)."""
+    black, or grey on frames without background (row 2)."""
     detector = Detector.from_checkpoint(checkpoint, device="cpu")
     size = detector.image_size
-    frames = BodiesFrames(bodies, "test", size)
+    background = results.get("dataset", "bodies") == "bodies"
+    frames = BodiesFrames(bodies, "test", size, background=background)
+    exact = (0, 0, 0) if background else (128, 128, 128)
     clips = [c for c in load_manifest(bodies)["clips"] if c["split"] == "test"]
     per_clip = len(frames) // len(clips)
     picks = [clip_index * per_clip + int(t)
@@ -113,7 +119,7 @@ def contact_sheet(checkpoint: Path, results: dict[str, Any], bodies: Path, out: 
         pil = Image.fromarray(img.copy())
         draw = ImageDraw.Draw(pil)
         gt = (it["labels"].numpy() + 0.5) * scale - 0.5
-        for pts, colour in ((gt, (0, 0, 0)), ((j + 0.5) * scale - 0.5, (255, 255, 255))):
+        for pts, colour in ((gt, exact), ((j + 0.5) * scale - 0.5, (255, 255, 255))):
             for a, b in SKELETON:
                 draw.line([tuple(pts[a]), tuple(pts[b])], fill=colour, width=2)
         rows[1].append(np.asarray(pil))
@@ -124,28 +130,31 @@ def contact_sheet(checkpoint: Path, results: dict[str, Any], bodies: Path, out: 
 
 
 def run_recipe(name: str, budget: list[str], bodies: Path, weights: Path, out: Path,
-               seed: int, train_root: Path) -> dict[str, Any]:
-    """Train one recipe within ``budget`` on ``train_root``, then :func:`score_run`; one
-    table row."""
+               seed: int, train_root: Path, benchmark: str = "bodies") -> dict[str, Any]:
+    """Train one recipe within ``budget`` on ``train_root``, then :func:`score_run` on
+    ``benchmark`` (``bodies``, or ``bodies-nobg`` for frames without background); one table
+    row."""
     config, overrides = RECIPES[name]
     cfg = load_config(config, [*overrides, f"data.root={train_root}",
                                f"loss.vgg_weights={weights}", f"train.seed={seed}", *budget,
                                "train.progress=false"])
     result = train(cfg, out / name, hooks=[CheckpointPictures()])
-    return score_run(name, out / name, bodies, result.step, result.images_per_second)
+    return score_run(name, out / name, bodies, result.step, result.images_per_second,
+                     benchmark)
 
 
-def score_run(name: str, run: Path, bodies: Path, steps: int, img_per_s: float
-              ) -> dict[str, Any]:
-    """Choose the run's checkpoint on the validation actors, evaluate that one on Bodies' test
-    split, draw its contact sheets (``run/eval``, replaced); one table row."""
+def score_run(name: str, run: Path, bodies: Path, steps: int, img_per_s: float,
+              benchmark: str = "bodies") -> dict[str, Any]:
+    """Choose the run's checkpoint on the validation actors, evaluate that one on the test
+    split of ``benchmark`` (``bodies`` or ``bodies-nobg``), draw its contact sheets
+    (``run/eval``, replaced); one table row."""
     config, overrides = RECIPES[name]
     kept = sorted((run / "checkpoints").glob("step_*.pt"))
     if not kept:
         raise SystemExit(f"{run}/checkpoints holds no step_*.pt")
-    ranked = select_on_benchmark_validation(kept, "bodies", bodies)
+    ranked = select_on_benchmark_validation(kept, benchmark, bodies)
     chosen = Path(ranked[0]["checkpoint"])
-    results = evaluate_checkpoint(chosen, "bodies", bodies)
+    results = evaluate_checkpoint(chosen, benchmark, bodies)
     (run / "eval").mkdir(exist_ok=True)
     (run / "eval" / "validation.json").write_text(json.dumps(ranked, indent=1))
     (run / "eval" / "bodies.json").write_text(json.dumps(results, indent=1))
@@ -154,7 +163,8 @@ def score_run(name: str, run: Path, bodies: Path, steps: int, img_per_s: float
               for i in SHEET_CLIPS]
     match = results.get("matching", {})
     return {
-        "recipe": name, "config": str(config.relative_to(ROOT)), "overrides": overrides,
+        "recipe": name, "benchmark": benchmark, "config": str(config.relative_to(ROOT)),
+        "overrides": overrides,
         "steps": steps, "img_per_s": img_per_s,
         "chosen": chosen.name, "validation": [
             {"checkpoint": Path(r["checkpoint"]).name, "val_error": r["val_error"]}
@@ -224,7 +234,8 @@ def format_table(rows: list[dict[str, Any]], budget: str) -> str:
     for r in sorted(rows, key=lambda r: r["val_torso_error"]):
         saw = " (seen)" if r.get("detector_saw_validation") else ""
         floor = f" (floor {r['val_floor']:.1f}%)" if r.get("val_floor") is not None else ""
-        lines.append(f"| {r['recipe']} | {r['steps']} | {r['chosen']} | "
+        bare = " (no background)" if r.get("benchmark") == "bodies-nobg" else ""
+        lines.append(f"| {r['recipe']}{bare} | {r['steps']} | {r['chosen']} | "
                      f"{_pct(r['val_torso_error'])}{saw}{floor} | "
                      f"{_pct(r['torso_error'])} | {_pct(r['pck_at_0.1'])} | "
                      f"{_pct(r['pck_at_0.2'])} | {_pct(r.get('limbs_pck_at_0.2'))} | "
@@ -266,7 +277,7 @@ def collect(dirs: list[Path], rescore: bool = False) -> int:
         for i, r in enumerate(found):
             if bodies is not None:
                 found[i] = r = score_run(r["recipe"], d / r["recipe"], bodies, r["steps"],
-                                         r["img_per_s"])
+                                         r["img_per_s"], r.get("benchmark", "bodies"))
             elif r.get("limbs_pck_at_0.2") is None:
                 res = d / r["recipe"] / "eval" / "bodies.json"
                 if res.is_file():
@@ -303,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all-train", action="store_true",
                         help="train on every training clip, the validation actors' too (the "
                              "validation figure is then not held out of training)")
+    parser.add_argument("--no-background", action="store_true",
+                        help="train and score on the frames without their background "
+                             "(benchmark bodies-nobg, the Human3.6M protocol's masks)")
     parser.add_argument("--root", type=Path, default=None,
                         help="Bodies folder (built when missing; default: the cache's)")
     parser.add_argument("--out", type=Path, default=None)
@@ -324,8 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     weights = fetch_vgg19()
     bodies = build_bodies(args.root or default_root())
-    train_root = (bodies / "frames" / "train" if args.all_train
-                  else training_root_without_actors(bodies))
+    background = not args.no_background
+    benchmark = "bodies" if background else "bodies-nobg"
+    train_root = (frames_dir(bodies, background) / "train" if args.all_train
+                  else training_root_without_actors(bodies, background=background))
     steps = parse_steps(args.steps, names, parser)
     what = (f"{args.minutes:g} min each" if not steps else
             f"{next(iter(steps.values()))} steps each" if len(set(steps.values())) == 1
@@ -336,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
                   else [f"train.time_limit_minutes={args.minutes}"])
         budget.append(f"train.threads={args.threads}")
         print(f"[{name}] training {budget[0].split('.')[1]}", flush=True)
-        rows.append(run_recipe(name, budget, bodies, weights, out, args.seed, train_root))
+        rows.append(run_recipe(name, budget, bodies, weights, out, args.seed, train_root,
+                               benchmark))
         r = rows[-1]
         print(f"[{name}] {r['steps']} steps; chose {r['chosen']} on validation "
               f"({r['val_torso_error']:.2f}% of the torso); test error {r['torso_error']:.2f}%, "

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 from fixtures import write_model_checkpoint, write_tiny_checkpoint
 from landmarks.cli import main
 from landmarks.data.bodies import (
+    NO_BACKGROUND_DIR,
     BodiesFrames,
     BuildSpec,
     Clip,
@@ -39,6 +42,7 @@ from landmarks.data.transforms import DatasetError
 from landmarks.evaluation.formatting import format_results
 from landmarks.evaluation.selection import benchmark_validation_error
 from landmarks.evaluation.torso import TorsoMetric, torso_length
+from landmarks.registry import BENCHMARKS
 
 TINY = BuildSpec(train_actors=2, test_actors=1, train_motions=2, test_motions=1,
                  train_clips_per_actor=1, labelled_clips_per_actor=1, frames=3, size=64)
@@ -72,6 +76,21 @@ def test_tiny_build_layout_and_cache(tiny_root: Path) -> None:
     assert (tiny_root / "manifest.json").stat().st_mtime_ns == stamp
     with pytest.raises(DatasetError, match="another version/spec"):
         build_bodies(tiny_root, replace(TINY, frames=4), log=None)
+
+
+def test_v2_frames_the_person(tiny_root: Path) -> None:
+    """Version 2's person-centred framing: the joints span about two thirds of the image height
+    on this build (measured: 0.67 on average, 0.55-0.72 per clip; v1's framing gave 0.52,
+    0.42-0.56) and stay in the image."""
+    spans, inside = [], []
+    for clip in load_manifest(tiny_root)["clips"]:
+        with np.load(tiny_root / "labels" / clip["split"] / f"{clip['id']}.npz") as z:
+            y = z["joints"][..., 1]
+            spans.append(float((y.max(1) - y.min(1)).mean()) / TINY.size)
+            inside.append(float(((z["joints"] >= -0.5) & (z["joints"] <= TINY.size - 0.5))
+                                .all(-1).mean()))
+    assert 0.6 < np.mean(spans) < 0.85, spans
+    assert np.mean(inside) > 0.95, inside
 
 
 def test_benchmark_items_scale_labels(tiny_root: Path) -> None:
@@ -286,3 +305,48 @@ def test_eval_says_whether_the_detector_saw_the_validation_actors(tiny_root: Pat
         val = benchmark_validation_error(ckpt, "bodies", tiny_root, device="cpu")
         assert val["val_groups"] == ["a01"] and val["frames"] == 3 and val["val_floor"] > 0
         assert val["val_error"] == pytest.approx(res["val_torso_error"])
+
+
+def test_frames_without_background(tiny_root: Path, tmp_path: Path) -> None:
+    """frames_nobg: the build's frames with every pixel but the body's black, the body's pixels
+    untouched; the benchmark bodies-nobg and the _nobg training view read them."""
+    clip = next(c for c in load_manifest(tiny_root)["clips"] if c["split"] == "test")
+    with np.load(tiny_root / "labels" / "test" / f"{clip['id']}.npz") as z:
+        body = z["foreground"]
+    assert body.shape == (TINY.frames, TINY.size, TINY.size) and body.dtype == bool
+    assert 0.03 < body.mean() < 0.5  # a person, not the frame
+    for t in range(TINY.frames):
+        full = np.asarray(Image.open(tiny_root / "frames" / "test" / clip["id"]
+                                     / f"{t:05d}.png"))
+        bare = np.asarray(Image.open(tiny_root / NO_BACKGROUND_DIR / "test" / clip["id"]
+                                     / f"{t:05d}.png"))
+        on = body[t]
+        assert (bare[~on] == 0).all() and (bare[on] == full[on]).all()
+        assert (full[~on] != 0).any()  # there was a background to remove
+    plain, nobg = make_benchmark(tiny_root, 32), BENCHMARKS.create("bodies-nobg",
+                                                                   root=tiny_root, image_size=32)
+    assert nobg.name == "bodies-nobg" and plain.name == "bodies"
+    a, b = plain.split("test")[0], nobg.split("test")[0]
+    assert torch.equal(a["labels"], b["labels"]) and not torch.equal(a["image"], b["image"])
+    assert float(b["image"][:, 0, 0].abs().sum()) == 0.0  # a corner is background
+    view = training_root_without_actors(tiny_root, background=False)
+    assert view.name == "train_without_a01_nobg"
+    assert all(p.resolve().parent == (tiny_root / NO_BACKGROUND_DIR / "train").resolve()
+               for p in view.iterdir())
+    assert actors_in_training_root(view) == {0}
+    ckpt = write_model_checkpoint(tmp_path / "m.pt", "imm", images=view, k=4, size=32)
+    out = tmp_path / "nobg.json"
+    assert main(["eval", str(ckpt), "--dataset", "bodies-nobg", "--root", str(tiny_root),
+                 "--device", "cpu", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["dataset"] == "bodies-nobg" and res["val_split"]["detector_saw_them"] is False
+
+
+def test_a_build_without_background_frames_says_rebuild(tiny_root: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("manifest.json", "labels", "frames"):
+        (old / name).symlink_to(tiny_root / name)
+    assert len(make_benchmark(old, 32).split("test")) > 0  # with its background: fine
+    with pytest.raises(DatasetError, match=r"frames_nobg is missing.*--force"):
+        make_benchmark(old, 32, background=False)

@@ -154,13 +154,16 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
         root = build_bodies(root or default_root(), force=args.force)
         manifest = load_manifest(root)
         view = training_root_without_actors(root)
+        bare = training_root_without_actors(root, background=False)
         held = ", ".join(f"a{a:02d}" for a in validation_actors(manifest))
         print(f"Bodies benchmark v{manifest['version']}: {root} ({len(manifest['clips'])} clips, "
               f"rendered in {manifest['build_seconds']:.0f} s; exact joint labels from MuJoCo)\n"
               f"  train on {view} (every training clip but those of the validation actors "
               f"{held}; all of them: {root / 'frames' / 'train'})\n"
               f"  evaluate with: landmarks eval CKPT --dataset bodies --root {root} --out "
-              f"bodies.json")
+              f"bodies.json\n"
+              f"  without the background (the Human3.6M protocol's masks): train on {bare}, "
+              f"evaluate with --dataset bodies-nobg")
     elif args.name == "mnist":
         from landmarks.data.digits import fetch_mnist
 

@@ -1,4 +1,4 @@
-"""Bodies (v1): rendered articulated humanoids with exact 2-D joint labels, split by actor and
+"""Bodies (v2): rendered articulated humanoids with exact 2-D joint labels, split by actor and
 by motion; the labelled benchmark ``bodies``.
 
 ``landmarks data fetch bodies --root DIR`` → :func:`build_bodies` renders (MuJoCo, offscreen on
@@ -6,9 +6,21 @@ the CPU; :mod:`landmarks.data.bodies_render`) our own MJCF humanoid
 (:mod:`landmarks.data.bodies_scene`; no model file is downloaded) performing smooth joint-space
 motions within the joint limits. Each *actor* has its own palette and textures of shirt,
 trousers, skin, hair and shoes, sleeve and leg lengths, height and girth; each *clip* its own
-floor texture, sky, light and camera (azimuth within ±50° of frontal, elevation, distance) with
+floor texture, sky, light and camera (azimuth within ±45° of frontal, elevation, distance) with
 a mild camera motion. Clips hold :attr:`BuildSpec.frames` frames (100 by default) at
 :attr:`BuildSpec.size` px (128).
+
+Version 2 frames the person as Human3.6M's and BBC-Pose's crops do: the camera stands 2.1-2.5 m
+away (:data:`~landmarks.data.bodies_scene.CAMERA_DISTANCE`) and the body drifts at most 0.1 m
+(:data:`~landmarks.data.bodies_render.ROOT_DRIFT`), so that the joints span about three
+quarters of the image height. Version 1 (2.7-3.2 m, 0.25 m) gave them about half: a 35-px body
+at the 64 px the methods train at, with 2-px limbs.
+
+Each frame also comes without its background (``frames_nobg/``: the body's pixels, black
+elsewhere, from a segmentation render), as the Human3.6M protocol of Zhang et al. (2018), which
+Jakab et al. (2018) follow, removes the background with its masks for training and evaluation
+(:mod:`landmarks.data.h36m`). The benchmark ``bodies-nobg`` reads those frames; train on
+``training_root_without_actors(ROOT, background=False)``.
 
 Labels are exact: the 15 joints (:data:`~landmarks.data.bodies_scene.JOINT_NAMES`) projected
 with the camera MuJoCo rendered with, in the library's pixel convention (pixel ``i``'s centre at
@@ -34,8 +46,12 @@ Layout of the root::
     README.txt
     frames/<split>/<clip>/<frame:05d>.png  one folder per clip: ``data.kind=video
                                            data.root=ROOT/frames/train`` trains on it
+    frames_nobg/<split>/<clip>/...         the same frames, background black
     labels/<split>/<clip>.npz              joints (T, 15, 2) px, visible (T, 15), joints3d
-                                           (T, 15, 3) m, depth (T, 15) m, camera (T, 3)
+                                           (T, 15, 3) m, depth (T, 15) m, foreground
+                                           (T, S, S) bool (the body's pixels)
+    views/train_without_a07_a08[_nobg]/    links to the training clips of all but the
+                                           validation actors
 
 The benchmark's items (:mod:`landmarks.data.labelled`) carry every joint's exact label;
 ``"visible"`` is the occlusion flag, and the ``torso`` metric scores visible joints only.
@@ -63,6 +79,7 @@ from landmarks.data.transforms import DatasetError, read_image_uint8, uint8_to_t
 from landmarks.registry import register_benchmark
 
 __all__ = [
+    "NO_BACKGROUND_DIR",
     "SPLITS",
     "VERSION",
     "BodiesFrames",
@@ -72,6 +89,7 @@ __all__ = [
     "build_bodies",
     "check_splits",
     "default_root",
+    "frames_dir",
     "load_manifest",
     "make_benchmark",
     "plan_clips",
@@ -79,7 +97,7 @@ __all__ = [
     "validation_actors",
 ]
 
-VERSION = 1
+VERSION = 2
 SPLITS: tuple[str, ...] = ("train", "train_labelled", "test")
 #: Shoulders and hips (indices into JOINT_NAMES) whose centres define the torso length.
 TORSO_INDICES: tuple[tuple[int, int], tuple[int, int]] = (
@@ -88,6 +106,8 @@ TORSO_INDICES: tuple[tuple[int, int], tuple[int, int]] = (
 )
 #: Share of the train actors held out for validation (:func:`validation_actors`).
 VALIDATION_SHARE = 0.2
+#: The folder of the frames without their background (as :data:`SPLITS` under ``frames/``).
+NO_BACKGROUND_DIR = "frames_nobg"
 
 
 @dataclass(frozen=True)
@@ -194,7 +214,8 @@ The humanoid is the project's own MJCF (landmarks/data/bodies_scene.py); nothing
 Splits: train (train actors x train motions), train_labelled (other clips of the same actors
 and motions), test (unseen actors x unseen motions). Joints: {joints}.
 Labels: labels/<split>/<clip>.npz, pixel (x, y) with pixel i's centre at i, y down;
-visible = in the image and not occluded (depth buffer).
+visible = in the image and not occluded (depth buffer); foreground = the body's pixels.
+frames_nobg/: the same frames with the background black (benchmark bodies-nobg).
 """
 
 
@@ -228,7 +249,7 @@ def build_bodies(root: Path | str | None = None, spec: BuildSpec | None = None,
                            f"(--force) to rebuild it, or choose another --root")
     mujoco = load_mujoco()
     manifest_path.unlink(missing_ok=True)
-    for sub in ("frames", "labels"):
+    for sub in ("frames", NO_BACKGROUND_DIR, "labels"):
         shutil.rmtree(root / sub, ignore_errors=True)
     clips = plan_clips(spec)
     check_splits(clips)
@@ -238,9 +259,13 @@ def build_bodies(root: Path | str | None = None, spec: BuildSpec | None = None,
         actor, scene = sample_actor(clip.actor), sample_scene(clip.scene)
         out = render_clip(actor, scene, clip.motion, spec.frames, spec.size)
         folder = root / "frames" / clip.split / clip.id
+        bare = root / NO_BACKGROUND_DIR / clip.split / clip.id
         folder.mkdir(parents=True, exist_ok=True)
-        for t, frame in enumerate(out["frames"]):
+        bare.mkdir(parents=True, exist_ok=True)
+        for t, (frame, body) in enumerate(zip(out["frames"], out["foreground"], strict=True)):
             Image.fromarray(frame).save(folder / f"{t:05d}.png", compress_level=1)
+            Image.fromarray(frame * body[..., None]).save(bare / f"{t:05d}.png",
+                                                          compress_level=1)
         labels = root / "labels" / clip.split / f"{clip.id}.npz"
         labels.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(labels, **{k: v for k, v in out.items() if k != "frames"})
@@ -308,20 +333,24 @@ def validation_actors(manifest: dict[str, Any]) -> list[int]:
 
 
 def training_root_without_actors(root: Path | str, actors: list[int] | None = None,
-                                 dest: Path | str | None = None) -> Path:
+                                 dest: Path | str | None = None, background: bool = True
+                                 ) -> Path:
     """A training root (``data.root``) of every ``train`` clip except those of ``actors``
     (default :func:`validation_actors`): ``dest/<clip>`` symbolic links to
-    ``root/frames/train/<clip>``. ``dest`` defaults to ``root/views/train_without_<aNN_…>``;
-    links in it that point elsewhere are removed, right ones kept, anything else in it is an
-    error. Returns ``dest``."""
+    ``root/frames/train/<clip>`` (``background=False``: to ``root/frames_nobg/train/<clip>``).
+    ``dest`` defaults to ``root/views/train_without_<aNN_…>`` (``…_nobg``); links in it that
+    point elsewhere are removed, right ones kept, anything else in it is an error. Returns
+    ``dest``."""
     root = Path(root)
     manifest = load_manifest(root)
     drop = sorted(validation_actors(manifest) if actors is None else {int(a) for a in actors})
+    frames = frames_dir(root, background)
     if dest is None:
-        dest = root / "views" / ("train_without_" + "_".join(actor_group(a) for a in drop))
+        dest = root / "views" / ("train_without_" + "_".join(actor_group(a) for a in drop)
+                                 + ("" if background else "_nobg"))
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    wanted = {clip.id: (root / "frames" / "train" / clip.id).resolve()
+    wanted = {clip.id: (frames / "train" / clip.id).resolve()
               for clip in _clips_of(manifest) if clip.split == "train" and clip.actor not in drop}
     if not wanted:
         raise DatasetError(f"bodies: leaving out actors {drop} leaves no training clip")
@@ -335,6 +364,20 @@ def training_root_without_actors(root: Path | str, actors: list[int] | None = No
         if not (dest / name).is_symlink():
             (dest / name).symlink_to(target, target_is_directory=True)
     return dest
+
+
+def frames_dir(root: Path | str, background: bool = True) -> Path:
+    """``root/frames``, or with ``background=False`` ``root/frames_nobg`` (the body alone).
+
+    Raises:
+        DatasetError: the folder is missing (a build older than this code: rebuild).
+    """
+    folder = Path(root) / ("frames" if background else NO_BACKGROUND_DIR)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is missing: this bodies build has no frames "
+                           f"{'' if background else 'without background '}(`landmarks data "
+                           f"fetch bodies --root {root} --force` rebuilds it)")
+    return folder
 
 
 def actors_in_training_root(data_root: Path | str) -> set[int]:
@@ -366,9 +409,11 @@ class BodiesFrames(Dataset):
         split: one of :data:`SPLITS`.
         image_size: S.
         stride: keep every ``stride``-th frame of each clip.
+        background: ``False``: the frames without their background (``frames_nobg``).
     """
 
-    def __init__(self, root: Path | str, split: str, image_size: int, stride: int = 1) -> None:
+    def __init__(self, root: Path | str, split: str, image_size: int, stride: int = 1,
+                 background: bool = True) -> None:
         if split not in SPLITS:
             raise DatasetError(f"bodies has no split {split!r}; expected one of "
                                f"{', '.join(SPLITS)}")
@@ -377,13 +422,14 @@ class BodiesFrames(Dataset):
         native = int(manifest["spec"]["size"])
         self.image_size = int(image_size) if image_size else native
         self.scale = self.image_size / native
+        frames = frames_dir(root, background)
         self.items: list[tuple[Path, np.ndarray, np.ndarray, str]] = []
         for clip in manifest["clips"]:
             if clip["split"] != split:
                 continue
             with np.load(self.root / "labels" / split / f"{clip['id']}.npz") as z:
                 joints, visible = z["joints"], z["visible"]
-            folder = self.root / "frames" / split / clip["id"]
+            folder = frames / split / clip["id"]
             for t in range(0, len(joints), max(1, int(stride))):
                 self.items.append((folder / f"{t:05d}.png", joints[t], visible[t],
                                    actor_group(clip["actor"])))
@@ -400,21 +446,23 @@ class BodiesFrames(Dataset):
                 "visible": torch.from_numpy(visible.astype(bool)), "group": group}
 
 
-def make_benchmark(root: Path | str, image_size: int, stride: int = 1,
+def make_benchmark(root: Path | str, image_size: int, stride: int = 1, background: bool = True,
                    **options: Any) -> LabelledBenchmark:
-    """The labelled benchmark ``bodies``: ``train`` = the ``train_labelled`` clips, ``test`` =
-    unseen actors × unseen motions; metric ``torso`` (error in % of the torso length, PCK at
-    0.1 and 0.2 of it, visible joints only). ``stride`` keeps every n-th frame."""
+    """The labelled benchmark ``bodies`` (``background=False``: ``bodies-nobg``, the frames
+    without their background): ``train`` = the ``train_labelled`` clips, ``test`` = unseen
+    actors × unseen motions; metric ``torso`` (error in % of the torso length, PCK at 0.1 and
+    0.2 of it, visible joints only). ``stride`` keeps every n-th frame."""
     if options:
         raise DatasetError(f"bodies benchmark: unknown options {', '.join(sorted(options))}; "
-                           f"it takes 'stride'")
+                           f"it takes 'stride' and 'background'")
     manifest = load_manifest(root)
     held = validation_actors(manifest)
-    splits = {"train": BodiesFrames(root, "train_labelled", image_size, stride),
-              "test": BodiesFrames(root, "test", image_size, stride)}
+    splits = {"train": BodiesFrames(root, "train_labelled", image_size, stride, background),
+              "test": BodiesFrames(root, "test", image_size, stride, background)}
     s = manifest["splits"]
     return LabelledBenchmark(
-        name="bodies", splits=splits, point_names=list(JOINT_NAMES), metric="torso",
+        name="bodies" if background else "bodies-nobg", splits=splits,
+        point_names=list(JOINT_NAMES), metric="torso",
         torso_indices=TORSO_INDICES,
         labels_note="exact labels: joints projected with the rendering camera (MuJoCo)",
         validation_groups=[actor_group(a) for a in held],
@@ -428,10 +476,17 @@ def make_benchmark(root: Path | str, image_size: int, stride: int = 1,
             f"{s['train_labelled']['motions']}, less the validation actors {held} (their "
             f"labelled clips are the validation figure); test = unseen actors "
             f"{s['test']['actors']} x unseen motions {s['test']['motions']}",
-            f"bodies v{manifest['version']}, MuJoCo {manifest.get('mujoco')}",
+            f"bodies v{manifest['version']}, MuJoCo {manifest.get('mujoco')}"
+            + ("" if background else "; frames without their background (frames_nobg)"),
         ])
 
 
 @register_benchmark("bodies")
 def _bodies_benchmark(root: str | Path, image_size: int, **options: Any) -> LabelledBenchmark:
     return make_benchmark(root, image_size, **options)
+
+
+@register_benchmark("bodies-nobg")
+def _bodies_nobg_benchmark(root: str | Path, image_size: int, **options: Any
+                           ) -> LabelledBenchmark:
+    return make_benchmark(root, image_size, background=False, **options)

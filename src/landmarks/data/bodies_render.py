@@ -13,7 +13,9 @@ library's pixel convention: ``x_px = (x_ndc + 1) W / 2 - 0.5``, ``y_px = (1 - y_
 0.5`` (pixel ``i``'s centre at ``i``, y down; :mod:`landmarks.geometry.coords`). A joint is
 *visible* when its pixel lies in the image and the depth buffer there is no nearer than the
 joint's depth minus its limb's radius (:data:`~landmarks.data.bodies_scene.JOINT_TOLERANCE`):
-an arm in front of the hip, or the torso in front of the far shoulder, hides the joint.
+an arm in front of the hip, or the torso in front of the far shoulder, hides the joint. The
+body's pixels (:meth:`BodyRenderer.foreground`) come from a segmentation render: every geom but
+the floor.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ __all__ = [
 GL_PACKAGES: dict[str, str] = {"egl": "libegl1 libegl-mesa0 libgl1-mesa-dri",
                                "osmesa": "libosmesa6"}
 FPS = 25.0
+#: Amplitude (m) of the root's slow drift on the floor. v2: 0.1 (v1: 0.25), so that the person,
+#: framed closer (:data:`~landmarks.data.bodies_scene.CAMERA_DISTANCE`), stays in the image.
+ROOT_DRIFT = 0.1
 
 
 class BodiesRenderError(DatasetError):
@@ -113,8 +118,8 @@ def joint_trajectory(motion: int, frames: int, fps: float = FPS) -> tuple[np.nda
     q = mid + half * np.tanh(bias + activity * wave)
     rf = rng.uniform(0.05, 0.25, 3)
     rp = rng.uniform(0, 2 * math.pi, 3)
-    root = np.stack([0.25 * np.sin(2 * math.pi * rf[0] * t[:, 0] + rp[0]),
-                     0.25 * np.sin(2 * math.pi * rf[1] * t[:, 0] + rp[1]),
+    root = np.stack([ROOT_DRIFT * np.sin(2 * math.pi * rf[0] * t[:, 0] + rp[0]),
+                     ROOT_DRIFT * np.sin(2 * math.pi * rf[1] * t[:, 0] + rp[1]),
                      math.radians(rng.uniform(-15, 15))
                      + math.radians(25) * np.sin(2 * math.pi * rf[2] * t[:, 0] + rp[2])], axis=1)
     return q, root
@@ -164,6 +169,7 @@ class BodyRenderer:
         geom = mj.mjtObj.mjOBJ_GEOM
         self.feet = [mj.mj_name2id(self.model, geom, f"{s}_foot") for s in "rl"]
         self.marker = mj.mj_name2id(self.model, geom, "marker") if marker else -1
+        self.floor = mj.mj_name2id(self.model, geom, "floor")
         self.tolerance = np.array([JOINT_TOLERANCE[n] * actor.girth for n in JOINT_NAMES])
         self.camera = mj.MjvCamera()
         self.camera.type = mj.mjtCamera.mjCAMERA_FREE
@@ -225,6 +231,12 @@ class BodyRenderer:
         r.disable_segmentation_rendering()
         return np.where(seg[..., 1] == int(self.mj.mjtObj.mjOBJ_GEOM), seg[..., 0], -1)
 
+    def foreground(self) -> np.ndarray:
+        """``(S, S)`` bool: the pixels of the body (every geom but the floor; the sky is no
+        geom) in the current pose, from the current camera."""
+        seg = self.segmentation()
+        return (seg >= 0) & (seg != self.floor)
+
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """World points ``(J, 3)`` → ``(J, 2)`` pixel ``(x, y)`` (pixel centres at integers, y
         down) and ``(J,)`` depth along the view axis, with the camera of the last
@@ -262,7 +274,8 @@ def render_clip(actor: Actor, scene: Scene, motion: int, frames: int, size: int
 
     Returns:
         ``{"frames": (T, S, S, 3) uint8, "joints": (T, J, 2) float32 pixels, "visible":
-        (T, J) bool, "joints3d": (T, J, 3) float32 world metres, "depth": (T, J) float32}``,
+        (T, J) bool, "joints3d": (T, J, 3) float32 world metres, "depth": (T, J) float32,
+        "foreground": (T, S, S) bool}`` (the body's pixels, :meth:`BodyRenderer.foreground`),
         joints in the order of :data:`JOINT_NAMES`.
     """
     hinges, root = joint_trajectory(motion, frames)
@@ -272,7 +285,8 @@ def render_clip(actor: Actor, scene: Scene, motion: int, frames: int, size: int
            "joints": np.zeros((frames, len(JOINT_NAMES), 2), np.float32),
            "visible": np.zeros((frames, len(JOINT_NAMES)), bool),
            "joints3d": np.zeros((frames, len(JOINT_NAMES), 3), np.float32),
-           "depth": np.zeros((frames, len(JOINT_NAMES)), np.float32)}
+           "depth": np.zeros((frames, len(JOINT_NAMES)), np.float32),
+           "foreground": np.zeros((frames, size, size), bool)}
     centre = np.array([root[:, 0].mean(), root[:, 1].mean(), 0.85 * actor.height])
     try:
         for t in range(frames):
@@ -285,6 +299,7 @@ def render_clip(actor: Actor, scene: Scene, motion: int, frames: int, size: int
             out["visible"][t] = body.visibility(px, de, depth_map)
             out["joints3d"][t] = world
             out["depth"][t] = de
+            out["foreground"][t] = body.foreground()
     finally:
         body.close()
     return out
