@@ -10,8 +10,9 @@ keeps them). Each kept checkpoint is scored on the validation actors alone
 detector nor the regressor saw); the best is chosen, and only then scored on the test split by
 ``landmarks eval --dataset bodies``: a bias-free linear map from the K points to the 15 exact
 joints, error in % of the torso length over visible joints, PCK@0.1/0.2 of the torso,
-Hungarian-matched raw points (K >= 15) and the mean-pose floor. The table is sorted by
-validation error, test columns last, and each recipe gets contact sheets of held-out test clips
+Hungarian-matched raw points (K >= 15) and the mean-pose floor; beside them the seen-actor
+figure (:func:`seen_error`: the same regressor on the frames the detector trained on). The
+table is sorted by validation error, and each recipe gets contact sheets of held-out test clips
 (unseen actors, unseen motions): row 1 the raw keypoints, row 2 the regressed skeleton (white)
 over the exact one (black; grey on frames without background). Example::
 
@@ -43,6 +44,8 @@ from landmarks.config import load_config
 from landmarks.data.bodies import (
     TORSO_INDICES,
     BodiesFrames,
+    actor_group,
+    actors_in_training_root,
     build_bodies,
     default_root,
     frames_dir,
@@ -83,11 +86,19 @@ RECIPES: dict[str, tuple[Path, list[str]]] = {
                    ["loss.terms={equivariance: 1000, jacobian_equivariance: 1000, "
                     "separation: 100}"]),
 }
+#: Suffixes that add overrides to any recipe: ``imm+cosine``, ``zhang-k16+cosine``.
+MODIFIERS: dict[str, list[str]] = {
+    # half a cosine down to 1% of the rate over the run's steps (--steps: the run's real length)
+    "cosine": ["optim.schedule=cosine"],
+    "k16": _K16,
+}
 SHEET_FRAMES = 8
 #: The joints of the arms and legs (the limbs' PCK column): what a rigid cloud on the torso misses.
 LIMBS = ("r_elbow", "r_wrist", "l_elbow", "l_wrist", "r_knee", "r_ankle", "l_knee", "l_ankle")
 #: Test clips drawn in contact sheets: the first clip of the first and of the second test actor.
 SHEET_CLIPS = (0, 4)
+#: Every n-th frame of the training clips scored for the seen-actor figure (:func:`seen_error`).
+SEEN_STRIDE = 5
 
 
 def contact_sheet(checkpoint: Path, results: dict[str, Any], bodies: Path, out: Path,
@@ -129,12 +140,55 @@ def contact_sheet(checkpoint: Path, results: dict[str, Any], bodies: Path, out: 
     return out
 
 
+def seen_error(checkpoint: Path, results: dict[str, Any], bodies: Path,
+               stride: int = SEEN_STRIDE) -> dict[str, Any]:
+    """The seen-actor figure beside the test's unseen one: ``results``' regressor (fitted on
+    train_labelled) applied to the frames the detector trained on, every ``stride``-th frame of
+    the ``train`` clips of the actors in its training root (seen actors, seen motions). Returns
+    ``{"torso_error": % of the torso over visible joints, "pck_at_0.2": %, "frames": N,
+    "actors": [...]}``."""
+    detector = Detector.from_checkpoint(checkpoint, device="cpu")
+    seen = {actor_group(a) for a in actors_in_training_root(detector.training_root)}
+    if not seen:
+        raise SystemExit(f"{checkpoint}: its training root {detector.training_root} names no "
+                         f"Bodies actor; the seen-actor figure needs the run's training clips")
+    frames = BodiesFrames(bodies, "train", detector.image_size, stride,
+                          background=results.get("dataset", "bodies") == "bodies")
+    picks = [i for i, item in enumerate(frames.items) if item[3] in seen]
+    kp, labels, visible = [], [], []
+    for start in range(0, len(picks), 64):
+        items = [frames[i] for i in picks[start:start + 64]]
+        with torch.inference_mode():
+            kp.append(detector.detect_tensor(torch.stack([it["image"] for it in items]))
+                      .double().numpy())
+        labels += [it["labels"].double().numpy() for it in items]
+        visible += [it["visible"].numpy() for it in items]
+    size = detector.image_size
+    joints = LinearRegressor.from_dict(results["regressor"]).predict(
+        normalized_to_pixels(np.concatenate(kp), (size, size)))
+    err = torso_errors(joints, np.stack(labels), TORSO_INDICES)[np.stack(visible)]
+    return {"torso_error": float(100 * err.mean()),
+            "pck_at_0.2": float(100 * (err <= 0.2).mean()), "frames": len(picks),
+            "actors": sorted(seen)}
+
+
+def recipe(name: str) -> tuple[Path, list[str]]:
+    """The config file and overrides of ``name``: a :data:`RECIPES` name, then optionally
+    ``+``-joined :data:`MODIFIERS` (``"imm-k16+cosine"``). KeyError names what is unknown."""
+    base, *mods = name.split("+")
+    if base not in RECIPES or any(m not in MODIFIERS for m in mods):
+        raise KeyError(f"unknown recipe {name!r}: expected one of {', '.join(RECIPES)}, "
+                       f"optionally with +{', +'.join(MODIFIERS)}")
+    config, overrides = RECIPES[base]
+    return config, [*overrides, *(o for m in mods for o in MODIFIERS[m])]
+
+
 def run_recipe(name: str, budget: list[str], bodies: Path, weights: Path, out: Path,
                seed: int, train_root: Path, benchmark: str = "bodies") -> dict[str, Any]:
     """Train one recipe within ``budget`` on ``train_root``, then :func:`score_run` on
     ``benchmark`` (``bodies``, or ``bodies-nobg`` for frames without background); one table
     row."""
-    config, overrides = RECIPES[name]
+    config, overrides = recipe(name)
     cfg = load_config(config, [*overrides, f"data.root={train_root}",
                                f"loss.vgg_weights={weights}", f"train.seed={seed}", *budget,
                                "train.progress=false"])
@@ -148,7 +202,7 @@ def score_run(name: str, run: Path, bodies: Path, steps: int, img_per_s: float,
     """Choose the run's checkpoint on the validation actors, evaluate that one on the test
     split of ``benchmark`` (``bodies`` or ``bodies-nobg``), draw its contact sheets
     (``run/eval``, replaced); one table row."""
-    config, overrides = RECIPES[name]
+    config, overrides = recipe(name)
     kept = sorted((run / "checkpoints").glob("step_*.pt"))
     if not kept:
         raise SystemExit(f"{run}/checkpoints holds no step_*.pt")
@@ -158,6 +212,8 @@ def score_run(name: str, run: Path, bodies: Path, steps: int, img_per_s: float,
     (run / "eval").mkdir(exist_ok=True)
     (run / "eval" / "validation.json").write_text(json.dumps(ranked, indent=1))
     (run / "eval" / "bodies.json").write_text(json.dumps(results, indent=1))
+    seen = seen_error(chosen, results, bodies)
+    (run / "eval" / "seen.json").write_text(json.dumps(seen, indent=1))
     sheets = [str(contact_sheet(chosen, results, bodies,
                                 run / "eval" / f"contact_sheet_test{i}.png", i))
               for i in SHEET_CLIPS]
@@ -178,6 +234,7 @@ def score_run(name: str, run: Path, bodies: Path, steps: int, img_per_s: float,
         "hungarian_torso_error": (match.get("torso_error") or {}).get("mean"),
         "mean_shape_torso_error": results["mean_shape"]["torso_error"]["mean"],
         "mean_shape_pck_at_0.2": results["mean_shape"]["pck_at_0.2"],
+        "seen_torso_error": seen["torso_error"], "seen_pck_at_0.2": seen["pck_at_0.2"],
         "contact_sheets": sheets,
     }
 
@@ -228,9 +285,10 @@ def _pct(value: float | None) -> str:
 def format_table(rows: list[dict[str, Any]], budget: str) -> str:
     """The Markdown table of the rows, best validation error first."""
     lines = [f"| recipe ({budget}) | steps | chosen on validation | validation: unseen actors "
-             f"| test error (% torso) | PCK@0.1 | PCK@0.2 | limbs PCK@0.2 | Hungarian raw | "
-             f"mean-pose floor (PCK@0.2) |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+             f"| test error: unseen actors, unseen motions (% torso) | PCK@0.1 | PCK@0.2 "
+             f"| limbs PCK@0.2 | Hungarian raw | mean-pose floor (PCK@0.2) "
+             f"| seen actors' training frames (PCK@0.2) |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(rows, key=lambda r: r["val_torso_error"]):
         saw = " (seen)" if r.get("detector_saw_validation") else ""
         floor = f" (floor {r['val_floor']:.1f}%)" if r.get("val_floor") is not None else ""
@@ -241,7 +299,8 @@ def format_table(rows: list[dict[str, Any]], budget: str) -> str:
                      f"{_pct(r['pck_at_0.2'])} | {_pct(r.get('limbs_pck_at_0.2'))} | "
                      f"{_pct(r['hungarian_torso_error'])} | "
                      f"{_pct(r['mean_shape_torso_error'])} "
-                     f"({_pct(r['mean_shape_pck_at_0.2'])}) |")
+                     f"({_pct(r['mean_shape_pck_at_0.2'])}) | "
+                     f"{_pct(r.get('seen_torso_error'))} ({_pct(r.get('seen_pck_at_0.2'))}) |")
     return "\n".join(lines)
 
 
@@ -263,10 +322,26 @@ def parse_steps(text: str, names: list[str], parser: argparse.ArgumentParser
     return steps
 
 
+def _backfill(row: dict[str, Any], run: Path) -> None:
+    """Columns a row of an older script lacks, from the run's ``eval/bodies.json``: the limbs'
+    PCK and the seen-actor figure (:func:`seen_error`, on the chosen checkpoint)."""
+    res = run / "eval" / "bodies.json"
+    if not res.is_file():
+        return
+    results = json.loads(res.read_text())
+    if row.get("limbs_pck_at_0.2") is None:
+        row["limbs_pck_at_0.2"] = limbs_pck(results)
+    if row.get("seen_torso_error") is None:
+        seen = seen_error(run / "checkpoints" / row["chosen"], results,
+                          Path(results["root"]))
+        (run / "eval" / "seen.json").write_text(json.dumps(seen, indent=1))
+        row["seen_torso_error"], row["seen_pck_at_0.2"] = seen["torso_error"], seen["pck_at_0.2"]
+
+
 def collect(dirs: list[Path], rescore: bool = False) -> int:
-    """Print one table of the rows in ``DIR/results.json`` of earlier runs; with ``rescore``
-    each row's run is scored again by :func:`score_run` (the protocol as it is now; its
-    results.json row is updated)."""
+    """Print one table of the rows in ``DIR/results.json`` of earlier runs (columns an older
+    script did not write are filled in, :func:`_backfill`); with ``rescore`` each row's run is
+    scored again by :func:`score_run` (the protocol as it is now). The rows are written back."""
     rows = []
     bodies = build_bodies(default_root()) if rescore else None
     for d in dirs:
@@ -278,13 +353,10 @@ def collect(dirs: list[Path], rescore: bool = False) -> int:
             if bodies is not None:
                 found[i] = r = score_run(r["recipe"], d / r["recipe"], bodies, r["steps"],
                                          r["img_per_s"], r.get("benchmark", "bodies"))
-            elif r.get("limbs_pck_at_0.2") is None:
-                res = d / r["recipe"] / "eval" / "bodies.json"
-                if res.is_file():
-                    r["limbs_pck_at_0.2"] = limbs_pck(json.loads(res.read_text()))
+            else:
+                _backfill(r, d / r["recipe"])
             rows.append(r)
-        if bodies is not None:
-            path.write_text(json.dumps(found, indent=1))
+        path.write_text(json.dumps(found, indent=1))
     steps = {r["steps"] for r in rows}
     print(format_table(rows, f"{steps.pop()} steps each" if len(steps) == 1 else "fixed steps"))
     print(oracle_line(default_root()))
@@ -303,7 +375,8 @@ def oracle_line(bodies: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipes", default="imm,zhang,motion",
-                        help=f"comma-separated names from: {', '.join(RECIPES)}")
+                        help=f"comma-separated names from: {', '.join(RECIPES)}; each "
+                             f"optionally +{', +'.join(MODIFIERS)} (e.g. imm-k16+cosine)")
     parser.add_argument("--minutes", type=float, default=20.0, help="training budget per recipe")
     parser.add_argument("--steps", default="",
                         help="train a fixed number of steps instead of --minutes: N for every "
@@ -329,9 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.collect:
         return collect(args.collect, args.rescore)
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
-    unknown = [n for n in names if n not in RECIPES]
-    if unknown:
-        parser.error(f"unknown recipe(s) {', '.join(unknown)}; known: {', '.join(RECIPES)}")
+    for n in names:
+        try:
+            recipe(n)
+        except KeyError as err:
+            parser.error(str(err.args[0]))
+        if "+cosine" in n and not args.steps:
+            parser.error(f"recipe {n}: the cosine schedule runs over train.steps; give the "
+                         f"run's length with --steps (a time limit would leave it undecayed)")
     out = args.out or ROOT / "runs" / time.strftime("bodies-quality-%Y%m%d-%H%M%S")
     if out.exists() and any(out.iterdir()):
         parser.error(f"--out {out} exists and is not empty; nothing is overwritten")

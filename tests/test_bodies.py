@@ -40,8 +40,11 @@ from landmarks.data.bodies_render import (
 from landmarks.data.bodies_scene import DOFS, JOINT_NAMES, sample_actor, sample_scene
 from landmarks.data.transforms import DatasetError
 from landmarks.evaluation.formatting import format_results
+from landmarks.evaluation.regression import LinearRegressor
 from landmarks.evaluation.selection import benchmark_validation_error
-from landmarks.evaluation.torso import TorsoMetric, torso_length
+from landmarks.evaluation.torso import TorsoMetric, torso_errors, torso_length
+from landmarks.geometry.coords import normalized_to_pixels
+from landmarks.inference import Detector
 from landmarks.registry import BENCHMARKS
 
 TINY = BuildSpec(train_actors=2, test_actors=1, train_motions=2, test_motions=1,
@@ -350,3 +353,47 @@ def test_a_build_without_background_frames_says_rebuild(tiny_root: Path, tmp_pat
     assert len(make_benchmark(old, 32).split("test")) > 0  # with its background: fine
     with pytest.raises(DatasetError, match=r"frames_nobg is missing.*--force"):
         make_benchmark(old, 32, background=False)
+
+
+def _bodies_quality():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bodies_quality.py"
+    spec = importlib.util.spec_from_file_location("bodies_quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seen_actor_figure_scores_the_detectors_own_training_actors(tiny_root: Path,
+                                                                     tmp_path: Path) -> None:
+    quality = _bodies_quality()
+    view = training_root_without_actors(tiny_root)  # actor 0 only (actor 1 is validation)
+    ckpt = write_model_checkpoint(tmp_path / "m.pt", "imm", images=view, k=4, size=32)
+    out = tmp_path / "bodies.json"
+    assert main(["eval", str(ckpt), "--dataset", "bodies", "--root", str(tiny_root),
+                 "--device", "cpu", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    seen = quality.seen_error(ckpt, results, tiny_root, stride=1)
+    assert seen["actors"] == ["a00"] and seen["frames"] == TINY.frames
+    assert seen["torso_error"] > 0 and 0 <= seen["pck_at_0.2"] <= 100
+    # by hand: actor 0's train clip (not its labelled clip, not actor 1), visible joints only
+    detector = Detector.from_checkpoint(ckpt, device="cpu")
+    frames = BodiesFrames(tiny_root, "train", 32)
+    items = [frames[i] for i in range(len(frames)) if frames.items[i][3] == "a00"]
+    kp = detector.detect_tensor(torch.stack([it["image"] for it in items])).double().numpy()
+    joints = LinearRegressor.from_dict(results["regressor"]).predict(
+        normalized_to_pixels(kp, (32, 32)))
+    labels = np.stack([it["labels"].numpy() for it in items]).astype(np.float64)
+    visible = np.stack([it["visible"].numpy() for it in items])
+    err = torso_errors(joints, labels, load_manifest(tiny_root)["torso_indices"])[visible]
+    assert seen["torso_error"] == pytest.approx(100 * err.mean())
+
+
+def test_quality_recipes_take_modifiers() -> None:
+    quality = _bodies_quality()
+    config, overrides = quality.recipe("zhang-k16+cosine")
+    assert config.name == "zhang_bodies.yaml"
+    assert overrides == ["model.num_keypoints=16", "optim.schedule=cosine"]
+    with pytest.raises(KeyError, match="imm\\+warm"):
+        quality.recipe("imm+warm")

@@ -98,7 +98,9 @@ def test_from_dict_validates_so_checkpoint_configs_are_checked(tmp_path: Path) -
     with pytest.raises(ConfigError, match=r"'model\.image_size'.*in ckpt\.pt"):
         from_dict({"model": {"image_size": 48}}, origin="ckpt.pt")
     with pytest.raises(ConfigError, match=r"'optim\.schedule'"):
-        from_dict({"optim": {"schedule": "cosine"}})
+        from_dict({"optim": {"schedule": "linear"}})
+    with pytest.raises(ConfigError, match=r"'optim\.cosine_floor'"):
+        from_dict({"optim": {"schedule": "cosine", "cosine_floor": 2}})
     # a checkpoint whose config is invalid is named when it is loaded for inference
     bad = to_dict(load_config())
     bad["data"]["frame_gap"] = [5, 1]

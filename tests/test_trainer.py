@@ -140,3 +140,17 @@ def test_the_callers_config_is_not_changed(image_dir: Path, tmp_path: Path) -> N
     saved = (tmp_path / "run" / "config.yaml").read_text()
     assert "softmax_scale" in saved and "softmax_scale" not in str(before)  # resolved copy
     assert result.step == 1
+
+
+def test_cosine_schedule_decays_to_its_floor_over_the_steps(image_dir: Path,
+                                                            tmp_path: Path) -> None:
+    result = train(smoke(image_dir, "optim.schedule=cosine", "optim.lr=1e-3",
+                         "optim.cosine_floor=0.1", "train.steps=4", "train.log_every=1"),
+                   tmp_path / "run")
+    lrs = [row["lr"] for row in result.history]
+    # a row's rate is the one the next step gets: half a cosine from 1e-3, 0.1e-3 at step 4
+    assert lrs[1] == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
+    assert lrs[-1] == pytest.approx(1e-4)
+    assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
+    assert trainer_module.cosine_factor(4, 4, 0.1) == pytest.approx(0.1)
+    assert trainer_module.cosine_factor(9, 4, 0.1) == pytest.approx(0.1)

@@ -162,7 +162,10 @@ class LossConfig(_Section):
 @dataclass
 class OptimConfig(_Section):
     """The optimiser (``adamw``: decoupled weight decay, or ``adam``: L2 decay added to the
-    gradient) and its schedule: ``step`` (official: ×0.95 every 100k) or ``plateau`` (paper).
+    gradient) and its schedule: ``step`` (official: ×0.95 every 100k), ``plateau`` (paper),
+    ``constant``, or ``cosine``: half a cosine from ``lr`` down to ``lr × cosine_floor`` over
+    ``train.steps`` (a short budget's schedule: give the run its real length in
+    ``train.steps``; a time limit that stops it earlier leaves the rate partly decayed).
 
     Why AdamW with a small decay: Adam's built-in L2 term is added to gradients already clipped
     to norm ``grad_clip`` (raw norms are 1e4–1e5), so 5e-4 outweighed the loss gradient and
@@ -175,11 +178,12 @@ class OptimConfig(_Section):
     name: str = "adamw"  # adamw | adam
     lr: float = 1e-3
     weight_decay: float = 1e-5
-    schedule: str = "step"  # step | plateau | constant
+    schedule: str = "step"  # step | plateau | constant | cosine
     step_size: int = 100_000
     gamma: float = 0.95
     plateau_factor: float = 0.1
     plateau_patience: int = 5  # in units of log_every windows without improvement
+    cosine_floor: float = 0.01  # "cosine": the last step's rate, as a share of lr
     grad_clip: float = 1.0  # max global gradient norm; 0 disables
 
 
@@ -408,9 +412,12 @@ def _validate(cfg: Config) -> None:
     if cfg.optim.name not in ("adamw", "adam"):
         raise ConfigError(f"config key 'optim.name': expected adamw or adam, "
                           f"got {cfg.optim.name!r}")
-    if cfg.optim.schedule not in ("step", "plateau", "constant"):
-        raise ConfigError(f"config key 'optim.schedule': expected step, plateau or constant, "
-                          f"got {cfg.optim.schedule!r}")
+    if cfg.optim.schedule not in ("step", "plateau", "constant", "cosine"):
+        raise ConfigError(f"config key 'optim.schedule': expected step, plateau, constant or "
+                          f"cosine, got {cfg.optim.schedule!r}")
+    if not 0 <= cfg.optim.cosine_floor <= 1:
+        raise ConfigError(f"config key 'optim.cosine_floor': expected a share of optim.lr in "
+                          f"[0, 1], got {cfg.optim.cosine_floor!r}")
     for key in ("target_tps", "source_tps"):
         if len(getattr(cfg.warp, key)) != 2:
             raise ConfigError(f"config key 'warp.{key}': expected two standard deviations")

@@ -59,7 +59,7 @@ class TimeLimit(Hook):
 
 
 class Schedule(Hook):
-    """The learning-rate schedule: ``step`` and ``constant`` advance every step;
+    """The learning-rate schedule: ``step``, ``constant`` and ``cosine`` advance every step;
     ``plateau`` reads the loss of each log row."""
 
     def after_step(self) -> None:

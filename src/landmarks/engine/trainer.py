@@ -166,8 +166,20 @@ def training_step(net: nn.Module, objective: Objective, batch: dict[str, torch.T
     return {**losses, **keypoint_health(out)}, out, pair
 
 
+def cosine_factor(step: int, steps: int, floor: float) -> float:
+    """The ``cosine`` schedule's share of ``optim.lr`` at ``step`` of ``steps``: half a cosine
+    from 1 down to ``floor``, then ``floor``."""
+    progress = min(step, steps) / max(steps, 1)
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Config):
+    """The schedule of ``optim.schedule`` (:class:`~landmarks.config.OptimConfig`)."""
     o = cfg.optim
+    if o.schedule == "cosine":
+        steps, floor = cfg.train.steps, o.cosine_floor
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: cosine_factor(step, steps, floor))
     if o.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, o.step_size, o.gamma)
     if o.schedule == "plateau":
