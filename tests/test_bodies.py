@@ -40,7 +40,7 @@ from landmarks.data.bodies_render import (
 from landmarks.data.bodies_scene import DOFS, JOINT_NAMES, sample_actor, sample_scene
 from landmarks.data.transforms import DatasetError
 from landmarks.evaluation.formatting import format_results
-from landmarks.evaluation.regression import LinearRegressor
+from landmarks.evaluation.regression import LinearRegressor, fit_linear_regressor
 from landmarks.evaluation.selection import benchmark_validation_error
 from landmarks.evaluation.torso import TorsoMetric, torso_errors, torso_length
 from landmarks.geometry.coords import normalized_to_pixels
@@ -390,10 +390,44 @@ def test_seen_actor_figure_scores_the_detectors_own_training_actors(tiny_root: P
     assert seen["torso_error"] == pytest.approx(100 * err.mean())
 
 
+def test_wide_fit_figure_fits_on_the_training_actors_labelled_and_train_clips(
+        tiny_root: Path, tmp_path: Path) -> None:
+    quality = _bodies_quality()
+    view = training_root_without_actors(tiny_root)  # actor 0 only (actor 1 is validation)
+    ckpt = write_model_checkpoint(tmp_path / "m.pt", "imm", images=view, k=4, size=32)
+    out = tmp_path / "bodies.json"
+    assert main(["eval", str(ckpt), "--dataset", "bodies", "--root", str(tiny_root),
+                 "--device", "cpu", "--out", str(out)]) == 0
+    wide = quality.wide_fit_error(ckpt, json.loads(out.read_text()), tiny_root, stride=1)
+    # by hand: fit on actor 0's labelled and train clips (not actor 1's), score every test frame
+    detector = Detector.from_checkpoint(ckpt, device="cpu")
+
+    def detect(split: str, actor: str | None) -> tuple[np.ndarray, ...]:
+        frames = BodiesFrames(tiny_root, split, 32)
+        items = [frames[i] for i in range(len(frames))
+                 if actor is None or frames.items[i][3] == actor]
+        kp = detector.detect_tensor(torch.stack([it["image"] for it in items])).double().numpy()
+        return (normalized_to_pixels(kp, (32, 32)),
+                np.stack([it["labels"].numpy() for it in items]).astype(np.float64),
+                np.stack([it["visible"].numpy() for it in items]))
+
+    fit = [detect("train_labelled", "a00"), detect("train", "a00")]
+    assert wide["fit_frames"] == sum(len(f[0]) for f in fit) == 2 * TINY.frames
+    regressor = fit_linear_regressor(np.concatenate([f[0] for f in fit]),
+                                     np.concatenate([f[1] for f in fit]))
+    kp, labels, visible = detect("test", None)
+    err = torso_errors(regressor.predict(kp), labels,
+                       load_manifest(tiny_root)["torso_indices"])[visible]
+    assert wide["torso_error"] == pytest.approx(100 * err.mean())
+    assert wide["pck_at_0.2"] == pytest.approx(100 * (err <= 0.2).mean())
+
+
 def test_quality_recipes_take_modifiers() -> None:
     quality = _bodies_quality()
     config, overrides = quality.recipe("zhang-k16+cosine")
     assert config.name == "zhang_bodies.yaml"
     assert overrides == ["model.num_keypoints=16", "optim.schedule=cosine"]
+    _, overrides = quality.recipe("motion-sep+cosine+b8")
+    assert overrides[-2:] == ["optim.schedule=cosine", "train.batch_size=8"]
     with pytest.raises(KeyError, match="imm\\+warm"):
         quality.recipe("imm+warm")
