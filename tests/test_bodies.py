@@ -365,15 +365,21 @@ def _bodies_quality():
     return module
 
 
-def test_seen_actor_figure_scores_the_detectors_own_training_actors(tiny_root: Path,
-                                                                     tmp_path: Path) -> None:
-    quality = _bodies_quality()
+def _evaluated_tiny_checkpoint(tiny_root: Path, tmp_path: Path) -> tuple[Path, dict]:
+    """A K=4 imm checkpoint trained on actor 0's clips (actor 1 is validation) and its
+    ``landmarks eval --dataset bodies`` results on the tiny build."""
     view = training_root_without_actors(tiny_root)  # actor 0 only (actor 1 is validation)
     ckpt = write_model_checkpoint(tmp_path / "m.pt", "imm", images=view, k=4, size=32)
     out = tmp_path / "bodies.json"
     assert main(["eval", str(ckpt), "--dataset", "bodies", "--root", str(tiny_root),
                  "--device", "cpu", "--out", str(out)]) == 0
-    results = json.loads(out.read_text())
+    return ckpt, json.loads(out.read_text())
+
+
+def test_seen_actor_figure_scores_the_detectors_own_training_actors(tiny_root: Path,
+                                                                     tmp_path: Path) -> None:
+    quality = _bodies_quality()
+    ckpt, results = _evaluated_tiny_checkpoint(tiny_root, tmp_path)
     seen = quality.seen_error(ckpt, results, tiny_root, stride=1)
     assert seen["actors"] == ["a00"] and seen["frames"] == TINY.frames
     assert seen["torso_error"] > 0 and 0 <= seen["pck_at_0.2"] <= 100
@@ -393,12 +399,8 @@ def test_seen_actor_figure_scores_the_detectors_own_training_actors(tiny_root: P
 def test_wide_fit_figure_fits_on_the_training_actors_labelled_and_train_clips(
         tiny_root: Path, tmp_path: Path) -> None:
     quality = _bodies_quality()
-    view = training_root_without_actors(tiny_root)  # actor 0 only (actor 1 is validation)
-    ckpt = write_model_checkpoint(tmp_path / "m.pt", "imm", images=view, k=4, size=32)
-    out = tmp_path / "bodies.json"
-    assert main(["eval", str(ckpt), "--dataset", "bodies", "--root", str(tiny_root),
-                 "--device", "cpu", "--out", str(out)]) == 0
-    wide = quality.wide_fit_error(ckpt, json.loads(out.read_text()), tiny_root, stride=1)
+    ckpt, results = _evaluated_tiny_checkpoint(tiny_root, tmp_path)
+    wide = quality.wide_fit_error(ckpt, results, tiny_root, stride=1)
     # by hand: fit on actor 0's labelled and train clips (not actor 1's), score every test frame
     detector = Detector.from_checkpoint(ckpt, device="cpu")
 
