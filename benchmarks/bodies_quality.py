@@ -200,14 +200,16 @@ def seen_error(checkpoint: Path, results: dict[str, Any], bodies: Path,
 def wide_fit_error(checkpoint: Path, results: dict[str, Any], bodies: Path,
                    stride: int = WIDE_FIT_STRIDE) -> dict[str, Any]:
     """The test figure with a regressor fitted on more labelled frames: the train_labelled
-    clips of the actors in the detector's training root (the standard fit) plus every
+    clips of the actors in the detector's training root less the validation actors (the
+    standard fit; :func:`rigid_oracle`'s wide fit too) plus every
     ``stride``-th frame of their ``train`` clips, as Jakab et al. fit theirs on the training
     subjects of Human3.6M (the frames the detector learnt from, its labels used by the
     regressor alone). The standard fit has one clip, so one motion, per actor; this one all
     the train motions. Same bias-free least squares (:func:`fit_linear_regressor`), scored on
     the whole test split. Returns ``{"torso_error", "pck_at_0.2", "fit_frames"}``."""
     detector = Detector.from_checkpoint(checkpoint, device="cpu")
-    seen = _seen_actors(detector)
+    held = {actor_group(a) for a in validation_actors(load_manifest(bodies))}
+    seen = _seen_actors(detector) - held  # as the standard fit, never the validation actors
     background = results.get("dataset", "bodies") == "bodies"
     size = detector.image_size
     fit = [BodiesFrames(bodies, "train_labelled", size, background=background),

@@ -376,6 +376,19 @@ def _evaluated_tiny_checkpoint(tiny_root: Path, tmp_path: Path) -> tuple[Path, d
     return ckpt, json.loads(out.read_text())
 
 
+def _detected_by_hand(ckpt: Path, root: Path, split: str, actor: str | None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 32-px tiny build's ``split`` frames (of ``actor`` alone, unless None), detected in one
+    batch: keypoints in pixels, labels and visibility."""
+    detector = Detector.from_checkpoint(ckpt, device="cpu")
+    frames = BodiesFrames(root, split, 32)
+    items = [frames[i] for i in range(len(frames)) if actor in (None, frames.items[i][3])]
+    kp = detector.detect_tensor(torch.stack([it["image"] for it in items])).double().numpy()
+    return (normalized_to_pixels(kp, (32, 32)),
+            np.stack([it["labels"].numpy() for it in items]).astype(np.float64),
+            np.stack([it["visible"].numpy() for it in items]))
+
+
 def test_seen_actor_figure_scores_the_detectors_own_training_actors(tiny_root: Path,
                                                                      tmp_path: Path) -> None:
     quality = _bodies_quality()
@@ -384,14 +397,8 @@ def test_seen_actor_figure_scores_the_detectors_own_training_actors(tiny_root: P
     assert seen["actors"] == ["a00"] and seen["frames"] == TINY.frames
     assert seen["torso_error"] > 0 and 0 <= seen["pck_at_0.2"] <= 100
     # by hand: actor 0's train clip (not its labelled clip, not actor 1), visible joints only
-    detector = Detector.from_checkpoint(ckpt, device="cpu")
-    frames = BodiesFrames(tiny_root, "train", 32)
-    items = [frames[i] for i in range(len(frames)) if frames.items[i][3] == "a00"]
-    kp = detector.detect_tensor(torch.stack([it["image"] for it in items])).double().numpy()
-    joints = LinearRegressor.from_dict(results["regressor"]).predict(
-        normalized_to_pixels(kp, (32, 32)))
-    labels = np.stack([it["labels"].numpy() for it in items]).astype(np.float64)
-    visible = np.stack([it["visible"].numpy() for it in items])
+    kp, labels, visible = _detected_by_hand(ckpt, tiny_root, "train", "a00")
+    joints = LinearRegressor.from_dict(results["regressor"]).predict(kp)
     err = torso_errors(joints, labels, load_manifest(tiny_root)["torso_indices"])[visible]
     assert seen["torso_error"] == pytest.approx(100 * err.mean())
 
@@ -402,22 +409,12 @@ def test_wide_fit_figure_fits_on_the_training_actors_labelled_and_train_clips(
     ckpt, results = _evaluated_tiny_checkpoint(tiny_root, tmp_path)
     wide = quality.wide_fit_error(ckpt, results, tiny_root, stride=1)
     # by hand: fit on actor 0's labelled and train clips (not actor 1's), score every test frame
-    detector = Detector.from_checkpoint(ckpt, device="cpu")
-
-    def detect(split: str, actor: str | None) -> tuple[np.ndarray, ...]:
-        frames = BodiesFrames(tiny_root, split, 32)
-        items = [frames[i] for i in range(len(frames))
-                 if actor is None or frames.items[i][3] == actor]
-        kp = detector.detect_tensor(torch.stack([it["image"] for it in items])).double().numpy()
-        return (normalized_to_pixels(kp, (32, 32)),
-                np.stack([it["labels"].numpy() for it in items]).astype(np.float64),
-                np.stack([it["visible"].numpy() for it in items]))
-
-    fit = [detect("train_labelled", "a00"), detect("train", "a00")]
+    fit = [_detected_by_hand(ckpt, tiny_root, "train_labelled", "a00"),
+           _detected_by_hand(ckpt, tiny_root, "train", "a00")]
     assert wide["fit_frames"] == sum(len(f[0]) for f in fit) == 2 * TINY.frames
     regressor = fit_linear_regressor(np.concatenate([f[0] for f in fit]),
                                      np.concatenate([f[1] for f in fit]))
-    kp, labels, visible = detect("test", None)
+    kp, labels, visible = _detected_by_hand(ckpt, tiny_root, "test", None)
     err = torso_errors(regressor.predict(kp), labels,
                        load_manifest(tiny_root)["torso_indices"])[visible]
     assert wide["torso_error"] == pytest.approx(100 * err.mean())
