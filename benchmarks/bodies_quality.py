@@ -277,10 +277,11 @@ def score_run(name: str, run: Path, bodies: Path, steps: int, img_per_s: float,
         "overrides": overrides,
         "steps": steps, "img_per_s": img_per_s,
         "chosen": chosen.name, "validation": [
-            {"checkpoint": Path(r["checkpoint"]).name, "val_error": r["val_error"]}
-            for r in ranked],
+            {"checkpoint": Path(r["checkpoint"]).name, "val_error": r["val_error"],
+             "val_by_actor": r.get("val_by_group")} for r in ranked],
         "val_torso_error": ranked[0]["val_error"], "val_floor": ranked[0].get("val_floor"),
-        "val_actors": ranked[0]["val_groups"],
+        "val_actors": ranked[0]["val_groups"], "val_by_actor": ranked[0].get("val_by_group"),
+        "val_frames": ranked[0].get("frames"),
         "detector_saw_validation": results["val_split"].get("detector_saw_them"),
         "torso_error": results["torso_error"]["mean"],
         "pck_at_0.1": results["pck"]["at_0.1"], "pck_at_0.2": results["pck"]["at_0.2"],
@@ -345,17 +346,19 @@ def _pct(value: float | None) -> str:
 def format_table(rows: list[dict[str, Any]], budget: str) -> str:
     """The Markdown table of the rows, best validation error first."""
     lines = [f"| recipe ({budget}) | steps | chosen on validation | validation: unseen actors "
+             f"| per validation actor "
              f"| test error: unseen actors, unseen motions (% torso) | PCK@0.1 | PCK@0.2 "
              f"| limbs PCK@0.2 | Hungarian raw | mean-pose floor (PCK@0.2) "
              f"| seen actors' training frames (PCK@0.2) "
              f"| test, regressor fit on the train clips too (PCK@0.2) |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(rows, key=lambda r: r["val_torso_error"]):
         saw = " (seen)" if r.get("detector_saw_validation") else ""
         floor = f" (floor {r['val_floor']:.1f}%)" if r.get("val_floor") is not None else ""
         bare = " (no background)" if r.get("benchmark") == "bodies-nobg" else ""
         lines.append(f"| {r['recipe']}{bare} | {r['steps']} | {r['chosen']} | "
                      f"{_pct(r['val_torso_error'])}{saw}{floor} | "
+                     f"{_by_actor(r.get('val_by_actor'))} | "
                      f"{_pct(r['torso_error'])} | {_pct(r['pck_at_0.1'])} | "
                      f"{_pct(r['pck_at_0.2'])} | {_pct(r.get('limbs_pck_at_0.2'))} | "
                      f"{_pct(r['hungarian_torso_error'])} | "
@@ -365,6 +368,11 @@ def format_table(rows: list[dict[str, Any]], budget: str) -> str:
                      f"{_pct(r.get('wide_fit_torso_error'))} "
                      f"({_pct(r.get('wide_fit_pck_at_0.2'))}) |")
     return "\n".join(lines)
+
+
+def _by_actor(errors: dict[str, float] | None) -> str:
+    """``{"a07": 27.0, "a08": 47.4}`` → ``"a07 27.0%, a08 47.4%"`` (rows of older runs: "")."""
+    return ", ".join(f"{a} {_pct(e)}" for a, e in sorted((errors or {}).items()))
 
 
 def parse_steps(text: str, names: list[str], parser: argparse.ArgumentParser

@@ -306,8 +306,21 @@ def test_eval_says_whether_the_detector_saw_the_validation_actors(tiny_root: Pat
         assert ("DETECTOR SAW THEM" in format_results(res)) is saw
         assert any("not held out" in n for n in res["notes"]) is saw
         val = benchmark_validation_error(ckpt, "bodies", tiny_root, device="cpu")
-        assert val["val_groups"] == ["a01"] and val["frames"] == 3 and val["val_floor"] > 0
-        assert val["val_error"] == pytest.approx(res["val_torso_error"])
+        assert val["val_groups"] == ["a01"] and val["val_floor"] > 0
+        assert val["val_by_group"] == {"a01": pytest.approx(val["val_error"])}
+        if saw:  # its train clips were trained on: the labelled clip alone, as eval scores it
+            assert val["frames"] == 3 and val["extra_frames"] == 0
+            assert val["val_error"] == pytest.approx(res["val_torso_error"])
+            continue
+        # held out: actor 1's train clip joins (every 2nd frame), the fit is actor 0's alone
+        assert val["extra_frames"] == 2 and val["frames"] == 3 + 2
+        fit = _detected_by_hand(ckpt, tiny_root, "train_labelled", "a00")
+        scored = [_detected_by_hand(ckpt, tiny_root, "train_labelled", "a01"),
+                  [a[::2] for a in _detected_by_hand(ckpt, tiny_root, "train", "a01")]]
+        kp, labels, visible = (np.concatenate(a) for a in zip(*scored, strict=True))
+        err = torso_errors(fit_linear_regressor(fit[0], fit[1]).predict(kp), labels,
+                           load_manifest(tiny_root)["torso_indices"])[visible]
+        assert val["val_error"] == pytest.approx(100 * err.mean())
 
 
 def test_frames_without_background(tiny_root: Path, tmp_path: Path) -> None:
@@ -430,3 +443,16 @@ def test_quality_recipes_take_modifiers() -> None:
     assert overrides[-2:] == ["optim.schedule=cosine", "train.batch_size=8"]
     with pytest.raises(KeyError, match="imm\\+warm"):
         quality.recipe("imm+warm")
+
+
+def test_quality_table_has_a_cell_per_column_old_rows_too() -> None:
+    quality = _bodies_quality()
+    row = {"recipe": "imm", "benchmark": "bodies-nobg", "steps": 10, "chosen": "step_10.pt",
+           "val_torso_error": 30.0, "val_floor": 40.0, "val_by_actor": {"a08": 40.0, "a07": 20.0},
+           "torso_error": 25.0, "pck_at_0.1": 30.0, "pck_at_0.2": 60.0,
+           "hungarian_torso_error": None, "mean_shape_torso_error": 44.0,
+           "mean_shape_pck_at_0.2": 20.0}
+    old = {k: v for k, v in row.items() if k != "val_by_actor"} | {"val_torso_error": 31.0}
+    lines = quality.format_table([old, row], "10 steps").splitlines()
+    assert len({line.count("|") for line in lines}) == 1
+    assert "| a07 20.0%, a08 40.0% |" in lines[2]  # best validation first, actors in order

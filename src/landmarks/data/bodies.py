@@ -39,6 +39,8 @@ a checkpoint on them is choosing on people the detector did not see, as the test
 detector trains on :func:`training_root_without_actors` (``benchmarks/bodies_quality.py`` does by
 default): their labelled clips are the validation part of the benchmark's ``train`` split (items
 carry ``"group": "aNN"``, the actor), and the ``torso`` metric fits its regressor without them.
+Choosing a checkpoint also scores every :data:`VALIDATION_CLIP_STRIDE`-th frame of their
+``train`` clips (the benchmark's ``validation_extra``) when the detector did not train on them.
 
 Layout of the root::
 
@@ -62,6 +64,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +109,9 @@ TORSO_INDICES: tuple[tuple[int, int], tuple[int, int]] = (
 )
 #: Share of the train actors held out for validation (:func:`validation_actors`).
 VALIDATION_SHARE = 0.2
+#: Every n-th frame of the validation actors' unsupervised ``train`` clips that joins their
+#: labelled clips in the validation figure (:func:`make_benchmark`'s ``validation_extra``).
+VALIDATION_CLIP_STRIDE = 2
 #: The folder of the frames without their background (as :data:`SPLITS` under ``frames/``).
 NO_BACKGROUND_DIR = "frames_nobg"
 
@@ -410,10 +416,11 @@ class BodiesFrames(Dataset):
         image_size: S.
         stride: keep every ``stride``-th frame of each clip.
         background: ``False``: the frames without their background (``frames_nobg``).
+        actors: keep the clips of these actors only (``None``: every actor of the split).
     """
 
     def __init__(self, root: Path | str, split: str, image_size: int, stride: int = 1,
-                 background: bool = True) -> None:
+                 background: bool = True, actors: Collection[int] | None = None) -> None:
         if split not in SPLITS:
             raise DatasetError(f"bodies has no split {split!r}; expected one of "
                                f"{', '.join(SPLITS)}")
@@ -425,7 +432,7 @@ class BodiesFrames(Dataset):
         frames = frames_dir(root, background)
         self.items: list[tuple[Path, np.ndarray, np.ndarray, str]] = []
         for clip in manifest["clips"]:
-            if clip["split"] != split:
+            if clip["split"] != split or (actors is not None and clip["actor"] not in actors):
                 continue
             with np.load(self.root / "labels" / split / f"{clip['id']}.npz") as z:
                 joints, visible = z["joints"], z["visible"]
@@ -466,6 +473,9 @@ def make_benchmark(root: Path | str, image_size: int, stride: int = 1, backgroun
         torso_indices=TORSO_INDICES,
         labels_note="exact labels: joints projected with the rendering camera (MuJoCo)",
         validation_groups=[actor_group(a) for a in held],
+        validation_extra=BodiesFrames(root, "train", image_size,
+                                      max(1, int(stride)) * VALIDATION_CLIP_STRIDE, background,
+                                      actors=held),
         training_groups=lambda data_root: {actor_group(a)
                                            for a in actors_in_training_root(data_root)},
         notes=[

@@ -78,6 +78,11 @@ class LabelledBenchmark:
     # groups of the "train" split held out of the regressor's fit and scored as validation
     # (people the detector should not have seen either); None: 10% of the images at random
     validation_groups: list[str] | None = None
+    # more frames of the validation groups outside the "train" split (Bodies: the validation
+    # actors' unsupervised clips, other motions and scenes), scored with the held-out part of
+    # "train" when choosing a checkpoint on a detector that did not train on those groups
+    # (:func:`landmarks.evaluation.selection.benchmark_validation_error`); items carry "group"
+    validation_extra: Dataset | None = None
     # the groups whose images a detector's training root (its config's data.root) holds, to
     # say whether validation was held out of the detector's training too; None: not known
     training_groups: Callable[[Path], set[str]] | None = None

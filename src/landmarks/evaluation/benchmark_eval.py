@@ -32,7 +32,7 @@ from landmarks.inference import Detector
 from landmarks.registry import BENCHMARKS
 
 __all__ = ["PCK_THRESHOLDS", "REALFACES", "available_benchmarks", "detect_split",
-           "evaluate_benchmark", "json_safe", "metric_for"]
+           "detector_saw_groups", "evaluate_benchmark", "json_safe", "metric_for"]
 
 #: The benchmark :mod:`landmarks.evaluation.run` scores itself (not through this module).
 REALFACES = "realfaces"
@@ -197,7 +197,7 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
     results.update(scored.entries)  # a metric's own "pck" (torso) replaces the one above
     split = results.get("val_split")
     if isinstance(split, dict) and split.get("by") == "group":
-        split["detector_saw_them"] = _detector_saw(detector.training_root, bench,
+        split["detector_saw_them"] = detector_saw_groups(detector.training_root, bench,
                                                    split["groups"])
         if split["detector_saw_them"]:
             results["notes"].append(
@@ -208,8 +208,8 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
     return EvaluationResult(json_safe(results))
 
 
-def _detector_saw(training_root: str | None, bench: LabelledBenchmark,
-                  groups: Sequence[str]) -> bool | None:
+def detector_saw_groups(training_root: str | None, bench: LabelledBenchmark,
+                        groups: Sequence[str]) -> bool | None:
     """Whether a detector trained on ``training_root`` saw any of ``groups``
     (:attr:`LabelledBenchmark.training_groups`); ``None`` when that cannot be told (no such
     function, or the root is not on this machine)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from landmarks.evaluation.benchmark_eval import detect_split, metric_for
+from landmarks.evaluation.benchmark_eval import detect_split, detector_saw_groups, metric_for
 from landmarks.evaluation.identity import realfaces_validation_groups
 from landmarks.evaluation.metrics import iod_error
 from landmarks.evaluation.regression import fit_linear_regressor
@@ -69,9 +69,14 @@ def benchmark_validation_error(checkpoint: Path, name: str, root: Path, device: 
     :func:`~landmarks.evaluation.benchmark_eval.evaluate_benchmark`
     on a benchmark that names its validation groups (Bodies: actors 7 and 8): detect the
     labelled train split, fit the regressor without those groups and score them with the
-    benchmark's metric. Returns ``{"checkpoint", "val_error", "val_floor", "metric",
-    "val_groups", "frames"}`` (``val_floor``: the fit frames' mean pose predicted for every
-    validation frame); never looks at the test split.
+    benchmark's metric, together with the benchmark's
+    :attr:`~landmarks.data.labelled.LabelledBenchmark.validation_extra` frames (Bodies: the
+    validation actors' unsupervised clips, five times the frames and four more motions per
+    actor) when the detector's training root is known not to hold those groups. Returns
+    ``{"checkpoint", "val_error", "val_floor", "metric", "val_groups", "frames",
+    "extra_frames", "val_by_group"}`` (``val_floor``: the fit frames' mean pose predicted for
+    every validation frame; ``val_by_group``: the error of each group's frames alone, same
+    fit); never looks at the test split.
 
     Raises:
         ValueError: the benchmark names no validation groups, or its metric cannot hold groups
@@ -91,14 +96,35 @@ def benchmark_validation_error(checkpoint: Path, name: str, root: Path, device: 
         raise ValueError(f"benchmark {name!r}: its train items carry no 'group'; validation "
                          f"groups cannot be found among them")
     held = np.isin(np.asarray(groups), bench.validation_groups)
-    scored = metric.score(kp, labels, kp[held], labels[held], visible=(visible, visible[held]),
-                          train_groups=groups, val_groups=bench.validation_groups)
-    key = f"val_{bench.metric}_error"
-    floor = scored.entries["mean_shape"][f"{bench.metric}_error"]["mean"]
-    return {"checkpoint": str(checkpoint), "val_error": float(scored.entries[key]),
-            "val_floor": float(floor), "metric": bench.metric,
+    val = (kp[held], labels[held], visible[held], np.asarray(groups)[held])
+    extra_frames = 0
+    if (bench.validation_extra is not None
+            and detector_saw_groups(detector.training_root, bench,
+                                    bench.validation_groups) is False):
+        e_kp, e_labels, e_visible, e_groups, _ = detect_split(
+            detector, bench.validation_extra, size, f"benchmark {name!r} validation frames")
+        if e_groups is None or not np.isin(e_groups, bench.validation_groups).all():
+            raise ValueError(f"benchmark {name!r}: its validation_extra items must carry a "
+                             f"validation group ({', '.join(bench.validation_groups)})")
+        val = tuple(np.concatenate([a, b]) for a, b in zip(
+            val, (e_kp, e_labels, e_visible, np.asarray(e_groups)), strict=True))
+        extra_frames = len(e_kp)
+
+    def score(keep: np.ndarray) -> Any:
+        return metric.score(kp, labels, val[0][keep], val[1][keep],
+                            visible=(visible, val[2][keep]), train_groups=groups,
+                            val_groups=bench.validation_groups)
+
+    scored = score(np.ones(len(val[0]), bool))
+    key = f"{bench.metric}_error"
+    by_group = {str(g): float(score(val[3] == g).entries[key]["mean"])
+                for g in sorted(set(val[3].tolist()))}
+    return {"checkpoint": str(checkpoint), "val_error": float(scored.entries[key]["mean"]),
+            "val_floor": float(scored.entries["mean_shape"][key]["mean"]),
+            "metric": bench.metric,
             "val_groups": list(scored.entries["val_split"]["groups"]),
-            "frames": int(held.sum())}
+            "frames": int(len(val[0])), "extra_frames": extra_frames,
+            "val_by_group": by_group}
 
 
 def select_on_benchmark_validation(checkpoints: Sequence[Path], name: str, root: Path,
