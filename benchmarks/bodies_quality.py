@@ -57,6 +57,7 @@ from landmarks.data.bodies import (
 )
 from landmarks.data.bodies_scene import SKELETON
 from landmarks.engine.trainer import train
+from landmarks.evaluation.benchmark_eval import detect_split
 from landmarks.evaluation.regression import LinearRegressor, fit_linear_regressor
 from landmarks.evaluation.run import evaluate_checkpoint
 from landmarks.evaluation.selection import select_on_benchmark_validation
@@ -148,21 +149,13 @@ def contact_sheet(checkpoint: Path, results: dict[str, Any], bodies: Path, out: 
     return out
 
 
-def _detect(detector: Detector, frames: BodiesFrames, picks: list[int]
+def _detect(detector: Detector, frames: BodiesFrames
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(keypoints (N, K, 2) in pixels, labels (N, 15, 2), visible (N, 15))`` of the frames
-    ``picks`` of ``frames``, detected in batches of 64."""
-    kp, labels, visible = [], [], []
-    for start in range(0, len(picks), 64):
-        items = [frames[i] for i in picks[start:start + 64]]
-        with torch.inference_mode():
-            kp.append(detector.detect_tensor(torch.stack([it["image"] for it in items]))
-                      .double().numpy())
-        labels += [it["labels"].double().numpy() for it in items]
-        visible += [it["visible"].numpy() for it in items]
-    size = detector.image_size
-    return (normalized_to_pixels(np.concatenate(kp), (size, size)), np.stack(labels),
-            np.stack(visible))
+    """``(keypoints (N, K, 2) in pixels, labels (N, 15, 2), visible (N, 15))`` of every frame
+    of ``frames`` (:func:`~landmarks.evaluation.benchmark_eval.detect_split`)."""
+    kp, labels, visible, _, _ = detect_split(detector, frames, detector.image_size,
+                                             f"bodies {frames.split} frames")
+    return kp, labels, visible
 
 
 def _scored(joints: np.ndarray, labels: np.ndarray, visible: np.ndarray) -> dict[str, float]:
@@ -171,9 +164,9 @@ def _scored(joints: np.ndarray, labels: np.ndarray, visible: np.ndarray) -> dict
     return {"torso_error": float(100 * err.mean()), "pck_at_0.2": float(100 * (err <= 0.2).mean())}
 
 
-def _seen_actors(detector: Detector) -> set[str]:
-    """The Bodies actor groups (``"a03"``) of the detector's training root."""
-    seen = {actor_group(a) for a in actors_in_training_root(detector.training_root)}
+def _seen_actors(detector: Detector) -> set[int]:
+    """The Bodies actors of the detector's training root."""
+    seen = actors_in_training_root(detector.training_root)
     if not seen:
         raise SystemExit(f"its training root {detector.training_root} names no Bodies actor; "
                          f"the seen-actor figures need the run's training clips")
@@ -190,11 +183,11 @@ def seen_error(checkpoint: Path, results: dict[str, Any], bodies: Path,
     detector = Detector.from_checkpoint(checkpoint, device="cpu")
     seen = _seen_actors(detector)
     frames = BodiesFrames(bodies, "train", detector.image_size, stride,
-                          background=results.get("dataset", "bodies") == "bodies")
-    picks = [i for i, item in enumerate(frames.items) if item[3] in seen]
-    kp, labels, visible = _detect(detector, frames, picks)
+                          background=results.get("dataset", "bodies") == "bodies", actors=seen)
+    kp, labels, visible = _detect(detector, frames)
     joints = LinearRegressor.from_dict(results["regressor"]).predict(kp)
-    return {**_scored(joints, labels, visible), "frames": len(picks), "actors": sorted(seen)}
+    return {**_scored(joints, labels, visible), "frames": len(frames),
+            "actors": [actor_group(a) for a in sorted(seen)]}
 
 
 def wide_fit_error(checkpoint: Path, results: dict[str, Any], bodies: Path,
@@ -208,18 +201,16 @@ def wide_fit_error(checkpoint: Path, results: dict[str, Any], bodies: Path,
     the train motions. Same bias-free least squares (:func:`fit_linear_regressor`), scored on
     the whole test split. Returns ``{"torso_error", "pck_at_0.2", "fit_frames"}``."""
     detector = Detector.from_checkpoint(checkpoint, device="cpu")
-    held = {actor_group(a) for a in validation_actors(load_manifest(bodies))}
+    held = set(validation_actors(load_manifest(bodies)))
     seen = _seen_actors(detector) - held  # as the standard fit, never the validation actors
     background = results.get("dataset", "bodies") == "bodies"
     size = detector.image_size
-    fit = [BodiesFrames(bodies, "train_labelled", size, background=background),
-           BodiesFrames(bodies, "train", size, stride, background=background)]
-    parts = [_detect(detector, f, [i for i, it in enumerate(f.items) if it[3] in seen])
-             for f in fit]
+    parts = [_detect(detector, BodiesFrames(bodies, split, size, step, background, seen))
+             for split, step in (("train_labelled", 1), ("train", stride))]
     regressor = fit_linear_regressor(np.concatenate([p[0] for p in parts]),
                                      np.concatenate([p[1] for p in parts]))
-    test = BodiesFrames(bodies, "test", size, background=background)
-    kp, labels, visible = _detect(detector, test, list(range(len(test))))
+    kp, labels, visible = _detect(detector, BodiesFrames(bodies, "test", size,
+                                                         background=background))
     return {**_scored(regressor.predict(kp), labels, visible),
             "fit_frames": sum(len(p[0]) for p in parts)}
 

@@ -198,7 +198,7 @@ def evaluate_benchmark(checkpoint: Path, name: str, root: Path, device: str = "a
     split = results.get("val_split")
     if isinstance(split, dict) and split.get("by") == "group":
         split["detector_saw_them"] = detector_saw_groups(detector.training_root, bench,
-                                                   split["groups"])
+                                                         split["groups"])
         if split["detector_saw_them"]:
             results["notes"].append(
                 f"validation groups {', '.join(split['groups'])} were in the detector's "

@@ -71,8 +71,8 @@ def benchmark_validation_error(checkpoint: Path, name: str, root: Path, device: 
     labelled train split, fit the regressor without those groups and score them with the
     benchmark's metric, together with the benchmark's
     :attr:`~landmarks.data.labelled.LabelledBenchmark.validation_extra` frames (Bodies: the
-    validation actors' unsupervised clips, five times the frames and four more motions per
-    actor) when the detector's training root is known not to hold those groups. Returns
+    validation actors' unsupervised clips: three times the frames, four motions per actor
+    instead of one) when the detector's training root is known not to hold those groups. Returns
     ``{"checkpoint", "val_error", "val_floor", "metric", "val_groups", "frames",
     "extra_frames", "val_by_group"}`` (``val_floor``: the fit frames' mean pose predicted for
     every validation frame; ``val_by_group``: the error of each group's frames alone, same
