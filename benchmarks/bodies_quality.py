@@ -98,6 +98,9 @@ MODIFIERS: dict[str, list[str]] = {
     # half the batch at the same images per second: twice the updates in the same budget
     # (give the doubled step count with --steps)
     "b8": ["train.batch_size=8"],
+    # every checkpoint kept (the last five otherwise): a run several budgets long, scored at
+    # each budget by --curve
+    "keepall": ["train.keep_checkpoints=0"],
 }
 SHEET_FRAMES = 8
 #: The joints of the arms and legs (the limbs' PCK column): what a rigid cloud on the torso misses.

@@ -456,3 +456,21 @@ def test_quality_table_has_a_cell_per_column_old_rows_too() -> None:
     lines = quality.format_table([old, row], "10 steps").splitlines()
     assert len({line.count("|") for line in lines}) == 1
     assert "| a07 20.0%, a08 40.0% |" in lines[2]  # best validation first, actors in order
+
+
+def test_learning_curve_chooses_as_a_run_of_that_length_would(monkeypatch) -> None:
+    import importlib
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    curve = importlib.import_module("bodies_curve")
+    val = {200: 10.0, 400: 30.0, 600: 25.0, 800: 28.0, 1000: 27.0, 1200: 26.0, 1400: 24.0}
+    ranked = [{"checkpoint": f"run/checkpoints/step_{s:07d}.pt", "val_error": e}
+              for s, e in sorted(val.items(), key=lambda kv: kv[1])]
+    assert curve.checkpoint_step(ranked[0]["checkpoint"]) == 200
+    # a run of 1000 steps keeps 200..1000 and chooses step 200, the best of them
+    assert curve.choose_at(ranked, 1000)["val_error"] == 10.0
+    # one of 1300 steps keeps 400..1200 (step 200 pruned): the best of them is step 600 (25%)
+    assert curve.checkpoint_step(curve.choose_at(ranked, 1300)["checkpoint"]) == 600
+    assert curve.checkpoint_step(curve.choose_at(ranked, 1400)["checkpoint"]) == 1400
+    assert curve.choose_at(ranked, 100) is None
+    assert "train.keep_checkpoints=0" in _bodies_quality().recipe("imm-k16+keepall")[1]
