@@ -52,13 +52,21 @@ def video_info(path: str | Path) -> VideoInfo:
         raise DatasetError(f"video {path} cannot be opened: {err}") from err
 
 
+def rgb_array(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame as an ``(H, W, 3)`` uint8 RGB array, converted by swscale on the calling
+    thread (``threads=1``). PyAV's default, a pool of swscale slice threads, hung a DataLoader
+    worker for good (it waited in ``avpriv_slicethread_execute`` for threads that do not exist
+    in a forked process); the frames here are small, so the pool saves nothing."""
+    return frame.to_ndarray(format="rgb24", threads=1)
+
+
 def iter_rgb_frames(path: str | Path, max_frames: int = 0) -> Iterator[np.ndarray]:
     """Yield decoded frames of the first video stream as ``(H, W, 3)`` uint8 RGB arrays."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for count, frame in enumerate(container.decode(stream), start=1):
-            yield frame.to_ndarray(format="rgb24")
+            yield rgb_array(frame)
             if max_frames and count >= max_frames:
                 return
 
@@ -159,7 +167,7 @@ class FrameReader:
         for number, frame in self._frames:
             self._last = number
             if number in wanted:
-                out[number] = frame.to_ndarray(format="rgb24")
+                out[number] = rgb_array(frame)
             if number >= want[-1]:
                 break
         else:
