@@ -27,21 +27,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bodies_quality import limbs_pck, seen_error, wide_fit_error
+from bodies_quality import limbs_pck, pct, seen_error, wide_fit_error
+from landmarks.config import TrainConfig
 from landmarks.data.bodies import build_bodies, default_root
+from landmarks.engine.checkpoint import checkpoint_step
 from landmarks.evaluation.run import evaluate_checkpoint
 
 #: Checkpoints a run keeps by default (``train.keep_checkpoints``), among which it chooses.
-KEPT = 5
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}%"
-
-
-def checkpoint_step(path: Path | str) -> int:
-    """``.../step_0001200.pt`` → 1200."""
-    return int(Path(path).stem.split("_")[-1])
+KEPT = TrainConfig().keep_checkpoints
 
 
 def choose_at(ranked: list[dict[str, Any]], last_step: int, kept: int = KEPT
@@ -54,10 +47,11 @@ def choose_at(ranked: list[dict[str, Any]], last_step: int, kept: int = KEPT
     return min(before, key=lambda r: r["val_error"]) if before else None
 
 
-def curve_rows(run: Path, budget: int, bodies: Path, benchmark: str) -> list[dict[str, Any]]:
-    """One row per whole multiple of ``budget`` that the run ``run`` (a recipe's folder)
-    reached: the checkpoint chosen on validation, its validation and test figures."""
-    ranked = json.loads((run / "eval" / "validation.json").read_text())
+def curve_rows(ranked: list[dict[str, Any]], budget: int, bodies: Path, benchmark: str
+               ) -> list[dict[str, Any]]:
+    """One row per whole multiple of ``budget`` that the run reached: the checkpoint chosen on
+    validation, its validation and test figures. ``ranked``: the run's ``eval/validation.json``
+    (every kept checkpoint's validation figure)."""
     last = max(checkpoint_step(r["checkpoint"]) for r in ranked)
     rows = []
     for m in range(1, last // budget + 1):
@@ -87,13 +81,13 @@ def format_curve(name: str, rows: list[dict[str, Any]], ranked: list[dict[str, A
              "|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['budgets']} | {r['steps']} | {r['chosen']} | "
-                     f"{_pct(r['val_torso_error'])} | {_pct(r['torso_error'])} | "
-                     f"{_pct(r['pck_at_0.2'])} | {_pct(r['limbs_pck_at_0.2'])} | "
-                     f"{_pct(r['seen_torso_error'])} ({_pct(r['seen_pck_at_0.2'])}) | "
-                     f"{_pct(r['wide_fit_torso_error'])} ({_pct(r['wide_fit_pck_at_0.2'])}) |")
+                     f"{pct(r['val_torso_error'])} | {pct(r['torso_error'])} | "
+                     f"{pct(r['pck_at_0.2'])} | {pct(r['limbs_pck_at_0.2'])} | "
+                     f"{pct(r['seen_torso_error'])} ({pct(r['seen_pck_at_0.2'])}) | "
+                     f"{pct(r['wide_fit_torso_error'])} ({pct(r['wide_fit_pck_at_0.2'])}) |")
     every = sorted(ranked, key=lambda r: checkpoint_step(r["checkpoint"]))
     lines.append("\nvalidation of every checkpoint: " + ", ".join(
-        f"{checkpoint_step(r['checkpoint'])}: {_pct(r['val_error'])}" for r in every))
+        f"{checkpoint_step(r['checkpoint'])}: {pct(r['val_error'])}" for r in every))
     return "\n".join(lines)
 
 
@@ -116,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             if not (run / "eval" / "validation.json").is_file():
                 parser.error(f"{run}/eval/validation.json not found: score the run first "
                              f"(bodies_quality.py --collect {d} --rescore)")
-            rows = curve_rows(run, args.budget, bodies, r.get("benchmark", "bodies"))
-            (run / "eval" / "curve.json").write_text(json.dumps(rows, indent=1))
             ranked = json.loads((run / "eval" / "validation.json").read_text())
+            rows = curve_rows(ranked, args.budget, bodies, r.get("benchmark", "bodies"))
+            (run / "eval" / "curve.json").write_text(json.dumps(rows, indent=1))
             print(format_curve(r["recipe"], rows, ranked) + "\n")
     return 0
 

@@ -99,7 +99,7 @@ MODIFIERS: dict[str, list[str]] = {
     # (give the doubled step count with --steps)
     "b8": ["train.batch_size=8"],
     # every checkpoint kept (the last five otherwise): a run several budgets long, scored at
-    # each budget by --curve
+    # each budget by benchmarks/bodies_curve.py
     "keepall": ["train.keep_checkpoints=0"],
 }
 SHEET_FRAMES = 8
@@ -333,7 +333,8 @@ def limbs_pck(results: dict[str, Any]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
+    """A table cell: ``21.74`` → ``"21.7%"``, None → ``"—"``."""
     return "—" if value is None else f"{value:.1f}%"
 
 
@@ -351,22 +352,22 @@ def format_table(rows: list[dict[str, Any]], budget: str) -> str:
         floor = f" (floor {r['val_floor']:.1f}%)" if r.get("val_floor") is not None else ""
         bare = " (no background)" if r.get("benchmark") == "bodies-nobg" else ""
         lines.append(f"| {r['recipe']}{bare} | {r['steps']} | {r['chosen']} | "
-                     f"{_pct(r['val_torso_error'])}{saw}{floor} | "
+                     f"{pct(r['val_torso_error'])}{saw}{floor} | "
                      f"{_by_actor(r.get('val_by_actor'))} | "
-                     f"{_pct(r['torso_error'])} | {_pct(r['pck_at_0.1'])} | "
-                     f"{_pct(r['pck_at_0.2'])} | {_pct(r.get('limbs_pck_at_0.2'))} | "
-                     f"{_pct(r['hungarian_torso_error'])} | "
-                     f"{_pct(r['mean_shape_torso_error'])} "
-                     f"({_pct(r['mean_shape_pck_at_0.2'])}) | "
-                     f"{_pct(r.get('seen_torso_error'))} ({_pct(r.get('seen_pck_at_0.2'))}) | "
-                     f"{_pct(r.get('wide_fit_torso_error'))} "
-                     f"({_pct(r.get('wide_fit_pck_at_0.2'))}) |")
+                     f"{pct(r['torso_error'])} | {pct(r['pck_at_0.1'])} | "
+                     f"{pct(r['pck_at_0.2'])} | {pct(r.get('limbs_pck_at_0.2'))} | "
+                     f"{pct(r['hungarian_torso_error'])} | "
+                     f"{pct(r['mean_shape_torso_error'])} "
+                     f"({pct(r['mean_shape_pck_at_0.2'])}) | "
+                     f"{pct(r.get('seen_torso_error'))} ({pct(r.get('seen_pck_at_0.2'))}) | "
+                     f"{pct(r.get('wide_fit_torso_error'))} "
+                     f"({pct(r.get('wide_fit_pck_at_0.2'))}) |")
     return "\n".join(lines)
 
 
 def _by_actor(errors: dict[str, float] | None) -> str:
     """``{"a07": 27.0, "a08": 47.4}`` → ``"a07 27.0%, a08 47.4%"`` (rows of older runs: "")."""
-    return ", ".join(f"{a} {_pct(e)}" for a, e in sorted((errors or {}).items()))
+    return ", ".join(f"{a} {pct(e)}" for a, e in sorted((errors or {}).items()))
 
 
 def parse_steps(text: str, names: list[str], parser: argparse.ArgumentParser

@@ -473,4 +473,5 @@ def test_learning_curve_chooses_as_a_run_of_that_length_would(monkeypatch) -> No
     assert curve.checkpoint_step(curve.choose_at(ranked, 1300)["checkpoint"]) == 600
     assert curve.checkpoint_step(curve.choose_at(ranked, 1400)["checkpoint"]) == 1400
     assert curve.choose_at(ranked, 100) is None
+    assert curve.checkpoint_step("run/checkpoints/last.pt") is None
     assert "train.keep_checkpoints=0" in _bodies_quality().recipe("imm-k16+keepall")[1]

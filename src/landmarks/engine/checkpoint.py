@@ -83,12 +83,19 @@ def _load_failure(path: Path, err: Exception) -> str:
     return reason
 
 
+def checkpoint_step(path: str | Path) -> int | None:
+    """The step of a step checkpoint's file name (``.../step_0001200.pt`` → 1200); None for
+    any other name (``last.pt``)."""
+    m = _STEP_FILE.search(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
     """The run's step checkpoints, oldest first."""
     folder = Path(run_dir) / CHECKPOINT_DIR
     if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP_FILE.search(p.name))]
+    found = [(step, p) for p in folder.iterdir() if (step := checkpoint_step(p)) is not None]
     return [p for _, p in sorted(found)]
 
 
