@@ -70,6 +70,7 @@ from landmarks.weights import fetch_vgg19
 
 ROOT = Path(__file__).resolve().parents[1]
 _K16 = ["model.num_keypoints=16"]
+_VIDEO = ["data.video_tps=false"]
 #: name → (config file, overrides).
 RECIPES: dict[str, tuple[Path, list[str]]] = {
     "imm": (ROOT / "configs" / "imm_bodies.yaml", []),
@@ -81,8 +82,8 @@ RECIPES: dict[str, tuple[Path, list[str]]] = {
     # plain frame pairs: no TPS warp on top of the video pair, so that the only geometric change
     # from source to target is the body's motion (and a mild camera sway), not a warp of the
     # whole frame, most of which is floor and sky (the equivariance prior draws its own warp)
-    "imm-video": (ROOT / "configs" / "imm_bodies.yaml", ["data.video_tps=false"]),
-    "zhang-video": (ROOT / "configs" / "zhang_bodies.yaml", ["data.video_tps=false"]),
+    "imm-video": (ROOT / "configs" / "imm_bodies.yaml", _VIDEO),
+    "zhang-video": (ROOT / "configs" / "zhang_bodies.yaml", _VIDEO),
     # FOMM's objective plus IMM's separation prior, which keeps motion's points from collapsing
     # onto a line (tests/test_learning.py; the trainer's spread figures on Bodies)
     "motion-sep": (ROOT / "configs" / "motion_bodies.yaml",
@@ -98,6 +99,11 @@ MODIFIERS: dict[str, list[str]] = {
     # half the batch at the same images per second: twice the updates in the same budget
     # (give the doubled step count with --steps)
     "b8": ["train.batch_size=8"],
+    # three residual dilated 3x3 blocks between imm's detector and its score head (reach across
+    # the 16x16 score map: which side of the body a hand is on)
+    "ctx3": ["model.context_layers=3"],
+    # plain frame pairs, no TPS warp on top (as the -video recipes)
+    "video": _VIDEO,
     # every checkpoint kept (the last five otherwise): a run several budgets long, scored at
     # each budget by benchmarks/bodies_curve.py
     "keepall": ["train.keep_checkpoints=0"],

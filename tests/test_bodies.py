@@ -17,6 +17,7 @@ from PIL import Image
 
 from fixtures import write_model_checkpoint, write_tiny_checkpoint
 from landmarks.cli import main
+from landmarks.config import load_config
 from landmarks.data.bodies import (
     NO_BACKGROUND_DIR,
     BodiesFrames,
@@ -45,6 +46,7 @@ from landmarks.evaluation.selection import benchmark_validation_error
 from landmarks.evaluation.torso import TorsoMetric, torso_errors, torso_length
 from landmarks.geometry.coords import normalized_to_pixels
 from landmarks.inference import Detector
+from landmarks.models.factory import build_model
 from landmarks.registry import BENCHMARKS
 
 TINY = BuildSpec(train_actors=2, test_actors=1, train_motions=2, test_motions=1,
@@ -475,3 +477,11 @@ def test_learning_curve_chooses_as_a_run_of_that_length_would(monkeypatch) -> No
     assert curve.choose_at(ranked, 100) is None
     assert curve.checkpoint_step("run/checkpoints/last.pt") is None
     assert "train.keep_checkpoints=0" in _bodies_quality().recipe("imm-k16+keepall")[1]
+
+
+def test_chosen_imm_recipe_builds_the_detector_with_context_layers() -> None:
+    path, overrides = _bodies_quality().recipe("imm-k16+ctx3")
+    model = build_model(load_config(path, overrides))
+    assert model.num_keypoints == 16
+    assert len(model.landmark_context.blocks) == 3
+    assert not load_config(*_bodies_quality().recipe("imm+video")).data.video_tps

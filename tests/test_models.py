@@ -110,6 +110,34 @@ def test_imm_target_reaches_the_renderer_only_through_its_keypoints() -> None:
     assert (a - d).abs().max() > 1e-3
 
 
+def test_detector_context_layers_reach_across_the_score_map() -> None:
+    from landmarks.models.imm import ImmModel
+    from landmarks.models.layers import DilatedContext
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 8, 16, 16)
+    moved = x.clone()
+    moved[0, :, 0, 0] += 3.0  # a change in one corner
+    for layers, reaches in ((0, False), (1, False), (3, True)):
+        context = DilatedContext(8, layers).eval()
+        with torch.no_grad():
+            changed = (context(moved) - context(x)).abs()
+        # dilations 2, 4, 8 reach 14 cells: from one corner to the other of a 16-cell map
+        assert bool(changed[0, :, 14, 14].max() > 0) is reaches, layers
+    assert not list(DilatedContext(4, 0).parameters())
+    with pytest.raises(ValueError, match="context layers"):
+        DilatedContext(4, -1)
+    sizes = dict(num_keypoints=3, image_size=32, width=8, heatmap_size=8, render_channels=16,
+                 min_render_channels=8)
+    # the default adds no parameter: checkpoints of the paper's head load as before
+    assert not any("landmark_context" in k for k in ImmModel(**sizes).state_dict())
+    model = ImmModel(**sizes, context_layers=2)
+    out = model(torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32))
+    out["reconstruction"].sum().backward()
+    assert all(p.grad is not None for p in model.landmark_context.parameters())
+    assert model.landmark_context in model.detector_modules()
+
+
 def test_vgg19_detector_has_a_frozen_pretrained_trunk() -> None:
     from landmarks.models.imm import ImmModel
     from landmarks.nets import VGG19Features

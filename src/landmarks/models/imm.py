@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from landmarks.geometry import render_gaussian_heatmaps, spatial_softmax_keypoints
 from landmarks.models.base import LandmarkModel
-from landmarks.models.layers import Encoder, Renderer, conv_bn_relu
+from landmarks.models.layers import DilatedContext, Encoder, Renderer, conv_bn_relu
 from landmarks.nets.vgg import VGG19Features, load_vgg19_weights
 from landmarks.registry import register_model
 
@@ -32,12 +32,17 @@ class ImmModel(LandmarkModel):
         min_render_channels: the renderer never goes below this many channels (official 32).
         softmax_scale: multiplier of the separable softmax's logits (official 1; see
             :func:`~landmarks.geometry.spatial_softmax_keypoints`).
+        detector: ``paper`` (the paper's encoder, trained from scratch) or ``vgg19``
+            (:class:`PretrainedVGGEncoder`).
+        context_layers: residual dilated 3×3 blocks between the detector and its score head
+            (:class:`~landmarks.models.layers.DilatedContext`; beyond the paper, 0 = the
+            paper's head).
     """
 
     def __init__(self, num_keypoints: int = 10, image_size: int = 128, sigma: float = 0.1,
                  width: int = 32, heatmap_size: int = 16, render_channels: int = 256,
                  min_render_channels: int = 32, softmax_scale: float = 1.0,
-                 detector: str = "paper") -> None:
+                 detector: str = "paper", context_layers: int = 0) -> None:
         super().__init__()
         if image_size < 32 or image_size > 256 or image_size & (image_size - 1):
             raise ValueError(f"image_size must be a power of two in [32, 256], got {image_size}")
@@ -60,6 +65,7 @@ class ImmModel(LandmarkModel):
             head_in = 8 * width
         else:
             raise ValueError(f"detector must be 'paper' or 'vgg19', got {detector!r}")
+        self.landmark_context = DilatedContext(head_in, context_layers)
         self.score_head = nn.Conv2d(head_in, num_keypoints, 1)
         self.appearance_encoder = Encoder(3, width, image_size, heatmap_size)
         self.renderer = Renderer(self.appearance_encoder.out_channels + num_keypoints,
@@ -82,7 +88,7 @@ class ImmModel(LandmarkModel):
 
     def detector_modules(self) -> list[nn.Module]:
         """The landmark branch Φ (watched by the trainer's health checks)."""
-        return [self.landmark_encoder, self.score_head]
+        return [self.landmark_encoder, self.landmark_context, self.score_head]
 
     def detect(self, images: Tensor) -> dict[str, Tensor]:
         """Landmarks of ``images`` (B,3,S,S) in [0,1].
@@ -90,7 +96,7 @@ class ImmModel(LandmarkModel):
         Returns "keypoints" (B,K,2) normalised (x, y), "scores" (B,K,h,w) raw score maps,
         "prob_x" (B,K,w) and "prob_y" (B,K,h) the softmax marginals.
         """
-        scores = self.score_head(self.landmark_encoder(images))
+        scores = self.score_head(self.landmark_context(self.landmark_encoder(images)))
         soft = spatial_softmax_keypoints(scores.float(), self.softmax_scale)
         return {"keypoints": soft.keypoints, "scores": scores,
                 "prob_x": soft.prob_x, "prob_y": soft.prob_y}
@@ -170,8 +176,9 @@ class PretrainedVGGEncoder(nn.Module):
 @register_model("imm")
 def imm(num_keypoints: int = 10, image_size: int = 128, sigma: float = 0.1, width: int = 32,
         heatmap_size: int = 16, render_channels: int = 256, min_render_channels: int = 32,
-        softmax_scale: float = 1.0, detector: str = "paper") -> ImmModel:
+        softmax_scale: float = 1.0, detector: str = "paper",
+        context_layers: int = 0) -> ImmModel:
     """The paper's model (:class:`ImmModel`); defaults are the official sizes at 128×128 with
     K=10 and the official softmax."""
     return ImmModel(num_keypoints, image_size, sigma, width, heatmap_size, render_channels,
-                    min_render_channels, softmax_scale, detector)
+                    min_render_channels, softmax_scale, detector, context_layers)

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
-from torch import nn
+from torch import Tensor, nn
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3,
-                 stride: int = 1) -> nn.Sequential:
-    """``kernel_size`` conv ('same' padding) → BatchNorm → ReLU; (B,Cin,H,W) → (B,Cout,H/s,W/s)."""
+                 stride: int = 1, dilation: int = 1) -> nn.Sequential:
+    """``kernel_size`` conv ('same' padding, optionally dilated) → BatchNorm → ReLU;
+    (B,Cin,H,W) → (B,Cout,H/s,W/s)."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
-                  padding=kernel_size // 2, bias=False),
+                  padding=dilation * (kernel_size // 2), dilation=dilation, bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )
+
+
+class DilatedContext(nn.Module):
+    """``layers`` residual blocks ``x + conv_bn_relu(x)`` of 3×3 convs dilated 2, 4, 8, …: each
+    block doubles the reach, so three cover a 16×16 map, and a score map can weigh where the
+    rest of the object is (which side a hand is on) beyond a local texture. Zero layers is the
+    identity, with no parameters. (B,C,H,W) → (B,C,H,W).
+    """
+
+    def __init__(self, channels: int, layers: int) -> None:
+        super().__init__()
+        if layers < 0:
+            raise ValueError(f"context layers must be >= 0, got {layers}")
+        self.blocks = nn.ModuleList(conv_bn_relu(channels, channels, dilation=2 ** (i + 1))
+                                    for i in range(layers))
+
+    def forward(self, x: Tensor) -> Tensor:
+        for block in self.blocks:
+            x = x + block(x)
+        return x
 
 
 class Encoder(nn.Module):
