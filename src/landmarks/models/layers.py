@@ -18,10 +18,10 @@ def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3,
 
 
 class DilatedContext(nn.Module):
-    """``layers`` residual blocks ``x + conv_bn_relu(x)`` of 3×3 convs dilated 2, 4, 8, …: each
-    block doubles the reach, so three cover a 16×16 map, and a score map can weigh where the
-    rest of the object is (which side a hand is on) beyond a local texture. Zero layers is the
-    identity, with no parameters. (B,C,H,W) → (B,C,H,W).
+    """``layers`` residual blocks ``x + conv_bn_relu(x)`` of 3×3 convs dilated 2, 4, 8, …: three
+    reach 2 + 4 + 8 = 14 cells, corner to corner of a 16×16 map, so that a score map can weigh
+    where the rest of the object is (which side a hand is on) beyond a local texture. Zero
+    layers is the identity, with no parameters. (B,C,H,W) → (B,C,H,W).
     """
 
     def __init__(self, channels: int, layers: int) -> None:
