@@ -99,9 +99,12 @@ MODIFIERS: dict[str, list[str]] = {
     # half the batch at the same images per second: twice the updates in the same budget
     # (give the doubled step count with --steps)
     "b8": ["train.batch_size=8"],
-    # three residual dilated 3x3 blocks between imm's detector and its score head (reach across
-    # the 16x16 score map: which side of the body a hand is on)
+    # three residual dilated 3x3 blocks between the detector and its score head (imm, motion;
+    # reach across the 16x16 score map: which side of the body a hand is on)
     "ctx3": ["model.context_layers=3"],
+    # the motion model's detector on a frozen ImageNet VGG-19 trunk, as imm's and zhang's are
+    # (with +ctx3, imm's chosen detector; for motion it validates worse at 20 CPU-minutes: README)
+    "vgg": ["model.detector=vgg19"],
     # plain frame pairs, no TPS warp on top (as the -video recipes)
     "video": _VIDEO,
     # every checkpoint kept (the last five otherwise): a run several budgets long, scored at

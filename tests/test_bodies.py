@@ -485,3 +485,12 @@ def test_chosen_imm_recipe_builds_the_detector_with_context_layers() -> None:
     assert model.num_keypoints == 16
     assert len(model.landmark_context.blocks) == 3
     assert not load_config(*_bodies_quality().recipe("imm+video")).data.video_tps
+
+
+def test_motion_vgg_recipe_builds_the_vgg19_detector_with_context_layers() -> None:
+    path, overrides = _bodies_quality().recipe("motion-sep+vgg+ctx3")
+    cfg = load_config(path, [*overrides, "loss.vgg_weights=random"])
+    model = build_model(cfg)
+    assert model.needs_pretrained_weights
+    assert len(model.kp_detector.context.blocks) == 3
+    assert cfg.loss.terms["separation"] == 100

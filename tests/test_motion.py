@@ -307,3 +307,31 @@ def test_one_training_step_learns_nothing_wrong() -> None:
     losses["loss"].backward()
     grad = model.kp_detector.jacobian_head.weight.grad
     assert grad is not None and grad.abs().sum() > 0
+
+
+def test_vgg19_detector_has_a_frozen_pretrained_trunk_and_trains_its_heads() -> None:
+    """``detector="vgg19"``: a frozen, loaded VGG-19 trunk to conv3_4 on the full frame (maps
+    S / 4 wide), the context blocks and heads train; the hourglass default keeps FOMM's keys."""
+    from landmarks.nets import VGG19Features
+
+    model = _small(detector="vgg19", context_layers=2).train()
+    assert model.needs_pretrained_weights and not _small().needs_pretrained_weights
+    trunk = model.kp_detector.encoder.trunk
+    reference = VGG19Features(["conv3_4"])
+    torch.nn.init.constant_(reference.features[0].weight, 0.01)
+    model.load_pretrained({k: v for k, v in reference.state_dict().items()
+                           if k.startswith("features.")})
+    assert torch.equal(trunk.features[0].weight, reference.features[0].weight)
+    det = model.detect(torch.rand(2, 3, 32, 32))
+    assert det["heatmaps"].shape == (2, 3, 8, 8)
+    torch.testing.assert_close(det["heatmaps"].sum((-2, -1)), torch.ones(2, 3))
+    (det["keypoints"].sum() + det["jacobians"].sum()).backward()
+    assert all(p.grad is None for p in trunk.parameters())  # never trains
+    assert all(p.grad is not None for p in model.kp_detector.context.parameters())
+    assert model.kp_detector.heatmap_head.weight.grad is not None
+    # the default builds FOMM's detector: the same keys as before, no trunk, no context
+    keys = list(_small().state_dict())
+    assert any(k.startswith("kp_detector.hourglass.") for k in keys)
+    assert not any(k.startswith(("kp_detector.encoder.", "kp_detector.context.")) for k in keys)
+    with pytest.raises(ValueError, match="'hourglass' or 'vgg19'"):
+        _small(detector="resnet")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
+
+from landmarks.nets.vgg import VGG19Features
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3,
@@ -89,3 +92,33 @@ class Renderer(nn.Module):
 
     def forward(self, x):
         return self.layers(x)
+
+
+class PretrainedVGGEncoder(nn.Module):
+    """A landmark encoder on a frozen ImageNet VGG-19 trunk (an option beyond the paper): the
+    trunk's activations at the stride that gives ``out_size`` (conv3_4 at stride 4, conv4_4 at
+    8, conv5_4 at 16), then one trainable 3×3 conv+BN+ReLU to ``channels``.
+
+    (B,3,S,S) in [0,1] → (B, channels, out_size, out_size). The trunk's weights come from
+    the model's ``load_pretrained``; they never train (and are saved in checkpoints, so a
+    checkpoint still needs nothing but itself).
+    """
+
+    _LAYER_AT_STRIDE = {4: "conv3_4", 8: "conv4_4", 16: "conv5_4"}
+
+    def __init__(self, image_size: int, out_size: int, channels: int) -> None:
+        super().__init__()
+        stride = image_size // out_size
+        if stride not in self._LAYER_AT_STRIDE:
+            raise ValueError(f"the vgg19 detector needs image_size / heatmap_size in (4, 8, 16), "
+                             f"got {image_size} / {out_size}")
+        layer = self._LAYER_AT_STRIDE[stride]
+        self.trunk = VGG19Features([layer])
+        in_channels = 256 if layer == "conv3_4" else 512
+        self.head = conv_bn_relu(in_channels, channels)
+        self.out_channels = channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            feats = self.trunk(x)[0]
+        return self.head(feats)

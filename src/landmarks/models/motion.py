@@ -45,7 +45,8 @@ from landmarks.models.base import (
     with_flows,
 )
 from landmarks.models.hourglass import Hourglass
-from landmarks.models.layers import conv_bn_relu
+from landmarks.models.layers import DilatedContext, PretrainedVGGEncoder, conv_bn_relu
+from landmarks.nets.vgg import load_vgg19_weights
 from landmarks.registry import register_model
 
 __all__ = [
@@ -84,19 +85,38 @@ class KeypointDetector(nn.Module):
         scale: the frame is downscaled by this factor first (FOMM: 0.25 at 256 px).
         temperature: softmax temperature of the heatmaps (FOMM: 0.1).
         max_width: channel cap.
+        backbone: ``"hourglass"`` (FOMM's, trained from scratch on the downscaled frame) or
+            ``"vgg19"`` (beyond FOMM: :class:`~landmarks.models.layers.PretrainedVGGEncoder`,
+            a frozen ImageNet VGG-19 trunk to conv3_4 on the full frame and one trainable conv
+            of ``8 · width`` channels, as imm's and zhang's vgg19 detectors; ``levels`` and
+            ``scale`` are then unused and the maps are ``S / 4`` wide).
+        image_size: the frame's side S (only the vgg19 backbone needs it).
+        context_layers: residual dilated 3×3 blocks between the backbone and the heads
+            (:class:`~landmarks.models.layers.DilatedContext`; 0 = none, FOMM's).
 
     ``forward(images (B,3,S,S)) -> {"keypoints": (B,K,2), "jacobians": (B,K,2,2),
-    "heatmaps": (B,K,h,w)}`` with ``h = w = S·scale``; heatmaps sum to 1 over the pixels.
+    "heatmaps": (B,K,h,w)}`` with ``h = w = S·scale`` (``S / 4`` with the vgg19 backbone);
+    heatmaps sum to 1 over the pixels.
     """
 
     def __init__(self, num_keypoints: int, width: int = 16, levels: int = 4, scale: float = 0.5,
-                 temperature: float = 0.1, max_width: int = 256) -> None:
+                 temperature: float = 0.1, max_width: int = 256, backbone: str = "hourglass",
+                 image_size: int = 64, context_layers: int = 0) -> None:
         super().__init__()
         self.num_keypoints = num_keypoints
         self.scale = float(scale)
         self.temperature = float(temperature)
-        self.hourglass = Hourglass(3, _hourglass_widths(width, levels, max_width))
-        c = self.hourglass.out_channels
+        self.backbone = backbone
+        # the hourglass keeps its name (FOMM's and older checkpoints' keys)
+        if backbone == "hourglass":
+            self.hourglass = Hourglass(3, _hourglass_widths(width, levels, max_width))
+            c = self.hourglass.out_channels
+        elif backbone == "vgg19":
+            self.encoder = PretrainedVGGEncoder(image_size, image_size // 4, 8 * width)
+            c = self.encoder.out_channels
+        else:
+            raise ValueError(f"detector must be 'hourglass' or 'vgg19', got {backbone!r}")
+        self.context = DilatedContext(c, context_layers)
         self.heatmap_head = nn.Conv2d(c, num_keypoints, 7, padding=3)
         self.jacobian_head = nn.Conv2d(c, 4 * num_keypoints, 7, padding=3)
         # identity Jacobians at the start (FOMM)
@@ -106,7 +126,11 @@ class KeypointDetector(nn.Module):
                 torch.tensor([1.0, 0.0, 0.0, 1.0]).repeat(num_keypoints))
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
-        feats = self.hourglass(_downscale(images, self.scale))
+        if self.backbone == "vgg19":
+            feats = self.encoder(images)
+        else:
+            feats = self.hourglass(_downscale(images, self.scale))
+        feats = self.context(feats)
         logits = self.heatmap_head(feats).float()
         b, k, h, w = logits.shape
         heatmaps = torch.softmax(logits.flatten(2) / self.temperature, dim=-1).view(b, k, h, w)
@@ -390,6 +414,10 @@ class MotionModel(MotionTransfer):
         occlusion: whether the generator uses the occlusion map.
         estimate_jacobian: False keeps the Jacobians at the identity (zero-order motion, as
             Monkey-Net): the Jacobian head is frozen.
+        detector: the keypoint detector's backbone, ``"hourglass"`` (FOMM's) or ``"vgg19"``
+            (a frozen ImageNet VGG-19 trunk, beyond FOMM; :class:`KeypointDetector`).
+        context_layers: residual dilated 3×3 blocks in the detector before its heads
+            (:class:`~landmarks.models.layers.DilatedContext`; 0 = FOMM's detector).
     """
 
 
@@ -398,7 +426,8 @@ class MotionModel(MotionTransfer):
                  temperature: float = 0.1, variance: float = 0.01, generator_width: int = 32,
                  down_blocks: int = 2, res_blocks: int = 4, max_width: int = 256,
                  occlusion: bool = True, estimate_jacobian: bool = True,
-                 motion_width: int | None = None, generator_max_width: int | None = None) -> None:
+                 motion_width: int | None = None, generator_max_width: int | None = None,
+                 detector: str = "hourglass", context_layers: int = 0) -> None:
         super().__init__()
         for name, s in (("detector_scale", detector_scale), ("motion_scale", motion_scale)):
             if not 0 < s <= 1:
@@ -418,14 +447,31 @@ class MotionModel(MotionTransfer):
         self.num_keypoints = num_keypoints
         self.image_size = image_size
         self.use_occlusion = occlusion
+        if detector == "vgg19" and image_size % 4:
+            raise ValueError(f"the vgg19 detector needs image_size divisible by 4, got "
+                             f"{image_size}")
+        self.detector = detector
         self.kp_detector = KeypointDetector(num_keypoints, width, levels, detector_scale,
-                                            temperature, max_width)
+                                            temperature, max_width, detector, image_size,
+                                            context_layers)
         if not estimate_jacobian:
             self.kp_detector.jacobian_head.requires_grad_(False)
         self.dense_motion = DenseMotion(num_keypoints, motion_width or width, levels,
                                         motion_scale, variance, max_width)
         self.generator = Generator(generator_width, down_blocks, res_blocks,
                                    generator_max_width or max_width)
+
+    @property
+    def needs_pretrained_weights(self) -> bool:
+        """Whether a fresh model wants :meth:`load_pretrained` (the vgg19 detector does)."""
+        return self.detector == "vgg19"
+
+    def load_pretrained(self, vgg_state_dict: dict[str, Tensor] | None) -> None:
+        """ImageNet VGG-19 weights (either format of
+        :func:`~landmarks.nets.vgg.load_vgg19_weights`) into the vgg19 detector's frozen trunk;
+        ``None`` keeps it random (tests)."""
+        if self.detector == "vgg19" and vgg_state_dict is not None:
+            load_vgg19_weights(self.kp_detector.encoder.trunk, vgg_state_dict)
 
     def detector_modules(self) -> list[nn.Module]:
         """The keypoint detector (watched by the trainer's health checks)."""
@@ -465,11 +511,12 @@ def motion(num_keypoints: int = 10, image_size: int = 64, width: int = 16, level
            variance: float = 0.01, generator_width: int = 32, down_blocks: int = 2,
            res_blocks: int = 4, max_width: int = 256, occlusion: bool = True,
            estimate_jacobian: bool = True, motion_width: int | None = None,
-           generator_max_width: int | None = None) -> MotionModel:
+           generator_max_width: int | None = None, detector: str = "hourglass",
+           context_layers: int = 0) -> MotionModel:
     """The first-order motion model (:class:`MotionModel`); defaults are CPU-sized for 64 px
     (FOMM at 256 px, configs/motion_vox256.yaml: width 32, motion_width 64, levels 5, scales
     0.25, generator_width 64, 6 res blocks, max_width 1024, generator_max_width 512)."""
     return MotionModel(num_keypoints, image_size, width, levels, detector_scale, motion_scale,
                        temperature, variance, generator_width, down_blocks, res_blocks,
                        max_width, occlusion, estimate_jacobian, motion_width,
-                       generator_max_width)
+                       generator_max_width, detector, context_layers)

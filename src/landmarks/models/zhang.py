@@ -48,8 +48,7 @@ from landmarks.geometry import render_gaussian_heatmaps
 from landmarks.geometry.coords import pixel_centers
 from landmarks.models.base import LandmarkModel
 from landmarks.models.hourglass import Hourglass
-from landmarks.models.imm import PretrainedVGGEncoder
-from landmarks.models.layers import Encoder, Renderer
+from landmarks.models.layers import Encoder, PretrainedVGGEncoder, Renderer
 from landmarks.nets.vgg import load_vgg19_weights
 from landmarks.registry import register_model
 
