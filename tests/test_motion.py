@@ -335,3 +335,6 @@ def test_vgg19_detector_has_a_frozen_pretrained_trunk_and_trains_its_heads() -> 
     assert not any(k.startswith(("kp_detector.encoder.", "kp_detector.context.")) for k in keys)
     with pytest.raises(ValueError, match="'hourglass' or 'vgg19'"):
         _small(detector="resnet")
+    with pytest.raises(ValueError, match="image_size / heatmap_size"):  # 34 px: no exact stride 4
+        create_model("motion", num_keypoints=3, image_size=34, width=8, levels=2,
+                     detector_scale=1.0, motion_scale=1.0, down_blocks=1, detector="vgg19")

@@ -109,7 +109,7 @@ class PretrainedVGGEncoder(nn.Module):
     def __init__(self, image_size: int, out_size: int, channels: int) -> None:
         super().__init__()
         stride = image_size // out_size
-        if stride not in self._LAYER_AT_STRIDE:
+        if image_size % out_size or stride not in self._LAYER_AT_STRIDE:
             raise ValueError(f"the vgg19 detector needs image_size / heatmap_size in (4, 8, 16), "
                              f"got {image_size} / {out_size}")
         layer = self._LAYER_AT_STRIDE[stride]

@@ -447,9 +447,6 @@ class MotionModel(MotionTransfer):
         self.num_keypoints = num_keypoints
         self.image_size = image_size
         self.use_occlusion = occlusion
-        if detector == "vgg19" and image_size % 4:
-            raise ValueError(f"the vgg19 detector needs image_size divisible by 4, got "
-                             f"{image_size}")
         self.detector = detector
         self.kp_detector = KeypointDetector(num_keypoints, width, levels, detector_scale,
                                             temperature, max_width, detector, image_size,
